@@ -1,0 +1,41 @@
+/* config: every setting sandhook reads, from one place.
+ *
+ * Settings come from a KEY=VALUE file (--config FILE, SANDHOOK_CONFIG, or
+ * /etc/sandhook/sandhook.conf when present), then from the environment,
+ * which wins.  FastCGI servers pass no environment, hence the file.  Each
+ * secret can instead be named by KEY_FILE; a secret file, or a config file
+ * holding a secret, that group or others can read is refused.  config_load
+ * returns -1 with a message in err for any bad setting: a wrong config never
+ * starts half-working. */
+#ifndef SANDHOOK_CONFIG_H
+#define SANDHOOK_CONFIG_H
+
+#include <stddef.h>
+
+struct config {
+  char *environment_id;
+  char *environment_key;          /* secret */
+  char *signing_key;              /* secret, "whsec_..." as configured */
+  char *base_url;
+  char *state_dir;
+  char *log_file;                 /* drainer log; default STATE/sandhook.log */
+  size_t max_body;
+  int max_sessions;
+  long idle_timeout_ms;           /* end_turn idle before the run ends */
+  long tool_timeout_ms;           /* bash default when timeout_ms is absent */
+  long reclaim_older_than_ms;
+  long dedupe_seconds;
+  unsigned jail_uid, jail_gid;
+  char *jail_network;             /* "none" (default) or "host" */
+  int jail_network_host;
+  int log_debug;
+};
+
+int config_load(struct config *cfg, const char *file, char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+/* Reads a secret from a file that must be a regular file with no group or
+ * other permission bits; trailing newlines are dropped. */
+char *config_read_secret_file(const char *path, char *err, size_t errlen);
+
+#endif

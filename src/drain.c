@@ -1,0 +1,264 @@
+#include "drain.h"
+#include "api.h"
+#include "fsutil.h"
+#include "lease.h"
+#include "log.h"
+#include "queue.h"
+#include "session.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t drain_term;
+
+static void
+on_term(int sig)
+{
+  (void)sig;
+  drain_term = 1;
+}
+
+static int
+run_path(char *buf, size_t cap, const struct config *cfg, const char *leaf)
+{
+  int n = snprintf(buf, cap, "%s/run/%s", cfg->state_dir, leaf);
+
+  return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* The wake counter: a 64-bit number in STATE/run/wake, changed under flock.
+ * bump=1 increments it; either way the current value is returned. */
+static long long
+wake_counter(const struct config *cfg, int bump)
+{
+  char path[PATH_MAX], buf[32];
+  long long v = 0;
+  ssize_t n;
+  int fd;
+
+  if(run_path(path, sizeof(path), cfg, "wake") < 0)
+    return -1;
+  fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if(fd < 0)
+    return -1;
+  if(flock(fd, LOCK_EX) < 0) {
+    close(fd);
+    return -1;
+  }
+  n = pread(fd, buf, sizeof(buf) - 1, 0);
+  if(n > 0) {
+    buf[n] = '\0';
+    v = strtoll(buf, NULL, 10);
+  }
+  if(bump) {
+    v++;
+    n = snprintf(buf, sizeof(buf), "%lld\n", v);
+    if(ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+      v = -1;
+  }
+  close(fd);
+  return v;
+}
+
+/* Returns a locked slot descriptor, or -1 when every slot is taken. */
+static int
+acquire_slot(const struct config *cfg)
+{
+  char path[PATH_MAX], leaf[32];
+  int i;
+
+  for(i = 0; i < cfg->max_sessions; i++) {
+    int fd;
+
+    snprintf(leaf, sizeof(leaf), "slot.%d", i);
+    if(run_path(path, sizeof(path), cfg, leaf) < 0)
+      return -1;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if(fd < 0)
+      return -1;
+    if(flock(fd, LOCK_EX | LOCK_NB) == 0)
+      return fd;
+    close(fd);
+  }
+  return -1;
+}
+
+int
+drain_spawn(const struct config *cfg)
+{
+  char path[PATH_MAX];
+  int p[2], status;
+  pid_t pid;
+
+  if(run_path(path, sizeof(path), cfg, "") < 0 || mkdir_p(path, 0700) < 0 ||
+     wake_counter(cfg, 1) < 0)
+    return -1;
+  if(pipe2(p, O_CLOEXEC) < 0)
+    return -1;
+  pid = fork();
+  if(pid < 0) {
+    close(p[0]);
+    close(p[1]);
+    return -1;
+  }
+  if(pid == 0) {
+    int null;
+
+    /* The intermediate child exits at once, so the drainer is nobody's
+     * child and the responder never has to reap it. */
+    if(fork() != 0)
+      _exit(0);
+    setsid();
+    if(dup2(p[0], 3) < 0)
+      _exit(1);
+    /* Above all the FastCGI listening socket and the gateway's stdout and
+     * stderr: a CGI gateway waits until every copy of them is closed. */
+    syscall(SYS_close_range, 4, ~0U, 0);
+    null = open("/dev/null", O_RDWR);
+    if(null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+      _exit(1);
+    if(null > 3)
+      close(null);
+    log_init("drainer");
+    if(log_to_file(cfg->log_file) < 0)
+      _exit(1);
+    {
+      char c;
+
+      while(read(3, &c, 1) < 0 && errno == EINTR)
+        ;
+    }
+    close(3);
+    _exit(drain_run(cfg));
+  }
+  close(p[0]);
+  while(waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  return p[1];
+}
+
+enum item_end { ITEM_NEXT, ITEM_EXIT };
+
+static enum item_end
+handle_item(const struct config *cfg, struct api *api, struct work_item *item)
+{
+  struct lease lease;
+  enum session_end end;
+
+  log_ids(item->id, item->data_id);
+  log_info("work_claimed", "type=%s has_sessions_token=%s", item->data_type,
+           item->sessions_token ? "true" : "false");
+  if(queue_ack(api, item) < 0) {
+    queue_stop(api, item);
+    return ITEM_NEXT;
+  }
+  if(strcmp(item->data_type, "session")) {
+    log_info("work_not_a_session", "type=%s", item->data_type);
+    queue_stop(api, item);
+    return ITEM_NEXT;
+  }
+  if(lease_start(&lease, cfg, item) < 0) {
+    enum lease_state st = lease_state(&lease);
+
+    lease_end(&lease);
+    if(st != LEASE_LOST)
+      queue_stop(api, item);
+    return ITEM_NEXT;
+  }
+  end = session_run(cfg, api, &lease, item, &drain_term);
+  lease_end(&lease);
+  if(end != SESSION_LOST)
+    queue_stop(api, item);
+  log_info("work_finished", "outcome=%s",
+           end == SESSION_DONE ? "done" : end == SESSION_LOST ? "lease_lost" : "terminated");
+  return end == SESSION_TERM ? ITEM_EXIT : ITEM_NEXT;
+}
+
+int
+drain_run(const struct config *cfg)
+{
+  struct sigaction sa;
+  struct api api;
+  char path[PATH_MAX];
+  int slot, failures = 0, rc = 0;
+
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  if(!cfg->environment_id || !cfg->environment_key) {
+    log_err("drain_not_configured",
+            "reason=\"ANTHROPIC_ENVIRONMENT_ID and ANTHROPIC_ENVIRONMENT_KEY are required\"");
+    return 1;
+  }
+  if(run_path(path, sizeof(path), cfg, "") < 0 || mkdir_p(path, 0700) < 0) {
+    log_err("drain_state_dir", "errno=%d", errno);
+    return 1;
+  }
+  if(curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || api_init(&api, cfg, NULL) < 0) {
+    log_err("drain_init_failed", "reason=curl");
+    return 1;
+  }
+  srandom((unsigned)getpid() ^ (unsigned)now_ms());
+  while(!drain_term) {
+    long long seen_wake;
+
+    slot = acquire_slot(cfg);
+    if(slot < 0) {
+      log_info("drain_slots_busy", "max_sessions=%d", cfg->max_sessions);
+      break;
+    }
+    log_info("drain_started", "worker_id=%s", api.worker_id);
+    for(;;) {
+      struct work_item item;
+      enum poll_result pr;
+
+      seen_wake = wake_counter(cfg, 0);
+      if(drain_term)
+        break;
+      pr = queue_poll(&api, &item);
+      if(pr == POLL_ITEM) {
+        failures = 0;
+        if(handle_item(cfg, &api, &item) == ITEM_EXIT) {
+          work_item_clear(&item);
+          break;
+        }
+        work_item_clear(&item);
+        log_ids(NULL, NULL);
+        continue;
+      }
+      if(pr == POLL_FATAL) {
+        rc = 1;
+        break;
+      }
+      if(pr == POLL_ERROR && ++failures < 5) {
+        sleep_ms(1000L << failures, &drain_term);
+        continue;
+      }
+      if(pr == POLL_ERROR)
+        rc = 1;
+      break;
+    }
+    close(slot);
+    /* A webhook that arrived while we held the slot may have found every
+     * slot busy; poll once more if the counter moved. */
+    if(rc || drain_term || wake_counter(cfg, 0) == seen_wake)
+      break;
+  }
+  log_info("drain_exit", "status=%d", rc);
+  api_cleanup(&api);
+  curl_global_cleanup();
+  return rc;
+}

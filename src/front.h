@@ -1,0 +1,13 @@
+/* front: the two transports.  cgi_serve answers the one request of a CGI
+ * process; fcgi_serve accepts on the listening socket on fd 0 until told to
+ * stop or, with idle_s > 0, until no request came for idle_s seconds. */
+#ifndef SANDHOOK_FRONT_H
+#define SANDHOOK_FRONT_H
+
+#include "responder.h"
+
+int cgi_serve(struct responder *r);
+int fcgi_serve(struct responder *r, int idle_s);
+int fcgi_is_listening_socket(void);
+
+#endif

@@ -1,0 +1,22 @@
+/* fsutil: small filesystem helpers shared by the responder and the jail. */
+#ifndef SANDHOOK_FSUTIL_H
+#define SANDHOOK_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* mkdir -p; existing directories are fine. */
+int mkdir_p(const char *path, mode_t mode);
+
+/* rm -rf that never follows a symlink out of the tree. */
+int remove_tree(const char *path);
+
+/* Writes all of buf, retrying on EINTR and short writes. */
+int write_all(int fd, const void *buf, size_t len);
+
+/* Reads a whole file of at most cap bytes; *out is NUL-terminated. */
+int read_file(const char *path, size_t cap, char **out, size_t *len);
+/* The same from an open descriptor (errno EFBIG past cap). */
+int read_fd(int fd, size_t cap, char **out, size_t *len);
+
+#endif

@@ -1,0 +1,53 @@
+/* jail: the per-work-item sandbox process and the channel to it.
+ *
+ * jail_open re-executes sandhook (/proc/self/exe) in jail mode with an empty
+ * environment and only a socketpair, so no key or token is ever in the
+ * jail's memory.  The jail process unshares mount, PID, IPC, UTS and network
+ * namespaces, builds a tmpfs root holding the host's programs read-only
+ * (nosuid,nodev), a minimal /etc of its own, /dev, a fresh /proc, /tmp, and
+ * the session's workspace at /workspace; pivots into it, drops to the jail
+ * uid/gid with no_new_privs, and serves tool calls one at a time as PID 1 of
+ * its namespace.  Killing the jail process ends every process in it. */
+#ifndef SANDHOOK_JAIL_H
+#define SANDHOOK_JAIL_H
+
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+#define JAIL_WORKDIR "/workspace"
+
+struct jail {
+  pid_t pid;
+  int fd;
+  char root[4096];
+};
+
+/* Prepares STATE/sessions/<sid>/workspace (owned by the jail uid) and starts
+ * the jail process. */
+int jail_open(struct jail *j, const struct config *cfg, const char *session_id,
+              const char *work_id);
+
+enum jail_rc { JAIL_OK = 0, JAIL_ABORTED = 1, JAIL_FAILED = -1 };
+
+/* Runs one tool call; *result gets {"is_error":..,"content":[..]}.  Waits up
+ * to wall_ms, polling abort(ctx) every 100 ms; on abort or timeout the jail
+ * is killed (JAIL_ABORTED / JAIL_FAILED) and must be reopened. */
+enum jail_rc jail_call(struct jail *j, const char *tool, const cJSON *input,
+                       long timeout_ms, long wall_ms, int (*abort_fn)(void *),
+                       void *ctx, cJSON **result);
+
+void jail_close(struct jail *j);
+
+/* The jail-mode entry point: argv after "__jail". */
+int jail_main(int argc, char **argv);
+
+/* Removes a finished session's workspace. */
+void jail_forget_session(const struct config *cfg, const char *session_id);
+
+/* Ids become path components: only [A-Za-z0-9_-], 1..200 bytes. */
+int safe_id(const char *id);
+
+#endif

@@ -1,0 +1,30 @@
+/* log: one key=value line per event.
+ *
+ * Lines go to stderr (the web server's error log) until log_to_file() moves
+ * them, which the detached drainer does so it never holds the gateway's
+ * stderr open.  The work and session ids set with log_ids() are added to
+ * every line.  Callers never pass keys, tokens, secrets or signatures.
+ * Control bytes in values are escaped, so a hostile value (a tool name, an
+ * error body) cannot forge a second line. */
+#ifndef SANDHOOK_LOG_H
+#define SANDHOOK_LOG_H
+
+#include <stdarg.h>
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+void log_init(const char *component);
+int log_to_file(const char *path);
+void log_ids(const char *work_id, const char *session_id);
+void log_set_level(enum log_level min);
+
+/* fmt is a sequence of "key=%s key2=%d ..." pairs. */
+void log_event(enum log_level lvl, const char *event, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+
+#define log_info(ev, ...) log_event(LOG_INFO, ev, __VA_ARGS__)
+#define log_warn(ev, ...) log_event(LOG_WARN, ev, __VA_ARGS__)
+#define log_err(ev, ...) log_event(LOG_ERROR, ev, __VA_ARGS__)
+#define log_debug(ev, ...) log_event(LOG_DEBUG, ev, __VA_ARGS__)
+
+#endif

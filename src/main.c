@@ -1,0 +1,92 @@
+/* sandhook: a webhook-triggered environment worker for Claude Managed
+ * Agents.  main only picks the mode; each mode lives in its own module. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "drain.h"
+#include "front.h"
+#include "jail.h"
+#include "log.h"
+#include "responder.h"
+
+static void
+usage(FILE *f)
+{
+  fprintf(f,
+          "usage: sandhook [--config FILE] [--idle-exit SECONDS]\n"
+          "       sandhook drain [--config FILE]\n"
+          "       sandhook --help | --version\n"
+          "\n"
+          "Run by a web server, sandhook is a FastCGI responder when fd 0 is a\n"
+          "listening socket and a CGI program when GATEWAY_INTERFACE is set.\n"
+          "It verifies Standard Webhooks deliveries and, on\n"
+          "session.status_run_started, drains the environment's work queue,\n"
+          "running each tool call in a jail.  'drain' runs the drainer in the\n"
+          "foreground.  Settings: see the README (ANTHROPIC_ENVIRONMENT_ID,\n"
+          "ANTHROPIC_ENVIRONMENT_KEY, ANTHROPIC_WEBHOOK_SIGNING_KEY,\n"
+          "ANTHROPIC_BASE_URL, SANDHOOK_STATE_DIR, ...).\n");
+}
+
+int
+main(int argc, char **argv)
+{
+  const char *config_file = NULL;
+  int idle_exit = 0, drain = 0, i;
+  struct config cfg;
+  struct responder r;
+  char err[512];
+  int rc;
+
+  if(argc >= 2 && !strcmp(argv[1], "__jail"))
+    return jail_main(argc - 2, argv + 2);
+  for(i = 1; i < argc; i++) {
+    if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(stdout);
+      return 0;
+    }
+    if(!strcmp(argv[i], "--version")) {
+      printf("sandhook %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+    if(!strcmp(argv[i], "--config") && i + 1 < argc)
+      config_file = argv[++i];
+    else if(!strcmp(argv[i], "--idle-exit") && i + 1 < argc)
+      idle_exit = atoi(argv[++i]);
+    else if(!strcmp(argv[i], "drain"))
+      drain = 1;
+    else {
+      fprintf(stderr, "sandhook: unknown argument '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+  log_init(drain ? "drainer" : "responder");
+  if(config_load(&cfg, config_file, err, sizeof(err)) < 0) {
+    log_err("config_invalid", "error=\"%s\"", err);
+    if(getenv("GATEWAY_INTERFACE"))
+      printf("Status: 503 Service Unavailable\r\nContent-Type: application/json\r\n\r\n"
+             "{\"status\":503,\"message\":\"sandhook is misconfigured; see the server log\"}\n");
+    return 1;
+  }
+  if(cfg.log_debug)
+    log_set_level(LOG_DEBUG);
+  if(drain)
+    rc = drain_run(&cfg);
+  else if(getenv("GATEWAY_INTERFACE")) {
+    responder_init(&r, &cfg);
+    rc = cgi_serve(&r);
+  }
+  else if(fcgi_is_listening_socket()) {
+    responder_init(&r, &cfg);
+    rc = fcgi_serve(&r, idle_exit);
+  }
+  else {
+    usage(stderr);
+    rc = 2;
+  }
+  config_free(&cfg);
+  return rc;
+}

@@ -1,0 +1,47 @@
+/* responder: one webhook request, whatever the transport.
+ *
+ * The front ends (cgi.c, fcgi.c) map their transport onto struct request;
+ * responder_serve verifies, drops duplicates, starts the drainer for
+ * session.status_run_started, writes the answer and finishes the HTTP
+ * response, and only then lets the drainer make its first API call. */
+#ifndef SANDHOOK_RESPONDER_H
+#define SANDHOOK_RESPONDER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "config.h"
+#include "webhook.h"
+
+struct request {
+  void *ctx;
+  const char *(*param)(void *ctx, const char *name);
+  ssize_t (*read)(void *ctx, void *buf, size_t n);
+  int (*write)(void *ctx, const char *data, size_t n);
+  void (*finish)(void *ctx);
+};
+
+struct responder {
+  const struct config *cfg;
+  struct wh_key key;
+  int key_ok;
+  time_t (*now)(void);
+};
+
+struct reply {
+  int status;
+  const char *allow;          /* Allow header for 405 */
+  char message[160];
+  int start_drain;
+  struct wh_event ev;
+};
+
+void responder_init(struct responder *r, const struct config *cfg);
+
+/* Decides the answer without side effects beyond the duplicate store. */
+void responder_handle(struct responder *r, struct request *rq, struct reply *rep);
+
+void responder_serve(struct responder *r, struct request *rq);
+
+#endif

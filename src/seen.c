@@ -1,0 +1,94 @@
+#include "seen.h"
+#include "fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int
+seen_path(char *buf, size_t cap, const char *state_dir, const char *id)
+{
+  int n = snprintf(buf, cap, "%s/seen/%s", state_dir, id);
+
+  return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+int
+seen_mark(const char *state_dir, const char *id, long ttl, time_t now)
+{
+  char path[PATH_MAX];
+  struct stat st;
+  int attempt, fd;
+
+  if(seen_path(path, sizeof(path), state_dir, "") < 0 || mkdir_p(path, 0700) < 0)
+    return -1;
+  if(seen_path(path, sizeof(path), state_dir, id) < 0) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  for(attempt = 0; attempt < 2; attempt++) {
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if(fd >= 0) {
+      close(fd);
+      return 0;
+    }
+    if(errno != EEXIST)
+      return -1;
+    if(stat(path, &st) < 0) {
+      if(errno == ENOENT)
+        continue;       /* swept between our open and stat */
+      return -1;
+    }
+    if(now - st.st_mtime < ttl)
+      return 1;
+    /* Expired: unlink and race for the O_EXCL create again, so still only
+     * one process treats the id as new. */
+    if(unlink(path) < 0 && errno != ENOENT)
+      return -1;
+  }
+  return 1;
+}
+
+void
+seen_forget(const char *state_dir, const char *id)
+{
+  char path[PATH_MAX];
+
+  if(seen_path(path, sizeof(path), state_dir, id) == 0)
+    unlink(path);
+}
+
+void
+seen_sweep(const char *state_dir, long ttl, time_t now)
+{
+  char dirpath[PATH_MAX], stamp[PATH_MAX];
+  struct stat st;
+  struct dirent *de;
+  DIR *d;
+  int dfd, fd;
+
+  if(seen_path(dirpath, sizeof(dirpath), state_dir, "") < 0 ||
+     seen_path(stamp, sizeof(stamp), state_dir, ".sweep") < 0)
+    return;
+  if(stat(stamp, &st) == 0 && now - st.st_mtime < 60)
+    return;
+  fd = open(stamp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if(fd >= 0)
+    close(fd);
+  d = opendir(dirpath);
+  if(!d)
+    return;
+  dfd = dirfd(d);
+  while((de = readdir(d))) {
+    if(de->d_name[0] == '.')
+      continue;
+    if(fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+       now - st.st_mtime >= ttl)
+      unlinkat(dfd, de->d_name, 0);
+  }
+  closedir(d);
+}

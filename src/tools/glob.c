@@ -1,0 +1,236 @@
+#include "tools.h"
+#include "walk.h"
+#include "../strbuf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_PATTERNS 64
+
+struct patterns {
+  char *p[MAX_PATTERNS];
+  int n;
+};
+
+/* Expands the first {a,b} group and recurses; bounded by MAX_PATTERNS. */
+static int
+expand_braces(const char *pat, struct patterns *out)
+{
+  const char *open = strchr(pat, '{'), *close_b, *q, *start;
+  int depth = 0;
+
+  if(!open) {
+    if(out->n >= MAX_PATTERNS)
+      return -1;
+    out->p[out->n] = strdup(pat);
+    return out->p[out->n++] ? 0 : -1;
+  }
+  for(close_b = open; *close_b; close_b++) {
+    if(*close_b == '{')
+      depth++;
+    else if(*close_b == '}' && --depth == 0)
+      break;
+  }
+  if(!*close_b) {
+    if(out->n >= MAX_PATTERNS)
+      return -1;
+    out->p[out->n] = strdup(pat);
+    return out->p[out->n++] ? 0 : -1;
+  }
+  depth = 0;
+  for(start = q = open + 1; q <= close_b; q++) {
+    if(*q == '{')
+      depth++;
+    else if(*q == '}' && depth)
+      depth--;
+    else if((*q == ',' && depth == 0) || q == close_b) {
+      char *alt;
+
+      if(asprintf(&alt, "%.*s%.*s%s", (int)(open - pat), pat, (int)(q - start),
+                  start, close_b + 1) < 0)
+        return -1;
+      if(expand_braces(alt, out) < 0) {
+        free(alt);
+        return -1;
+      }
+      free(alt);
+      start = q + 1;
+    }
+  }
+  return 0;
+}
+
+static int
+match_segs(char **pat, int np, char **seg, int ns)
+{
+  if(np == 0)
+    return ns == 0;
+  if(!strcmp(pat[0], "**"))
+    return match_segs(pat + 1, np - 1, seg, ns) ||
+           (ns > 0 && match_segs(pat, np, seg + 1, ns - 1));
+  return ns > 0 && fnmatch(pat[0], seg[0], FNM_PERIOD) == 0 &&
+         match_segs(pat + 1, np - 1, seg + 1, ns - 1);
+}
+
+static int
+split(char *s, char **segs, int max)
+{
+  int n = 0;
+  char *save = NULL, *t;
+
+  for(t = strtok_r(s, "/", &save); t && n < max; t = strtok_r(NULL, "/", &save))
+    segs[n++] = t;
+  return t ? -1 : n;
+}
+
+int
+glob_match(const char *pattern, const char *path)
+{
+  char pb[4096], sb[4096], *ps[256], *ss[256];
+  int np, ns;
+
+  if(strlen(pattern) >= sizeof(pb) || strlen(path) >= sizeof(sb))
+    return 0;
+  strcpy(pb, pattern);
+  strcpy(sb, path);
+  np = split(pb, ps, 256);
+  ns = split(sb, ss, 256);
+  return np >= 0 && ns >= 0 && match_segs(ps, np, ss, ns);
+}
+
+struct hit {
+  char *path;
+  long long mtime_ns;
+};
+
+struct glob_state {
+  struct patterns *pats;
+  struct hit *hits;
+  size_t n, cap;
+};
+
+static int
+on_file(int dfd, const char *name, const char *rel, const struct stat *st, void *p)
+{
+  struct glob_state *g = p;
+  int i;
+
+  (void)dfd;
+  (void)name;
+  for(i = 0; i < g->pats->n; i++)
+    if(glob_match(g->pats->p[i], rel))
+      break;
+  if(i == g->pats->n)
+    return 0;
+  if(g->n == g->cap) {
+    size_t nc = g->cap ? g->cap * 2 : 64;
+    struct hit *nh = realloc(g->hits, nc * sizeof(*nh));
+
+    if(!nh)
+      return -1;
+    g->hits = nh;
+    g->cap = nc;
+  }
+  g->hits[g->n].path = strdup(rel);
+  if(!g->hits[g->n].path)
+    return -1;
+  g->hits[g->n].mtime_ns = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+  g->n++;
+  return 0;
+}
+
+static int
+newest_first(const void *a, const void *b)
+{
+  const struct hit *x = a, *y = b;
+
+  if(x->mtime_ns != y->mtime_ns)
+    return x->mtime_ns < y->mtime_ns ? 1 : -1;
+  return strcmp(x->path, y->path);
+}
+
+static int
+pattern_ascends(const char *pat)
+{
+  const char *p = pat;
+
+  /* ".." as any segment, also inside a brace alternative. */
+  while((p = strstr(p, ".."))) {
+    int before = p == pat || strchr("/{,", p[-1]);
+    int after = !p[2] || strchr("/},", p[2]);
+
+    if(before && after)
+      return 1;
+    p += 2;
+  }
+  return 0;
+}
+
+void
+tool_glob(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
+{
+  const char *pattern = in_str(in, "pattern");
+  const char *path = in_str(in, "path");
+  struct patterns pats = { { 0 }, 0 };
+  struct glob_state g = { &pats, NULL, 0, 0 };
+  char rel[4096];
+  struct strbuf out = { 0 };
+  size_t i;
+  int rc, root;
+
+  if(!pattern || !*pattern) {
+    tool_text(res, 1, "glob: pattern is required");
+    return;
+  }
+  if(pattern[0] == '/') {
+    tool_text(res, 1, "glob: absolute pattern not permitted; pass a relative pattern (and optionally path)");
+    return;
+  }
+  if(pattern_ascends(pattern)) {
+    tool_text(res, 1, "glob: \"..\" is not permitted in the pattern");
+    return;
+  }
+  rc = path_confine(ctx, path && *path ? path : ".", rel, sizeof(rel));
+  if(rc != PATH_OK) {
+    path_error(res, "glob", path, rc);
+    return;
+  }
+  root = path_open(ctx, rel, O_RDONLY | O_DIRECTORY, 0);
+  if(root < 0) {
+    path_error(res, "glob", path ? path : ".", -1);
+    return;
+  }
+  if(expand_braces(pattern, &pats) < 0) {
+    tool_text(res, 1, "glob: pattern has too many brace alternatives");
+    goto out;
+  }
+  if(walk_tree(root, on_file, &g, 0, NULL) < 0) {
+    path_error(res, "glob", path ? path : ".", -1);
+    goto out;
+  }
+  if(g.n == 0) {
+    tool_text(res, 0, "no matches");
+    goto out;
+  }
+  qsort(g.hits, g.n, sizeof(*g.hits), newest_first);
+  for(i = 0; i < g.n && i < GLOB_RESULT_LIMIT; i++)
+    sb_printf(&out, "%s%s/%s%s%s", i ? "\n" : "", ctx->workdir,
+              strcmp(rel, ".") ? rel : "", strcmp(rel, ".") ? "/" : "", g.hits[i].path);
+  if(out.failed)
+    tool_text(res, 1, "glob: out of memory");
+  else
+    tool_text_raw(res, 0, out.data, out.len);
+out:
+  sb_free(&out);
+  for(i = 0; i < g.n; i++)
+    free(g.hits[i].path);
+  free(g.hits);
+  for(rc = 0; rc < pats.n; rc++)
+    free(pats.p[rc]);
+  close(root);
+}

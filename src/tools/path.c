@@ -1,0 +1,200 @@
+#include "tools.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int
+path_confine(const struct tool_ctx *ctx, const char *p, char *rel, size_t cap)
+{
+  char buf[8192];
+  const char *segs[512];
+  size_t nseg = 0, wl = strlen(ctx->workdir), i, o = 0;
+  char *s, *save = NULL;
+  int n;
+
+  if(p[0] == '/')
+    n = snprintf(buf, sizeof(buf), "%s", p);
+  else
+    n = snprintf(buf, sizeof(buf), "%s/%s", ctx->workdir, p);
+  if(n < 0 || (size_t)n >= sizeof(buf)) {
+    errno = ENAMETOOLONG;
+    return PATH_ERRNO;
+  }
+  /* Lexical normalisation first: ".." that climbs above the workdir is
+   * refused before anything touches the filesystem. */
+  for(s = strtok_r(buf, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
+    if(!strcmp(s, "."))
+      continue;
+    if(!strcmp(s, "..")) {
+      if(nseg == 0)
+        return PATH_OUTSIDE;
+      nseg--;
+      continue;
+    }
+    if(nseg == sizeof(segs) / sizeof(segs[0])) {
+      errno = ENAMETOOLONG;
+      return PATH_ERRNO;
+    }
+    segs[nseg++] = s;
+  }
+  /* The workdir's own segments must lead the result. */
+  {
+    char wd[4096];
+    char *ws, *wsave = NULL;
+    size_t k = 0;
+
+    if(wl >= sizeof(wd))
+      return PATH_OUTSIDE;
+    memcpy(wd, ctx->workdir, wl + 1);
+    for(ws = strtok_r(wd, "/", &wsave); ws; ws = strtok_r(NULL, "/", &wsave), k++)
+      if(k >= nseg || strcmp(segs[k], ws))
+        return PATH_OUTSIDE;
+    i = k;
+  }
+  if(i == nseg) {
+    if(cap < 2)
+      return PATH_OUTSIDE;
+    strcpy(rel, ".");
+    return PATH_OK;
+  }
+  for(; i < nseg; i++) {
+    size_t l = strlen(segs[i]);
+
+    if(o + l + 2 > cap) {
+      errno = ENAMETOOLONG;
+      return PATH_ERRNO;
+    }
+    if(o)
+      rel[o++] = '/';
+    memcpy(rel + o, segs[i], l);
+    o += l;
+  }
+  rel[o] = '\0';
+  return PATH_OK;
+}
+
+int
+path_open(const struct tool_ctx *ctx, const char *rel, int flags, mode_t mode)
+{
+  struct open_how how;
+  long fd;
+
+  memset(&how, 0, sizeof(how));
+  how.flags = (unsigned long long)(flags | O_CLOEXEC);
+  how.mode = (flags & O_CREAT) ? mode : 0;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  do
+    fd = syscall(SYS_openat2, ctx->workdir_fd, rel, &how, sizeof(how));
+  while(fd < 0 && errno == EAGAIN);
+  return (int)fd;
+}
+
+int
+path_open_parent(const struct tool_ctx *ctx, const char *rel, int create,
+                 const char **base)
+{
+  char dir[8192];
+  const char *slash = strrchr(rel, '/');
+  size_t i, dl;
+  int fd;
+
+  *base = slash ? slash + 1 : rel;
+  if(!slash)
+    return path_open(ctx, ".", O_RDONLY | O_DIRECTORY, 0);
+  dl = (size_t)(slash - rel);
+  if(dl >= sizeof(dir)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(dir, rel, dl);
+  dir[dl] = '\0';
+  fd = path_open(ctx, dir, O_RDONLY | O_DIRECTORY, 0);
+  if(fd >= 0 || !create || errno != ENOENT)
+    return fd;
+  /* Create each missing level through a beneath-resolved parent, so a
+   * symlink planted in the middle cannot redirect the mkdir. */
+  for(i = 1; i <= dl; i++) {
+    const char *leaf;
+    int pfd;
+
+    if(i < dl && dir[i] != '/')
+      continue;
+    dir[i] = '\0';
+    leaf = strrchr(dir, '/');
+    leaf = leaf ? leaf + 1 : dir;
+    if(leaf == dir)
+      pfd = path_open(ctx, ".", O_RDONLY | O_DIRECTORY, 0);
+    else {
+      char saved = leaf[-1];
+
+      ((char *)leaf)[-1] = '\0';
+      pfd = path_open(ctx, dir, O_RDONLY | O_DIRECTORY, 0);
+      ((char *)leaf)[-1] = saved;
+    }
+    if(pfd < 0)
+      return -1;
+    if(mkdirat(pfd, leaf, 0700) < 0 && errno != EEXIST) {
+      int e = errno;
+
+      close(pfd);
+      errno = e;
+      return -1;
+    }
+    close(pfd);
+    if(i < dl)
+      dir[i] = '/';
+  }
+  return path_open(ctx, dir, O_RDONLY | O_DIRECTORY, 0);
+}
+
+static void
+quote_json(char *dst, size_t cap, const char *s)
+{
+  size_t o = 0;
+
+  dst[o++] = '"';
+  for(; *s && o + 3 < cap; s++) {
+    if(*s == '"' || *s == '\\')
+      dst[o++] = '\\';
+    dst[o++] = *s;
+  }
+  dst[o++] = '"';
+  dst[o] = '\0';
+}
+
+void
+path_error(struct tool_result *res, const char *tool, const char *p, int rc)
+{
+  char q[4200];
+  const char *why;
+
+  /* EXDEV and ELOOP from RESOLVE_BENEATH mean a symlink or ".." led out. */
+  if(rc == PATH_OUTSIDE || errno == EXDEV) {
+    quote_json(q, sizeof(q), p);
+    tool_text(res, 1, "path %s is outside the session's working directory", q);
+    return;
+  }
+  switch(errno) {
+  case ENOENT: why = "no such file or directory"; break;
+  case EACCES:
+  case EPERM: why = "permission denied"; break;
+  case ENOTDIR: why = "not a directory"; break;
+  case EISDIR: why = "is a directory"; break;
+  case ELOOP: why = "too many levels of symbolic links"; break;
+  case ENAMETOOLONG: why = "file name too long"; break;
+  case ENOSPC:
+  case EDQUOT: why = "no space left on device"; break;
+  case EFBIG: why = "file too large"; break;
+  case EMFILE:
+  case ENFILE: why = "too many open files"; break;
+  case EEXIST: why = "file already exists"; break;
+  default: why = "i/o error"; break;
+  }
+  tool_text(res, 1, "%s: %s: %s", tool, p, why);
+}

@@ -1,0 +1,181 @@
+#include "tools.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct {
+  const char *name;
+  void (*fn)(struct tool_ctx *, const cJSON *, struct tool_result *);
+} table[] = {
+  { "bash", tool_bash }, { "read", tool_read }, { "write", tool_write },
+  { "edit", tool_edit }, { "glob", tool_glob }, { "grep", tool_grep },
+};
+
+int
+tool_known(const char *name)
+{
+  size_t i;
+
+  for(i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+    if(!strcmp(table[i].name, name))
+      return 1;
+  return 0;
+}
+
+static void
+kill_group(struct tool_ctx *ctx)
+{
+  if(ctx->bash.pid > 0)
+    kill(-ctx->bash.pid, SIGKILL);
+}
+
+int
+tool_ctx_init(struct tool_ctx *ctx, const char *workdir, long default_timeout_ms)
+{
+  memset(ctx, 0, sizeof(*ctx));
+  ctx->workdir = workdir;
+  ctx->default_timeout_ms = default_timeout_ms;
+  ctx->bash.pid = -1;
+  ctx->bash.in_fd = ctx->bash.out_fd = -1;
+  ctx->kill_tree = kill_group;
+  ctx->workdir_fd = open(workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  return ctx->workdir_fd < 0 ? -1 : 0;
+}
+
+int
+tool_run(struct tool_ctx *ctx, const char *name, const cJSON *input,
+         struct tool_result *res)
+{
+  size_t i;
+
+  res->is_error = 0;
+  res->content = NULL;
+  for(i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+    if(!strcmp(table[i].name, name)) {
+      table[i].fn(ctx, cJSON_IsObject(input) ? input : NULL, res);
+      if(!res->content)
+        tool_text(res, 1, "%s: internal error", name);
+      return 0;
+    }
+  return -1;
+}
+
+void
+tool_text_raw(struct tool_result *res, int is_error, const char *text, size_t len)
+{
+  cJSON *arr = cJSON_CreateArray();
+  cJSON *blk = cJSON_CreateObject();
+  char *copy = malloc(len + 1);
+
+  res->is_error = is_error;
+  if(copy) {
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+  }
+  if(!arr || !blk || !copy ||
+     !cJSON_AddStringToObject(blk, "type", "text") ||
+     !cJSON_AddStringToObject(blk, "text", len ? copy : "(no output)")) {
+    cJSON_Delete(arr);
+    cJSON_Delete(blk);
+    free(copy);
+    res->content = NULL;
+    return;
+  }
+  free(copy);
+  cJSON_AddItemToArray(arr, blk);
+  cJSON_Delete(res->content);
+  res->content = arr;
+}
+
+void
+tool_text(struct tool_result *res, int is_error, const char *fmt, ...)
+{
+  va_list ap;
+  char *s = NULL;
+  int n;
+
+  va_start(ap, fmt);
+  n = vasprintf(&s, fmt, ap);
+  va_end(ap);
+  if(n < 0) {
+    res->content = NULL;
+    return;
+  }
+  tool_text_raw(res, is_error, s, (size_t)n);
+  free(s);
+}
+
+const char *
+in_str(const cJSON *in, const char *name)
+{
+  const cJSON *v = in ? cJSON_GetObjectItemCaseSensitive(in, name) : NULL;
+
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int
+in_bool(const cJSON *in, const char *name)
+{
+  const cJSON *v = in ? cJSON_GetObjectItemCaseSensitive(in, name) : NULL;
+
+  return cJSON_IsTrue(v);
+}
+
+int
+utf8_valid(const char *str, size_t len)
+{
+  const unsigned char *s = (const unsigned char *)str;
+  size_t i = 0;
+
+  while(i < len) {
+    unsigned c = s[i];
+    size_t n, k;
+    unsigned cp;
+
+    if(c < 0x80) {
+      i++;
+      continue;
+    }
+    if(c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+      cp = c & 0x1f;
+    }
+    else if(c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      cp = c & 0x0f;
+    }
+    else if(c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      cp = c & 0x07;
+    }
+    else
+      return 0;
+    for(k = 1; k <= n; k++) {
+      if(i + k >= len || (s[i + k] & 0xc0) != 0x80)
+        return 0;
+      cp = (cp << 6) | (s[i + k] & 0x3f);
+    }
+    if((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+       (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+      return 0;
+    i += n + 1;
+  }
+  return 1;
+}
+
+void
+tool_ctx_free(struct tool_ctx *ctx)
+{
+  if(ctx->bash.pid > 0)
+    ctx->kill_tree(ctx);
+  if(ctx->bash.in_fd >= 0)
+    close(ctx->bash.in_fd);
+  if(ctx->bash.out_fd >= 0)
+    close(ctx->bash.out_fd);
+  if(ctx->workdir_fd >= 0)
+    close(ctx->workdir_fd);
+}

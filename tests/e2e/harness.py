@@ -1,0 +1,195 @@
+"""Shared pieces of the end-to-end tests: the fake control plane, signed
+webhooks, and sandhook run as CGI, as FastCGI and behind a real nginx.
+
+Every server binds 127.0.0.1 or a Unix socket in a temporary directory, and
+every wait is bounded.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("SANDHOOK_BUILD_DIR", TOP)
+SANDHOOK = os.path.join(BUILD, "src", "sandhook")
+FAKE = os.path.join(TOP, "tests", "fake", "fake_cp.py")
+SIGNING_KEY = "whsec_" + base64.b64encode(bytes(range(32))).decode()
+ENV_ID = "env_fake"
+ENV_KEY = "sk-ant-oat01-fake-environment-key"
+
+SKIP = 77
+
+
+def skip(why):
+    print("SKIP: " + why)
+    sys.exit(SKIP)
+
+
+class Checks:
+    """Counts assertions and prints one line each, TAP-like."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, what, detail=""):
+        self.n += 1
+        if cond:
+            print("ok %d - %s" % (self.n, what))
+        else:
+            self.failed += 1
+            print("not ok %d - %s %s" % (self.n, what, detail))
+        return cond
+
+    def eq(self, got, want, what):
+        return self.ok(got == want, what, "(got %r, want %r)" % (got, want))
+
+    def done(self):
+        print("%d passed, %d failed" % (self.n - self.failed, self.failed))
+        sys.exit(1 if self.failed else 0)
+
+
+def wait_for(pred, timeout, step=0.05, what="condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    raise TimeoutError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+class Fake:
+    def __init__(self, tmp, ttl=30, empty_poll="204"):
+        self.port_file = os.path.join(tmp, "fake.port")
+        self.proc = subprocess.Popen(
+            [sys.executable, FAKE, "--port-file", self.port_file, "--ttl", str(ttl),
+             "--empty-poll", empty_poll, "--environment-id", ENV_ID,
+             "--environment-key", ENV_KEY])
+        wait_for(lambda: os.path.exists(self.port_file), 10, what="fake to start")
+        with open(self.port_file) as f:
+            self.port = int(f.read())
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    def session(self, script, **kw):
+        spec = dict(kw, script=script)
+        return self.call("POST", "/_fake/sessions", spec)
+
+    def state(self, sid):
+        return self.call("GET", "/_fake/sessions/" + sid)
+
+    def work(self):
+        return self.call("GET", "/_fake/work")["data"]
+
+    def log(self):
+        return self.call("GET", "/_fake/log")
+
+    def faults(self, **kw):
+        return self.call("POST", "/_fake/faults", kw)
+
+    def config(self, **kw):
+        return self.call("POST", "/_fake/config", kw)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def write_config(tmp, base_url, **extra):
+    state = os.path.join(tmp, "state")
+    os.makedirs(state, exist_ok=True)
+    path = os.path.join(tmp, "sandhook.conf")
+    settings = {
+        "ANTHROPIC_ENVIRONMENT_ID": ENV_ID,
+        "ANTHROPIC_ENVIRONMENT_KEY": ENV_KEY,
+        "ANTHROPIC_WEBHOOK_SIGNING_KEY": SIGNING_KEY,
+        "ANTHROPIC_BASE_URL": base_url,
+        "SANDHOOK_STATE_DIR": state,
+        "SANDHOOK_IDLE_TIMEOUT_MS": "3000",
+    }
+    settings.update({k: str(v) for k, v in extra.items()})
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        for k, v in settings.items():
+            if v is not None:
+                f.write("%s=%s\n" % (k, v))
+    return path, state
+
+
+def sign(body, msg_id, ts=None, key=SIGNING_KEY):
+    ts = int(time.time()) if ts is None else ts
+    raw = base64.b64decode(key[len("whsec_"):])
+    mac = hmac.new(raw, ("%s.%d." % (msg_id, ts)).encode() + body, hashlib.sha256).digest()
+    return {"webhook-id": msg_id, "webhook-timestamp": str(ts),
+            "webhook-signature": "v1," + base64.b64encode(mac).decode()}
+
+
+def run_started(session_id, msg_id=None):
+    msg_id = msg_id or "whe_" + os.urandom(8).hex()
+    body = json.dumps({"type": "event", "id": msg_id, "created_at": "2026-11-28T00:00:00Z",
+                       "data": {"type": "session.status_run_started", "id": session_id,
+                                "organization_id": "org_x", "workspace_id": "wrkspc_x"}}).encode()
+    return body, sign(body, msg_id)
+
+
+def cgi(config, body, headers, method="POST", extra_env=None):
+    """Runs sandhook as a CGI program; returns (status, headers, body, seconds)."""
+    env = {"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": method,
+           "CONTENT_LENGTH": str(len(body)), "SANDHOOK_CONFIG": config,
+           "PATH": "/usr/bin:/bin"}
+    for k, v in headers.items():
+        env["HTTP_" + k.upper().replace("-", "_")] = v
+    env.update(extra_env or {})
+    t0 = time.time()
+    p = subprocess.run([SANDHOOK], input=body, env=env, capture_output=True, timeout=30)
+    out = p.stdout.decode(errors="replace")
+    head, _, payload = out.partition("\r\n\r\n")
+    status = int(head.split("\r\n")[0].split()[1]) if head.startswith("Status:") else 0
+    hdrs = dict(line.split(": ", 1) for line in head.split("\r\n")[1:] if ": " in line)
+    return status, hdrs, payload, time.time() - t0, p.stderr.decode(errors="replace")
+
+
+def drainer_log(state):
+    try:
+        with open(os.path.join(state, "sandhook.log")) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def wait_idle_queue(fake, timeout=60):
+    """Waits until every work item is stopped or no longer held."""
+    def done():
+        ws = fake.work()
+        return ws and all(w["state"] == "stopped" for w in ws)
+    return wait_for(done, timeout, 0.1, "every work item to be stopped")
+
+
+def free_tmp(prefix="sandhook-test-"):
+    d = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(d, 0o755)
+    return d
+
+
+def need_root():
+    if os.geteuid() != 0:
+        skip("the jail needs root (CAP_SYS_ADMIN) to build its namespaces")

@@ -1,0 +1,586 @@
+#!/usr/bin/env python3
+"""A fake Claude Managed Agents control plane for sandhook's tests.
+
+It follows ../shared/spec/protocol.md: the work queue (poll, ack, heartbeat
+with compare-and-swap and 412, stop), sessions, the SSE event stream, event
+list and post, Anthropic error bodies, and a scripted "agent" that emits tool
+calls one after another.  It checks what workers send and records every
+violation (a result for an unknown or already answered call, a wrong
+credential, ...) so tests can assert there were none.
+
+Control endpoints for tests live under /_fake/.  Standard library only.
+"""
+import argparse
+import base64
+import datetime
+import json
+import queue
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+LOCK = threading.RLock()
+
+
+def now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+
+
+def new_id(prefix):
+    return prefix + uuid.uuid4().hex[:24]
+
+
+class State:
+    def __init__(self, env_id, env_key, ttl, empty_poll):
+        self.env_id = env_id
+        self.env_key = env_key
+        self.ttl = ttl
+        self.empty_poll = empty_poll
+        self.work = {}          # id -> dict
+        self.work_order = []
+        self.sessions = {}      # id -> Session
+        self.tokens = {}        # sessions token -> work id
+        self.faults = {}
+        self.log = []
+        self.violations = []
+        self.page_size = None
+
+    def violation(self, text):
+        self.violations.append(text)
+
+
+class Session:
+    def __init__(self, sid, spec):
+        self.id = sid
+        self.status = spec.get("status", "idle")
+        self.script = list(spec.get("script", []))
+        self.terminate = spec.get("terminate", True)
+        self.end_delay = spec.get("end_delay", 0.2)
+        self.events = []
+        self.subscribers = []
+        self.step = 0
+        self.pending = None      # tool_use id awaiting a result
+        self.results = {}        # tool_use id -> posted result event
+        self.started = False
+        self.finished = False
+        self.skills = spec.get("skills", [])
+        self.resources = spec.get("resources", [])
+
+    def public(self):
+        return {"type": "session", "id": self.id, "status": self.status,
+                "agent": {"type": "agent", "id": "agent_fake", "skills": self.skills,
+                          "tools": [{"type": "agent_toolset_20260401"}]},
+                "resources": self.resources, "metadata": {}}
+
+
+ST = None
+
+
+def emit(sess, ev):
+    """Appends an event to the session's history and pushes it to streams."""
+    ev.setdefault("id", new_id("sevt_"))
+    ev["processed_at"] = now_iso()
+    with LOCK:
+        sess.events.append(ev)
+        subs = list(sess.subscribers)
+    for q in subs:
+        q.put(ev)
+    return ev
+
+
+def later(delay, fn, *args):
+    t = threading.Timer(delay, fn, args)
+    t.daemon = True
+    t.start()
+
+
+def advance(sess):
+    """Emits the agent's next step: one tool call, or the end of the turn."""
+    with LOCK:
+        if sess.finished or sess.pending:
+            return
+        if sess.step >= len(sess.script):
+            sess.finished = True
+            sess.status = "idle"
+            emit(sess, {"type": "agent.message", "content": [{"type": "text", "text": "done"}]})
+            emit(sess, {"type": "session.status_idle", "stop_reason": {"type": "end_turn"}})
+            if sess.terminate:
+                later(sess.end_delay, terminate, sess)
+            return
+        step = sess.script[sess.step]
+        sess.step += 1
+        sess.status = "running"
+    if "custom" in step:
+        ev = emit(sess, {"type": "agent.custom_tool_use", "name": step["custom"],
+                         "input": step.get("input", {}), "session_thread_id": None})
+        emit(sess, {"type": "session.status_idle",
+                    "stop_reason": {"type": "requires_action", "event_ids": [ev["id"]]}})
+        later(step.get("wait", 0.6), advance, sess)
+        return
+    ev = {"type": "agent.tool_use", "name": step["tool"], "input": step.get("input", {}),
+          "session_thread_id": None}
+    if "permission" in step:
+        ev["evaluated_permission"] = step["permission"]
+    ev = emit(sess, ev)
+    answered_by_worker = step["tool"] in ("bash", "read", "write", "edit", "glob", "grep")
+    perm = step.get("permission", "allow")
+    if perm not in ("allow",):
+        emit(sess, {"type": "session.status_idle",
+                    "stop_reason": {"type": "requires_action", "event_ids": [ev["id"]]}})
+    confirm = step.get("confirm")
+    if perm == "deny" or not answered_by_worker:
+        later(step.get("wait", 0.6), advance, sess)
+        return
+    if perm != "allow":
+        if confirm is None:
+            later(step.get("wait", 0.6), advance, sess)
+            return
+        later(step.get("confirm_delay", 0.2), emit, sess,
+              {"type": "user.tool_confirmation", "tool_use_id": ev["id"], "result": confirm})
+        if confirm != "allow":
+            later(step.get("wait", 0.6), advance, sess)
+            return
+    with LOCK:
+        sess.pending = ev["id"]
+
+
+def terminate(sess):
+    with LOCK:
+        sess.status = "terminated"
+    emit(sess, {"type": "session.status_terminated"})
+
+
+def make_secret(token):
+    raw = json.dumps({"sessions_token": token, "api_base_url": "http://unused.invalid"}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def work_public(w, with_secret=False):
+    out = {k: w[k] for k in ("type", "id", "environment_id", "state", "data", "metadata",
+                             "created_at", "acknowledged_at", "started_at",
+                             "latest_heartbeat_at", "stop_requested_at", "stopped_at")}
+    out["secret"] = make_secret(w["token"]) if with_secret else None
+    return out
+
+
+def enqueue(sid):
+    wid = new_id("work_")
+    w = {"type": "work", "id": wid, "environment_id": ST.env_id, "state": "queued",
+         "data": {"type": "session", "id": sid}, "metadata": {}, "created_at": now_iso(),
+         "acknowledged_at": None, "started_at": None, "latest_heartbeat_at": None,
+         "stop_requested_at": None, "stopped_at": None, "token": None, "polled_at": None,
+         "last_hb": None, "lease_until": 0, "claims": 0, "heartbeats": 0}
+    ST.work[wid] = w
+    ST.work_order.append(wid)
+    return w
+
+
+def requeue(w, why):
+    w["state"] = "queued"
+    w["last_hb"] = None
+    w["lease_until"] = 0
+    w["polled_at"] = None
+    if w["token"]:
+        ST.tokens.pop(w["token"], None)
+    w["token"] = None
+    ST.log.append({"event": "requeued", "work_id": w["id"], "why": why})
+
+
+def expire_leases():
+    t = time.time()
+    for w in ST.work.values():
+        if w["state"] in ("starting", "active") and w["lease_until"] and t > w["lease_until"]:
+            requeue(w, "lease expired")
+
+
+def claimable(w, reclaim_ms):
+    if w["state"] != "queued":
+        return False
+    if w["polled_at"] is None:
+        return True
+    return (time.time() - w["polled_at"]) * 1000 >= reclaim_ms
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-control-plane/1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    # ---- helpers ----
+    def send_json(self, status, obj, headers=None):
+        body = b"" if obj is None and status == 204 else json.dumps(obj).encode()
+        self.send_response(status)
+        if status != 204:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def error(self, status, etype, message, details=None):
+        err = {"type": etype, "message": message}
+        if details:
+            err["details"] = details
+        self.send_json(status, {"type": "error", "error": err})
+
+    def body_json(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return "invalid"
+
+    def credential(self):
+        auth = self.headers.get("Authorization", "")
+        if self.headers.get("x-api-key"):
+            ST.violation("x-api-key sent on %s" % self.path)
+        if not auth.startswith("Bearer "):
+            return None, None
+        tok = auth[7:]
+        if tok == ST.env_key:
+            return "environment_key", tok
+        if tok in ST.tokens:
+            return "sessions_token", tok
+        return None, tok
+
+    def record(self, kind):
+        u = urlparse(self.path)
+        ST.log.append({"method": self.command, "path": u.path, "query": u.query,
+                       "credential": kind, "time": time.time(),
+                       "beta": self.headers.get("anthropic-beta"),
+                       "version": self.headers.get("anthropic-version"),
+                       "worker_id": self.headers.get("Anthropic-Worker-ID"),
+                       "user_agent": self.headers.get("User-Agent")})
+
+    def fault(self, name):
+        with LOCK:
+            n = ST.faults.get(name)
+            if n:
+                ST.faults[name] = n - 1
+                return True
+        return False
+
+    # ---- dispatch ----
+    def do_GET(self):
+        self.route("GET")
+
+    def do_POST(self):
+        self.route("POST")
+
+    def do_DELETE(self):
+        self.route("DELETE")
+
+    def route(self, method):
+        u = urlparse(self.path)
+        parts = [p for p in u.path.split("/") if p]
+        q = parse_qs(u.query)
+        try:
+            if parts[:1] == ["_fake"]:
+                return self.control(method, parts[1:], q)
+            kind, tok = self.credential()
+            with LOCK:
+                self.record(kind)
+            if kind is None:
+                return self.error(401, "authentication_error", "invalid bearer credential")
+            if parts[:2] == ["v1", "environments"] and len(parts) >= 4 and parts[3] == "work":
+                return self.work_route(method, parts, q, kind, tok)
+            if parts[:2] == ["v1", "sessions"] and len(parts) >= 3:
+                return self.session_route(method, parts, q, kind, tok)
+            return self.error(404, "not_found_error", "no such route %s" % u.path)
+        except (BrokenPipeError, ConnectionResetError):
+            return None
+
+    # ---- work queue ----
+    def work_route(self, method, parts, q, kind, tok):
+        if parts[2] != ST.env_id:
+            return self.error(404, "not_found_error", "environment not found")
+        if len(parts) == 5 and parts[4] == "poll" and method == "GET":
+            if kind != "environment_key":
+                ST.violation("poll with %s" % kind)
+            if self.fault("poll_5xx"):
+                return self.error(503, "overloaded_error", "injected poll failure")
+            if "block_ms" in q and q["block_ms"][0] == "0":
+                return self.error(400, "invalid_request_error", "block_ms must be 1-999")
+            reclaim = int(q.get("reclaim_older_than_ms", ["5000"])[0])
+            deadline = time.time() + int(q.get("block_ms", ["0"])[0]) / 1000.0
+            while True:
+                with LOCK:
+                    expire_leases()
+                    for wid in ST.work_order:
+                        w = ST.work[wid]
+                        if claimable(w, reclaim):
+                            w["polled_at"] = time.time()
+                            w["token"] = new_id("sk-ant-req-fake-")
+                            ST.tokens[w["token"]] = wid
+                            w["claims"] += 1
+                            return self.send_json(200, work_public(w, with_secret=True))
+                if time.time() >= deadline:
+                    break
+                time.sleep(0.05)
+            if ST.empty_poll == "null":
+                return self.send_json(200, None)
+            if ST.empty_poll == "empty":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            return self.send_json(204, None)
+        if len(parts) < 6:
+            return self.error(404, "not_found_error", "no such work route")
+        with LOCK:
+            w = ST.work.get(parts[4])
+        if not w:
+            return self.error(404, "not_found_error", "work not found")
+        action = parts[5]
+        if kind == "sessions_token" and ST.tokens.get(tok) != w["id"]:
+            ST.violation("%s with another item's token" % action)
+            return self.error(401, "authentication_error", "token does not match this work item")
+        if action == "ack":
+            if kind != "environment_key":
+                ST.violation("ack with %s" % kind)
+            if self.headers.get("Content-Length") not in (None, "0"):
+                ST.violation("ack sent a body")
+            with LOCK:
+                if w["state"] != "queued" or w["polled_at"] is None:
+                    return self.error(409, "invalid_request_error", "work is not claimable")
+                w["state"] = "starting"
+                w["acknowledged_at"] = now_iso()
+                w["lease_until"] = time.time() + ST.ttl
+                return self.send_json(200, work_public(w))
+        if action == "heartbeat":
+            return self.heartbeat(w, q)
+        if action == "stop":
+            body = self.body_json()
+            if not isinstance(body, dict) or body.get("force") is not True:
+                ST.violation("stop without force=true: %r" % (body,))
+            with LOCK:
+                if w["state"] == "stopped":
+                    return self.error(409, "invalid_request_error", "work already stopped")
+                w["state"] = "stopped"
+                w["stopped_at"] = now_iso()
+                return self.send_json(200, work_public(w))
+        return self.error(404, "not_found_error", "no such work action")
+
+    def heartbeat(self, w, q):
+        expected = q.get("expected_last_heartbeat", [None])[0]
+        with LOCK:
+            expire_leases()
+            w["heartbeats"] += 1
+            if self.fault("heartbeat_412"):
+                requeue(w, "injected 412")
+                expected = "forced-mismatch"
+            current = w["last_hb"] or "NO_HEARTBEAT"
+            if expected != current or w["state"] not in ("starting", "active", "stopping"):
+                return self.error(412, "invalid_request_error",
+                                  "Heartbeat precondition failed: expected %s, actual was %s"
+                                  % (expected, w["last_hb"] or "NULL"),
+                                  {"error_code": "heartbeat_precondition_failed",
+                                   "current_state": {"state": w["state"],
+                                                     "last_heartbeat": w["last_hb"],
+                                                     "lease_extended": False,
+                                                     "ttl_seconds": ST.ttl}})
+            if w["state"] == "starting":
+                w["state"] = "active"
+                w["started_at"] = now_iso()
+                sess = ST.sessions.get(w["data"]["id"])
+                if sess and not sess.started:
+                    sess.started = True
+                    later(0.3, advance, sess)
+            w["last_hb"] = now_iso()
+            w["latest_heartbeat_at"] = w["last_hb"]
+            w["lease_until"] = time.time() + ST.ttl
+            state = w["state"]
+            extended = state == "active"
+            if self.fault("heartbeat_stopping"):
+                w["state"] = state = "stopping"
+                extended = False
+            return self.send_json(200, {"type": "work_heartbeat", "last_heartbeat": w["last_hb"],
+                                        "lease_extended": extended, "state": state,
+                                        "ttl_seconds": ST.ttl})
+
+    # ---- sessions ----
+    def session_route(self, method, parts, q, kind, tok):
+        with LOCK:
+            sess = ST.sessions.get(parts[2])
+        if not sess:
+            return self.error(404, "not_found_error", "session not found")
+        if kind == "sessions_token":
+            w = ST.work.get(ST.tokens.get(tok))
+            if not w or w["data"]["id"] != sess.id:
+                ST.violation("session call with another session's token")
+                return self.error(403, "permission_error", "token not valid for this session")
+        if len(parts) == 3 and method == "GET":
+            return self.send_json(200, sess.public())
+        if len(parts) == 5 and parts[3:] == ["events", "stream"] and method == "GET":
+            return self.stream(sess)
+        if len(parts) == 4 and parts[3] == "events" and method == "GET":
+            limit = int(q.get("limit", ["100"])[0])
+            if ST.page_size:
+                limit = min(limit, ST.page_size)
+            start = int(q.get("page", ["0"])[0] or 0)
+            with LOCK:
+                data = sess.events[start:start + limit]
+                nxt = str(start + limit) if start + limit < len(sess.events) else None
+            return self.send_json(200, {"data": data, "next_page": nxt})
+        if len(parts) == 4 and parts[3] == "events" and method == "POST":
+            return self.post_events(sess)
+        return self.error(404, "not_found_error", "no such session route")
+
+    def post_events(self, sess):
+        body = self.body_json()
+        if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+            return self.error(400, "invalid_request_error", "events must be a list")
+        if self.fault("post_5xx"):
+            return self.error(500, "api_error", "injected failure")
+        out = []
+        with LOCK:
+            for ev in body["events"]:
+                if ev.get("type") != "user.tool_result":
+                    return self.error(400, "invalid_request_error", "unsupported event type")
+                tid = ev.get("tool_use_id")
+                call = next((e for e in sess.events
+                             if e["type"] == "agent.tool_use" and e["id"] == tid), None)
+                if call is None:
+                    ST.violation("result for unknown tool_use %s" % tid)
+                    return self.error(400, "invalid_request_error", "unknown tool_use_id")
+                if tid in sess.results:
+                    ST.violation("second result for %s" % tid)
+                    return self.error(400, "invalid_request_error", "tool_use already answered")
+                if call.get("evaluated_permission", "allow") == "deny":
+                    ST.violation("result for denied call %s" % tid)
+                content = ev.get("content")
+                if not isinstance(content, list) or not content or \
+                        not isinstance(ev.get("is_error"), bool):
+                    ST.violation("malformed result for %s" % tid)
+                sess.results[tid] = ev
+                out.append(dict(ev))
+        for ev in out:
+            emit(sess, ev)
+        with LOCK:
+            if sess.pending in [e["tool_use_id"] for e in out]:
+                sess.pending = None
+                later(0.05, advance, sess)
+        return self.send_json(200, {"data": out})
+
+    def stream(self, sess):
+        q = queue.Queue()
+        with LOCK:
+            sess.subscribers.append(q)
+            drop_after = ST.faults.get("drop_stream_after")
+            if drop_after:
+                ST.faults["drop_stream_after"] = None
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        sent = 0
+        try:
+            self.wfile.write(b": connected\n\n")
+            self.wfile.flush()
+            while True:
+                try:
+                    ev = q.get(timeout=2.0)
+                except queue.Empty:
+                    self.wfile.write(b"event: ping\ndata: {}\n\n")
+                    self.wfile.flush()
+                    continue
+                data = json.dumps(ev)
+                self.wfile.write(("event: %s\ndata: %s\n\n" % (ev["type"], data)).encode())
+                self.wfile.flush()
+                sent += 1
+                if drop_after and sent >= drop_after:
+                    ST.log.append({"event": "stream_dropped", "session": sess.id})
+                    break
+                if ev["type"] in ("session.status_terminated", "session.deleted"):
+                    time.sleep(0.2)
+                    break
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            with LOCK:
+                if q in sess.subscribers:
+                    sess.subscribers.remove(q)
+
+    # ---- control ----
+    def control(self, method, parts, q):
+        if parts == ["sessions"] and method == "POST":
+            spec = self.body_json() or {}
+            sid = spec.get("id") or new_id("sesn_")
+            with LOCK:
+                sess = Session(sid, spec)
+                ST.sessions[sid] = sess
+                w = enqueue(sid)
+            return self.send_json(200, {"session_id": sid, "work_id": w["id"]})
+        if len(parts) == 2 and parts[0] == "sessions" and method == "GET":
+            with LOCK:
+                sess = ST.sessions.get(parts[1])
+                if not sess:
+                    return self.error(404, "not_found_error", "no session")
+                return self.send_json(200, {"id": sess.id, "status": sess.status,
+                                            "finished": sess.finished, "events": sess.events,
+                                            "results": sess.results})
+        if parts == ["work"] and method == "GET":
+            with LOCK:
+                return self.send_json(200, {"data": [
+                    dict(work_public(w), claims=w["claims"], heartbeats=w["heartbeats"])
+                    for w in ST.work.values()]})
+        if parts == ["work"] and method == "POST":
+            spec = self.body_json() or {}
+            with LOCK:
+                w = enqueue(spec.get("session_id", "none"))
+                w["data"] = spec.get("data", w["data"])
+            return self.send_json(200, {"work_id": w["id"]})
+        if parts == ["faults"] and method == "POST":
+            with LOCK:
+                ST.faults.update(self.body_json() or {})
+            return self.send_json(200, ST.faults)
+        if parts == ["config"] and method == "POST":
+            cfg = self.body_json() or {}
+            with LOCK:
+                ST.ttl = cfg.get("ttl", ST.ttl)
+                ST.page_size = cfg.get("page_size", ST.page_size)
+                ST.empty_poll = cfg.get("empty_poll", ST.empty_poll)
+            return self.send_json(200, {})
+        if parts == ["log"] and method == "GET":
+            with LOCK:
+                return self.send_json(200, {"requests": ST.log, "violations": ST.violations})
+        if parts == ["health"]:
+            return self.send_json(200, {"ok": True})
+        return self.error(404, "not_found_error", "no such control route")
+
+
+def main():
+    global ST
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--environment-id", default="env_fake")
+    ap.add_argument("--environment-key", default="sk-ant-oat01-fake-environment-key")
+    ap.add_argument("--ttl", type=int, default=30)
+    ap.add_argument("--empty-poll", choices=["204", "null", "empty"], default="204")
+    args = ap.parse_args()
+    ST = State(args.environment_id, args.environment_key, args.ttl, args.empty_poll)
+    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    srv.daemon_threads = True
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write(str(srv.server_address[1]))
+        import os
+        os.rename(args.port_file + ".tmp", args.port_file)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
