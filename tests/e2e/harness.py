@@ -126,7 +126,7 @@ def write_config(tmp, base_url, **extra):
         "SANDHOOK_STATE_DIR": state,
         "SANDHOOK_IDLE_TIMEOUT_MS": "3000",
     }
-    settings.update({k: str(v) for k, v in extra.items()})
+    settings.update({k: None if v is None else str(v) for k, v in extra.items()})
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         for k, v in settings.items():

@@ -519,8 +519,17 @@ class Handler(BaseHTTPRequestHandler):
             spec = self.body_json() or {}
             sid = spec.get("id") or new_id("sesn_")
             with LOCK:
-                sess = Session(sid, spec)
-                ST.sessions[sid] = sess
+                sess = ST.sessions.get(sid)
+                if sess:
+                    # A dormant session gets a new message: more script, and
+                    # a new work item for it.
+                    sess.script.extend(spec.get("script", []))
+                    sess.terminate = spec.get("terminate", True)
+                    sess.finished = False
+                    sess.started = False
+                else:
+                    sess = Session(sid, spec)
+                    ST.sessions[sid] = sess
                 w = enqueue(sid)
             return self.send_json(200, {"session_id": sid, "work_id": w["id"]})
         if len(parts) == 2 and parts[0] == "sessions" and method == "GET":

@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Sessions end to end through the CGI front end and the real jail.
+
+Every tool, the permission gate, custom and unowned tools left pending, a
+non-zero exit, shell state across calls, a workspace kept across work items
+of one session, a 5xx on post, a dropped stream, a lost lease and SIGTERM.
+The fake control plane records every result; it must see exactly one per
+executed call and no protocol violation.
+"""
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (Checks, Fake, cgi, drainer_log, free_tmp, need_root, run_started,
+                     wait_for, write_config)
+
+need_root()
+t = Checks()
+tmp = free_tmp()
+fake = Fake(tmp, ttl=4)
+DENIED = "touch /workspace/denied-ran"
+
+
+def results_by_command(sid):
+    st = fake.state(sid)
+    calls = {e["id"]: e for e in st["events"] if e["type"] == "agent.tool_use"}
+    return st, calls, st["results"]
+
+
+def text(res):
+    return res["content"][0].get("text") if res["content"][0]["type"] == "text" else res["content"][0]
+
+
+def start(sid, msg=None):
+    body, hdrs = run_started(sid, msg)
+    st, _, b, dt, err = cgi(cfg, body, hdrs)
+    t.eq(st, 202, "run_started for %s answered 202" % sid)
+
+
+try:
+    cfg, state = write_config(tmp, fake.url)
+    script = [
+        {"tool": "bash", "input": {"command": "echo hello"}},
+        {"tool": "bash", "input": {"command": "cd /tmp && export GREETING=hi"}},
+        {"tool": "bash", "input": {"command": "echo $PWD $GREETING"}},
+        {"tool": "bash", "input": {"command": "ls /nonexistent"}},
+        {"tool": "write", "input": {"file_path": "notes.txt", "content": "alpha\nbeta\ngamma\n"}},
+        {"tool": "read", "input": {"file_path": "/workspace/notes.txt", "view_range": [2, 3]}},
+        {"tool": "edit", "input": {"file_path": "notes.txt", "old_string": "beta", "new_string": "BETA"}},
+        {"tool": "glob", "input": {"pattern": "**/*.txt"}},
+        {"tool": "grep", "input": {"pattern": "^BE"}},
+        {"tool": "read", "input": {"file_path": "../../etc/shadow"}},
+        {"tool": "bash", "input": {"command": DENIED}, "permission": "deny"},
+        {"tool": "bash", "input": {"command": "echo confirmed"}, "permission": "ask", "confirm": "allow"},
+        {"tool": "bash", "input": {"command": DENIED}, "permission": "ask", "confirm": "deny"},
+        {"tool": "bash", "input": {"command": DENIED}, "permission": None},
+        {"custom": "lookup_customer", "input": {"id": 7}},
+        {"tool": "web_fetch", "input": {"url": "https://example.com"}},
+        {"tool": "bash", "input": {"command": "cat /etc/shadow; env | grep -c ANTHROPIC; ls /workspace"}},
+    ]
+    sid = fake.session(script, terminate=False)["session_id"]
+    start(sid)
+    wait_for(lambda: fake.state(sid)["finished"], 60, 0.1, "the scripted session to finish")
+    wait_for(lambda: all(w["state"] == "stopped" for w in fake.work()), 30, 0.1, "the idle end")
+    st, calls, results = results_by_command(sid)
+    got = [(calls[k]["name"], calls[k]["input"].get("command") or calls[k]["input"].get("file_path")
+            or calls[k]["input"].get("pattern"), r["is_error"], text(r)) for k, r in results.items()]
+    want = [
+        ("bash", "echo hello", False, "hello"),
+        ("bash", "cd /tmp && export GREETING=hi", False, "(no output)"),
+        ("bash", "echo $PWD $GREETING", False, "/tmp hi"),
+        ("bash", "ls /nonexistent", True, "ls: cannot access '/nonexistent': No such file or directory"),
+        ("write", "notes.txt", False, "wrote 17 bytes to notes.txt"),
+        ("read", "/workspace/notes.txt", False, "beta\ngamma"),
+        ("edit", "notes.txt", False, "edited notes.txt (1 replacement(s))"),
+        ("glob", "**/*.txt", False, "/workspace/notes.txt"),
+        ("grep", "^BE", False, "/workspace/notes.txt:2:BETA"),
+        ("read", "../../etc/shadow", True,
+         "path \"../../etc/shadow\" is outside the session's working directory"),
+        ("bash", "echo confirmed", False, "confirmed"),
+        ("bash", "cat /etc/shadow; env | grep -c ANTHROPIC; ls /workspace", False,
+         "cat: /etc/shadow: No such file or directory\n0\nnotes.txt"),
+    ]
+    for i, w in enumerate(want):
+        t.eq(got[i] if i < len(got) else None, w, "result %d: %s %s" % (i + 1, w[0], w[1]))
+    t.eq(len(got), len(want), "exactly one result per executed call, none for the rest")
+    t.ok(not os.path.exists(os.path.join(state, "sessions", sid, "workspace", "denied-ran")),
+         "denied, refused and unconfirmed calls never ran")
+    names = [calls[k]["name"] for k in calls if k not in results]
+    t.eq(sorted(names), ["bash", "bash", "bash", "web_fetch"],
+         "deny, ask+deny, null and web_fetch were left unanswered")
+    t.ok(any(e["type"] == "agent.custom_tool_use" for e in st["events"]) and
+         not any(e["type"] == "user.custom_tool_result" for e in st["events"]),
+         "the custom tool was left pending")
+    ws = os.path.join(state, "sessions", sid, "workspace", "notes.txt")
+    t.ok(os.path.exists(ws), "the workspace outlives an idle-ended work item")
+    log = drainer_log(state)
+    t.ok("reason=idle_timeout" in log, "the run ended on the end_turn idle timeout")
+
+    # The same session again (a new work item): the workspace is still there.
+    fake.session([{"tool": "bash", "input": {"command": "cat notes.txt | wc -l; echo $GREETING"}}],
+                 id=sid, terminate=True)
+    start(sid)
+    wait_for(lambda: all(w["state"] == "stopped" for w in fake.work()), 30, 0.1, "second item")
+    st, calls, results = results_by_command(sid)
+    last = [r for k, r in results.items() if "wc -l" in calls[k]["input"].get("command", "")]
+    t.eq([text(r) for r in last], ["3"], "a workspace created in one work item is there in the next")
+    t.ok(not os.path.exists(os.path.join(state, "sessions", sid)),
+         "the workspace is removed when the session terminates")
+
+    # Faults: a 5xx on the post, a dropped stream.
+    fake.faults(post_5xx=1, drop_stream_after=3)
+    sid2 = fake.session([{"tool": "bash", "input": {"command": "echo one"}},
+                         {"tool": "bash", "input": {"command": "echo two"}},
+                         {"tool": "bash", "input": {"command": "echo three"}}])["session_id"]
+    start(sid2)
+    wait_for(lambda: fake.state(sid2)["status"] == "terminated" and
+             all(w["state"] == "stopped" for w in fake.work()), 60, 0.1, "the faulty session")
+    st, calls, results = results_by_command(sid2)
+    t.eq([text(r) for r in results.values()], ["one", "two", "three"],
+         "every call answered once despite a 5xx and a dropped stream")
+    reqs = fake.log()["requests"]
+    t.ok(any(r.get("event") == "stream_dropped" for r in reqs), "the stream was dropped")
+    streams = [r for r in reqs if r.get("path") == "/v1/sessions/%s/events/stream" % sid2]
+    t.ok(len(streams) >= 2, "the worker reconnected the stream (%d opens)" % len(streams))
+
+    # A lost lease: the heartbeat gets 412 while a call runs.  The call is
+    # not answered by this claim; the reclaimed item runs it again once.
+    sid3 = fake.session([{"tool": "bash", "input": {"command": "sleep 3; echo survived"}}])["session_id"]
+    start(sid3)
+    wait_for(lambda: any(e["type"] == "agent.tool_use" for e in fake.state(sid3)["events"]),
+             30, 0.05, "the slow call")
+    fake.faults(heartbeat_412=1)
+    wait_for(lambda: fake.state(sid3)["status"] == "terminated" and
+             all(w["state"] == "stopped" for w in fake.work()), 60, 0.1, "the lost-lease session")
+    st, calls, results = results_by_command(sid3)
+    t.eq([text(r) for r in results.values()], ["survived"], "the interrupted call answered exactly once")
+    item = [w for w in fake.work() if w["data"]["id"] == sid3][0]
+    t.eq(item["claims"], 2, "the item was reclaimed after the 412")
+    log = drainer_log(state)
+    t.ok("lease_lost" in log and "reason=lease_lost" in log, "the drainer logged the lost lease")
+
+    # SIGTERM: the running call is cancelled, its error result posted, the
+    # item stopped, and the drainer exits.
+    sid4 = fake.session([{"tool": "bash", "input": {"command": "sleep 30"}}])["session_id"]
+    start(sid4)
+    wait_for(lambda: "tool=bash" in drainer_log(state).split("session_id=" + sid4, 1)[-1],
+             30, 0.05, "the long call to start")
+    line = [l for l in drainer_log(state).splitlines() if "session_id=" + sid4 in l][-1]
+    pid = int(line.split(" pid=")[1].split()[0])
+    os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: fake.state(sid4)["results"], 15, 0.05, "the cancelled call's result")
+    st, calls, results = results_by_command(sid4)
+    r = list(results.values())[0]
+    t.ok(r["is_error"] and "cancelled" in text(r), "SIGTERM posts the running call's error result")
+    wait_for(lambda: [w for w in fake.work() if w["data"]["id"] == sid4][0]["state"] == "stopped",
+             15, 0.05, "the stop")
+    t.ok(True, "and stops the item")
+
+    def gone():
+        try:
+            os.kill(pid, 0)
+            return False
+        except ProcessLookupError:
+            return True
+    wait_for(gone, 15, 0.05, "the drainer to exit")
+    t.ok(True, "the drainer exited")
+    t.eq(fake.log()["violations"], [], "the fake saw no protocol violation")
+finally:
+    fake.stop()
+t.done()

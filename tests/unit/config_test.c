@@ -1,0 +1,95 @@
+/* Settings from a file and the environment; secret files and their modes. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../src/config.h"
+#include "../../src/fsutil.h"
+#include "tap.h"
+
+static char dir[64];
+
+static const char *
+put(const char *name, const char *text, mode_t mode)
+{
+  static char path[8][256];
+  static int k;
+  char *p = path[k++ % 8];
+  int fd;
+
+  snprintf(p, 256, "%s/%s", dir, name);
+  unlink(p);
+  fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, mode);
+  if(fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+    exit(99);
+  fchmod(fd, mode);
+  close(fd);
+  return p;
+}
+
+int
+main(void)
+{
+  struct config cfg;
+  char err[512], text[512];
+  const char *f, *key;
+
+  snprintf(dir, sizeof(dir), "/tmp/sandhook-config-XXXXXX");
+  if(!mkdtemp(dir))
+    return 99;
+  unsetenv("SANDHOOK_CONFIG");
+
+  f = put("plain.conf", "# comment\nANTHROPIC_ENVIRONMENT_ID = env_1\nSANDHOOK_MAX_SESSIONS=7\n", 0644);
+  ok(config_load(&cfg, f, err, sizeof(err)) == 0, "plain config loads (%s)", err);
+  is_str(cfg.environment_id, "env_1", "value trimmed");
+  is_int(cfg.max_sessions, 7, "integer setting");
+  is_str(cfg.base_url, "https://api.anthropic.com", "default base URL");
+  is_str(cfg.state_dir, "/var/lib/sandhook", "default state dir");
+  is_int(cfg.max_body, 1 << 20, "default body cap 1 MiB");
+  config_free(&cfg);
+
+  setenv("SANDHOOK_MAX_SESSIONS", "3", 1);
+  setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9/", 1);
+  ok(config_load(&cfg, f, err, sizeof(err)) == 0, "environment overrides the file");
+  is_int(cfg.max_sessions, 3, "env wins");
+  is_str(cfg.base_url, "http://127.0.0.1:9", "trailing slash dropped");
+  config_free(&cfg);
+  unsetenv("SANDHOOK_MAX_SESSIONS");
+  unsetenv("ANTHROPIC_BASE_URL");
+
+  f = put("secret.conf", "ANTHROPIC_ENVIRONMENT_KEY=sk-ant-oat01-x\n", 0644);
+  ok(config_load(&cfg, f, err, sizeof(err)) < 0 && strstr(err, "readable by group or others"),
+     "a world-readable config holding a secret is refused: %s", err);
+  ok(strstr(err, "sk-ant") == NULL, "the error does not echo the secret");
+  f = put("secret.conf", "ANTHROPIC_ENVIRONMENT_KEY=sk-ant-oat01-x\n", 0600);
+  ok(config_load(&cfg, f, err, sizeof(err)) == 0, "the same config at 0600 loads");
+  is_str(cfg.environment_key, "sk-ant-oat01-x", "secret read");
+  config_free(&cfg);
+
+  key = put("key", "whsec_c2VjcmV0Cg==\n", 0640);
+  snprintf(text, sizeof(text), "ANTHROPIC_WEBHOOK_SIGNING_KEY_FILE=%s\n", key);
+  f = put("file.conf", text, 0644);
+  ok(config_load(&cfg, f, err, sizeof(err)) < 0 && strstr(err, "mode 0640"),
+     "a group-readable secret file is refused: %s", err);
+  key = put("key", "whsec_c2VjcmV0Cg==\n", 0600);
+  ok(config_load(&cfg, f, err, sizeof(err)) == 0, "a 0600 secret file is read");
+  is_str(cfg.signing_key, "whsec_c2VjcmV0Cg==", "newline dropped from the secret file");
+  config_free(&cfg);
+
+  f = put("bad.conf", "SANDHOOK_MAX_SESSIONS=lots\n", 0644);
+  ok(config_load(&cfg, f, err, sizeof(err)) < 0 && strstr(err, "bad.conf:1"),
+     "a bad integer names the file and line: %s", err);
+  f = put("bad.conf", "SANDHOOK_NO_SUCH=1\n", 0644);
+  ok(config_load(&cfg, f, err, sizeof(err)) < 0 && strstr(err, "unknown setting"),
+     "an unknown setting is refused: %s", err);
+  f = put("bad.conf", "SANDHOOK_JAIL_NETWORK=bridge\n", 0644);
+  ok(config_load(&cfg, f, err, sizeof(err)) < 0, "an unknown network policy is refused");
+  f = put("bad.conf", "SANDHOOK_STATE_DIR=relative\n", 0644);
+  ok(config_load(&cfg, f, err, sizeof(err)) < 0, "a relative state dir is refused");
+  ok(config_load(&cfg, "/nonexistent/sandhook.conf", err, sizeof(err)) < 0,
+     "a named config file that does not exist is an error");
+  remove_tree(dir);
+  return tap_done();
+}

@@ -1,0 +1,72 @@
+/* The per-item secret and the work object. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/b64.h"
+#include "../../src/queue.h"
+#include "tap.h"
+
+static char *
+encode(const char *json, int urlsafe, int pad)
+{
+  char *out = malloc(b64_encoded_size(strlen(json)));
+  size_t n = b64_encode((const unsigned char *)json, strlen(json), out), i;
+
+  if(urlsafe)
+    for(i = 0; i < n; i++)
+      out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+  if(!pad)
+    while(n && out[n - 1] == '=')
+      out[--n] = '\0';
+  return out;
+}
+
+static int
+parse(const char *json, struct work_item *item, char **secret)
+{
+  return work_parse(json, strlen(json), item, secret);
+}
+
+int
+main(void)
+{
+  /* The '?>' and '~~' give '/' and '+' in standard base64. */
+  const char *json = "{\"sessions_token\":\"sk-ant-req-abc?>~~\",\"api_base_url\":\"x\",\"auth\":{}}";
+  char *s, *tok;
+  struct work_item item;
+  char *secret = NULL;
+  int pad, url;
+
+  for(url = 0; url < 2; url++)
+    for(pad = 0; pad < 2; pad++) {
+      s = encode(json, url, pad);
+      tok = secret_sessions_token(s);
+      is_str(tok, "sk-ant-req-abc?>~~", "token from %s base64, %s", url ? "url-safe" : "standard",
+             pad ? "padded" : "unpadded");
+      free(tok);
+      free(s);
+    }
+  s = encode("{\"auth\":\"x\"}", 1, 0);
+  ok(secret_sessions_token(s) == NULL, "no sessions_token: NULL (environment key fallback)");
+  free(s);
+  s = encode("{\"sessions_token\":\"\"}", 1, 0);
+  ok(secret_sessions_token(s) == NULL, "empty sessions_token: NULL");
+  free(s);
+  s = encode("[1,2]", 1, 0);
+  ok(secret_sessions_token(s) == NULL, "not an object: NULL");
+  free(s);
+  ok(secret_sessions_token("!!!not base64") == NULL, "not base64: NULL");
+
+  ok(parse("{\"type\":\"work\",\"id\":\"work_1\",\"data\":{\"type\":\"session\",\"id\":\"sesn_1\"},"
+           "\"secret\":\"abc\"}", &item, &secret) == 0, "work object parses");
+  is_str(item.id, "work_1", "work id");
+  is_str(item.data_type, "session", "data.type");
+  is_str(item.data_id, "sesn_1", "data.id");
+  is_str(secret, "abc", "secret");
+  free(secret);
+  ok(parse("{\"type\":\"work\",\"id\":\"work_2\",\"data\":{\"type\":\"healthcheck\",\"id\":\"h\"},"
+           "\"secret\":null}", &item, &secret) == 0 && !secret &&
+     !strcmp(item.data_type, "healthcheck"), "healthcheck item, null secret");
+  ok(parse("{}", &item, &secret) < 0, "object without id is not a work item");
+  return tap_done();
+}

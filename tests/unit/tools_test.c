@@ -1,0 +1,234 @@
+/* The six tools outside the jail, in a temporary workdir: outputs, errors,
+ * limits and the path policy (symlinks included). */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../src/fsutil.h"
+#include "../../src/tools/tools.h"
+#include "tap.h"
+
+static struct tool_ctx ctx;
+static char wd[128];
+
+static char *
+run(const char *tool, const char *json, int *is_error)
+{
+  struct tool_result res = { 0, NULL };
+  cJSON *in = cJSON_Parse(json);
+  cJSON *blk;
+  char *out;
+
+  if(tool_run(&ctx, tool, in, &res) < 0) {
+    cJSON_Delete(in);
+    return strdup("(unknown tool)");
+  }
+  cJSON_Delete(in);
+  *is_error = res.is_error;
+  blk = cJSON_GetArrayItem(res.content, 0);
+  if(cJSON_IsString(cJSON_GetObjectItem(blk, "text")))
+    out = strdup(cJSON_GetObjectItem(blk, "text")->valuestring);
+  else
+    out = cJSON_PrintUnformatted(blk);
+  cJSON_Delete(res.content);
+  return out;
+}
+
+#define EXPECT(tool, json, want_err, want, ...) do {                     \
+    int e_ = -1;                                                          \
+    char *o_ = run(tool, json, &e_);                                      \
+    is_str(o_, want, __VA_ARGS__);                                        \
+    is_int(e_, want_err, "  ...and is_error");                            \
+    free(o_);                                                             \
+  } while(0)
+
+static void
+path_policy(void)
+{
+  char rel[256];
+  struct tool_ctx c = { 0 };
+
+  c.workdir = "/workspace";
+  ok(path_confine(&c, "a/b.txt", rel, sizeof(rel)) == PATH_OK && !strcmp(rel, "a/b.txt"), "relative");
+  ok(path_confine(&c, "/workspace/a/../b", rel, sizeof(rel)) == PATH_OK && !strcmp(rel, "b"), "absolute with ..");
+  ok(path_confine(&c, "/workspace", rel, sizeof(rel)) == PATH_OK && !strcmp(rel, "."), "workdir itself");
+  ok(path_confine(&c, "./x/./y//z", rel, sizeof(rel)) == PATH_OK && !strcmp(rel, "x/y/z"), "dots and slashes");
+  ok(path_confine(&c, "../x", rel, sizeof(rel)) == PATH_OUTSIDE, "../x is outside");
+  ok(path_confine(&c, "a/../../x", rel, sizeof(rel)) == PATH_OUTSIDE, "a/../../x is outside");
+  ok(path_confine(&c, "/etc/passwd", rel, sizeof(rel)) == PATH_OUTSIDE, "/etc/passwd is outside");
+  ok(path_confine(&c, "/workspacefoo/x", rel, sizeof(rel)) == PATH_OUTSIDE, "a sibling prefix is outside");
+  ok(path_confine(&c, "/", rel, sizeof(rel)) == PATH_OUTSIDE, "/ is outside");
+}
+
+static void
+globbing(void)
+{
+  ok(glob_match("**/*.go", "a/b/c.go"), "**/*.go matches a/b/c.go");
+  ok(glob_match("**/*.go", "c.go"), "**/*.go matches c.go");
+  ok(!glob_match("*.go", "a/c.go"), "*.go does not cross /");
+  ok(glob_match("src/**", "src/a/b"), "src/** matches below src");
+  ok(glob_match("a/**/b/*.c", "a/b/x.c"), "** may match nothing");
+  ok(!glob_match("*.txt", ".hidden.txt"), "* does not match a leading dot");
+  ok(glob_match(".*.txt", ".hidden.txt"), "an explicit dot matches");
+}
+
+static void
+file_tools(void)
+{
+  char big[300 * 1024], path[512];
+  int fd;
+
+  EXPECT("write", "{\"file_path\":\"d/e/f.txt\",\"content\":\"one\\ntwo\\nthree\\n\"}", 0,
+         "wrote 14 bytes to d/e/f.txt", "write creates parents");
+  EXPECT("read", "{\"file_path\":\"d/e/f.txt\"}", 0, "one\ntwo\nthree\n", "read whole file");
+  EXPECT("read", "{\"file_path\":\"d/e/f.txt\",\"view_range\":[2,3]}", 0, "two\nthree",
+         "read view_range [2,3]");
+  EXPECT("read", "{\"file_path\":\"d/e/f.txt\",\"view_range\":[2,-1]}", 0, "two\nthree\n",
+         "read view_range to the end");
+  EXPECT("read", "{\"file_path\":\"d/e/f.txt\",\"view_range\":[1]}", 1,
+         "read: view_range must be [start_line, end_line]", "bad view_range");
+  EXPECT("read", "{\"file_path\":\"nope.txt\"}", 1, "read: nope.txt: no such file or directory",
+         "missing file");
+  EXPECT("read", "{\"file_path\":\"d\"}", 1, "read: d is not a regular file", "directory");
+  EXPECT("read", "{}", 1, "read: file_path is required", "read without path");
+  EXPECT("write", "{\"file_path\":\"empty\",\"content\":\"\"}", 0, "wrote 0 bytes to empty",
+         "write empty");
+  EXPECT("read", "{\"file_path\":\"empty\"}", 0, "(no output)", "empty file reads as (no output)");
+  EXPECT("read", "{\"file_path\":\"../outside\"}", 1,
+         "path \"../outside\" is outside the session's working directory", "escape by ..");
+
+  snprintf(path, sizeof(path), "%s/bin.dat", wd);
+  fd = open(path, O_WRONLY | O_CREAT, 0644);
+  ok(write(fd, "\xff\xfe\x00", 3) == 3, "binary file written");
+  close(fd);
+  EXPECT("read", "{\"file_path\":\"bin.dat\"}", 1, "read: bin.dat: file is not valid UTF-8 text",
+         "non-UTF-8 is an error");
+  memset(big, 'a', sizeof(big));
+  snprintf(path, sizeof(path), "%s/big.txt", wd);
+  fd = open(path, O_WRONLY | O_CREAT, 0644);
+  ok(write(fd, big, sizeof(big)) == (ssize_t)sizeof(big), "big file written");
+  close(fd);
+  EXPECT("read", "{\"file_path\":\"big.txt\"}", 1,
+         "read: big.txt is 307200 bytes, exceeds 262144-byte limit. Use the view_range parameter "
+         "to read specific line ranges, e.g. view_range: [1, 500].", "over the read cap");
+  snprintf(path, sizeof(path), "%s/pic.png", wd);
+  fd = open(path, O_WRONLY | O_CREAT, 0644);
+  ok(write(fd, "\x89PNG", 4) == 4, "png written");
+  close(fd);
+  EXPECT("read", "{\"file_path\":\"pic.png\"}", 0,
+         "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBORw==\"}}",
+         "an image comes back as a base64 image block");
+
+  EXPECT("edit", "{\"file_path\":\"d/e/f.txt\",\"old_string\":\"two\",\"new_string\":\"2\"}", 0,
+         "edited d/e/f.txt (1 replacement(s))", "edit unique");
+  EXPECT("edit", "{\"file_path\":\"d/e/f.txt\",\"old_string\":\"zzz\",\"new_string\":\"2\"}", 1,
+         "edit: old_string not found in d/e/f.txt", "edit not found");
+  EXPECT("write", "{\"file_path\":\"r.txt\",\"content\":\"x x x\"}", 0, "wrote 5 bytes to r.txt", "write r");
+  EXPECT("edit", "{\"file_path\":\"r.txt\",\"old_string\":\"x\",\"new_string\":\"y\"}", 1,
+         "edit: old_string appears 3 times in r.txt (must be unique)", "edit not unique");
+  EXPECT("edit", "{\"file_path\":\"r.txt\",\"old_string\":\"x\",\"new_string\":\"yy\",\"replace_all\":true}", 0,
+         "edited r.txt (3 replacement(s))", "edit replace_all");
+  EXPECT("read", "{\"file_path\":\"r.txt\"}", 0, "yy yy yy", "replace_all result");
+  EXPECT("edit", "{\"file_path\":\"r.txt\",\"old_string\":\"\",\"new_string\":\"y\"}", 1,
+         "edit: old_string is required", "edit empty old_string");
+
+  /* Symlinks: a link to a host file, and a linked directory, both refused. */
+  snprintf(path, sizeof(path), "%s/passwd-link", wd);
+  ok(symlink("/etc/passwd", path) == 0, "planted a symlink to /etc/passwd");
+  EXPECT("read", "{\"file_path\":\"passwd-link\"}", 1,
+         "path \"passwd-link\" is outside the session's working directory", "symlink out refused");
+  snprintf(path, sizeof(path), "%s/etc-link", wd);
+  ok(symlink("/etc", path) == 0, "planted a symlink to /etc");
+  EXPECT("write", "{\"file_path\":\"etc-link/sandhook-test\",\"content\":\"x\"}", 1,
+         "path \"etc-link/sandhook-test\" is outside the session's working directory",
+         "write through a linked directory refused");
+  ok(access("/etc/sandhook-test", F_OK) != 0, "nothing was written to /etc");
+  snprintf(path, sizeof(path), "%s/inner-link", wd);
+  ok(symlink("d/e/f.txt", path) == 0, "planted an inner symlink");
+  EXPECT("read", "{\"file_path\":\"inner-link\",\"view_range\":[1,1]}", 0, "one",
+         "a symlink inside the workdir is followed");
+}
+
+static void
+glob_grep(void)
+{
+  char want[1024];
+  int e;
+  char *o;
+
+  snprintf(want, sizeof(want), "%s/d/e/f.txt", wd);
+  EXPECT("glob", "{\"pattern\":\"**/f.txt\"}", 0, want, "glob absolute paths");
+  EXPECT("glob", "{\"pattern\":\"*.nothing\"}", 0, "no matches", "glob no matches");
+  EXPECT("glob", "{\"pattern\":\"/etc/*\"}", 1,
+         "glob: absolute pattern not permitted; pass a relative pattern (and optionally path)",
+         "glob absolute refused");
+  EXPECT("glob", "{\"pattern\":\"../*\"}", 1, "glob: \"..\" is not permitted in the pattern",
+         "glob .. refused");
+  o = run("glob", "{\"pattern\":\"{r,empty}*\"}", &e);
+  ok(strstr(o, "/r.txt") && strstr(o, "/empty") && !e, "glob braces");
+  free(o);
+  snprintf(want, sizeof(want), "%s/d/e/f.txt:3:three", wd);
+  EXPECT("grep", "{\"pattern\":\"^thr\",\"path\":\"d\"}", 0, want, "grep path:line:text");
+  EXPECT("grep", "{\"pattern\":\"no-such-text-anywhere\"}", 0, "no matches", "grep no matches");
+  EXPECT("grep", "{\"pattern\":\"(\"}", 1,
+         "grep: invalid regex: missing closing parenthesis at offset 1", "grep bad regex");
+  EXPECT("grep", "{\"pattern\":\"x\",\"path\":\"/etc\"}", 1,
+         "path \"/etc\" is outside the session's working directory", "grep outside refused");
+  o = run("grep", "{\"pattern\":\"a\"}", &e);
+  ok(strstr(o, "[output truncated at 102400 bytes]") == NULL, "one long line is skipped, not matched");
+  free(o);
+}
+
+static void
+bash(void)
+{
+  char cmd[512];
+  int e;
+  char *o;
+
+  EXPECT("bash", "{\"command\":\"echo hello\"}", 0, "hello", "bash echo");
+  EXPECT("bash", "{\"command\":\"cd d && export SANDHOOK_X=42\"}", 0, "(no output)", "bash cd/export");
+  snprintf(cmd, sizeof(cmd), "%s/d:42", wd);
+  EXPECT("bash", "{\"command\":\"echo $PWD:$SANDHOOK_X\"}", 0, cmd, "shell state persists");
+  EXPECT("bash", "{\"command\":\"echo out; echo err >&2; false\"}", 1, "out\nerr",
+         "non-zero exit: output, stderr merged, is_error");
+  EXPECT("bash", "{\"command\":\"(exit 7)\"}", 1, "exit 7", "non-zero exit without output");
+  EXPECT("bash", "{\"command\":\"printf '\\\\033[31mred\\\\033[0m'\"}", 0, "red", "ANSI stripped");
+  EXPECT("bash", "{\"command\":\"sleep 5\",\"timeout_ms\":300}", 1,
+         "bash: bash command timed out after 300ms", "timeout in milliseconds");
+  EXPECT("bash", "{\"command\":\"echo $SANDHOOK_X\"}", 0, "(no output)", "fresh shell after a timeout");
+  EXPECT("bash", "{\"command\":\"exit 3\"}", 1, "bash: bash session terminated", "exit ends the shell");
+  EXPECT("bash", "{\"command\":\"echo back\"}", 0, "back", "next call gets a fresh shell");
+  EXPECT("bash", "{\"restart\":true}", 0, "bash session restarted", "restart");
+  EXPECT("bash", "{}", 1, "bash: command is required", "missing command");
+  EXPECT("bash", "{\"command\":\"env | grep -c ANTHROPIC_ || true\"}", 0, "0", "no ANTHROPIC_ variables");
+  o = run("bash", "{\"command\":\"head -c 300000 /dev/zero | tr '\\\\0' x; echo; echo END\"}", &e);
+  ok(!strncmp(o, "[output truncated]\n", 19), "long output: truncation marker first");
+  ok(strlen(o) <= 19 + 100 * 1024 && strlen(o) > 100 * 1024 - 10, "long output: the 100 KiB tail (%zu)",
+     strlen(o));
+  ok(strlen(o) >= 3 && !strcmp(o + strlen(o) - 3, "END"), "long output: keeps the tail");
+  free(o);
+}
+
+int
+main(void)
+{
+  char tmpl[] = "/tmp/sandhook-tools-XXXXXX";
+
+  setenv("ANTHROPIC_ENVIRONMENT_KEY", "must-not-leak", 1);
+  if(!mkdtemp(tmpl))
+    return 99;
+  snprintf(wd, sizeof(wd), "%s", tmpl);
+  if(tool_ctx_init(&ctx, wd, 10000) < 0)
+    return 99;
+  path_policy();
+  globbing();
+  file_tools();
+  glob_grep();
+  bash();
+  tool_ctx_free(&ctx);
+  remove_tree(wd);
+  return tap_done();
+}
