@@ -75,13 +75,13 @@ main(int argc, char **argv)
     log_set_level(LOG_DEBUG);
   if(drain)
     rc = drain_run(&cfg);
-  else if(getenv("GATEWAY_INTERFACE")) {
-    responder_init(&r, &cfg);
-    rc = cgi_serve(&r);
-  }
   else if(fcgi_is_listening_socket()) {
     responder_init(&r, &cfg);
     rc = fcgi_serve(&r, idle_exit);
+  }
+  else if(getenv("GATEWAY_INTERFACE")) {
+    responder_init(&r, &cfg);
+    rc = cgi_serve(&r);
   }
   else {
     usage(stderr);

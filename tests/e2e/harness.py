@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -193,3 +194,125 @@ def free_tmp(prefix="sandhook-test-"):
 def need_root():
     if os.geteuid() != 0:
         skip("the jail needs root (CAP_SYS_ADMIN) to build its namespaces")
+
+
+class FcgiPool:
+    """sandhook as a FastCGI responder on a Unix socket, started by
+    spawn-fcgi the way an operator would."""
+
+    def __init__(self, tmp, config, extra_args=()):
+        if not shutil.which("spawn-fcgi"):
+            skip("spawn-fcgi is not installed (apt-get install spawn-fcgi)")
+        self.sock = os.path.join(tmp, "fcgi.sock")
+        self.proc = subprocess.Popen(
+            ["spawn-fcgi", "-n", "-s", self.sock, "-M", "0666", "--", SANDHOOK,
+             "--config", config] + list(extra_args),
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "fcgi.err"), "w"))
+        wait_for(lambda: os.path.exists(self.sock), 10, what="the FastCGI socket")
+
+    def post(self, body, headers, method="POST", uri="/hooks/sandhook"):
+        """One request through cgi-fcgi, the FastCGI client of libfcgi."""
+        env = {"REQUEST_METHOD": method, "CONTENT_LENGTH": str(len(body)),
+               "SCRIPT_NAME": uri, "REQUEST_URI": uri, "SERVER_PROTOCOL": "HTTP/1.1",
+               "GATEWAY_INTERFACE": "CGI/1.1", "PATH": "/usr/bin:/bin"}
+        for k, v in headers.items():
+            env["HTTP_" + k.upper().replace("-", "_")] = v
+        t0 = time.time()
+        p = subprocess.run(["cgi-fcgi", "-bind", "-connect", self.sock], input=body, env=env,
+                           capture_output=True, timeout=30)
+        out = p.stdout.decode(errors="replace")
+        head, _, payload = out.partition("\r\n\r\n")
+        status = int(head.split("\r\n")[0].split()[1]) if head.startswith("Status:") else 0
+        return status, payload, time.time() - t0
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Nginx:
+    """A real nginx on 127.0.0.1 whose server block includes the shipped
+    location snippet unchanged."""
+
+    def __init__(self, tmp, fcgi_sock):
+        binary = os.environ.get("TEST_NGINX_BINARY") or shutil.which("nginx") or "/usr/sbin/nginx"
+        if not os.path.exists(binary):
+            skip("nginx is not installed (apt-get install nginx-light)")
+        self.prefix = os.path.join(tmp, "nginx")
+        os.makedirs(os.path.join(self.prefix, "logs"), exist_ok=True)
+        shutil.copy(os.path.join(TOP, "nginx", "sandhook-location.conf"), self.prefix)
+        params = "/etc/nginx/fastcgi_params"
+        shutil.copy(params, self.prefix)
+        self.port = free_port()
+        conf = os.path.join(self.prefix, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write("""
+daemon off;
+worker_processes 1;
+pid %(p)s/nginx.pid;
+error_log %(p)s/logs/error.log info;
+events { worker_connections 64; }
+http {
+    access_log %(p)s/logs/access.log;
+    client_body_temp_path %(p)s/body;
+    fastcgi_temp_path %(p)s/fastcgi;
+    proxy_temp_path %(p)s/proxy;
+    uwsgi_temp_path %(p)s/uwsgi;
+    scgi_temp_path %(p)s/scgi;
+    upstream sandhook { server unix:%(s)s; }
+    server {
+        listen 127.0.0.1:%(port)d;
+        server_name localhost;
+        absolute_redirect off;
+        include sandhook-location.conf;
+        location / { return 404; }
+    }
+}
+""" % {"p": self.prefix, "s": fcgi_sock, "port": self.port})
+        self.proc = subprocess.Popen([binary, "-p", self.prefix, "-c", conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return True
+            except OSError:
+                return False
+        wait_for(up, 10, what="nginx to listen")
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def post(self, path, body, headers, method="POST"):
+        req = urllib.request.Request(self.url + path, data=body if method == "POST" else None,
+                                     method=method, headers=headers)
+        t0 = time.time()
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read().decode(), time.time() - t0, dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(), time.time() - t0, dict(e.headers)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **kw):
+        return None
+
+
+urllib.request.install_opener(urllib.request.build_opener(NoRedirect))

@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""sandhook as a FastCGI responder (spawn-fcgi, cgi-fcgi): verification
+answers, and a session driven to the end while the responder keeps
+accepting."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (Checks, Fake, FcgiPool, free_tmp, need_root, run_started, sign,
+                     wait_for, write_config)
+
+need_root()
+t = Checks()
+tmp = free_tmp()
+fake = Fake(tmp)
+pool = None
+try:
+    cfg, state = write_config(tmp, fake.url)
+    pool = FcgiPool(tmp, cfg)
+    st, body, dt = pool.post(b"", {}, method="GET")
+    t.eq(st, 405, "GET over FastCGI is 405")
+    st, body, dt = pool.post(b"{}", {"webhook-id": "whe_1", "webhook-timestamp": "1",
+                                    "webhook-signature": "v1,AAAA"})
+    t.eq(st, 401, "a stale, badly signed delivery is 401")
+
+    sid = fake.session([{"tool": "bash", "input": {"command": "sleep 1; echo from-fcgi"}},
+                        {"tool": "read", "input": {"file_path": "missing.txt"}}])["session_id"]
+    body, hdrs = run_started(sid)
+    st, payload, dt = pool.post(body, hdrs)
+    t.eq(st, 202, "run_started over FastCGI is 202")
+    t.ok(dt < 1.0, "answered before the session ran (%.2fs)" % dt)
+    # The responder is free at once: the next request is served while the
+    # session still runs.
+    idled = json.dumps({"type": "event", "id": "whe_idle_f", "created_at": "x",
+                        "data": {"type": "session.status_idled", "id": sid}}).encode()
+    st, payload, dt = pool.post(idled, sign(idled, "whe_idle_f"))
+    t.eq(st, 200, "the responder serves the next request meanwhile")
+    t.ok(not fake.state(sid)["finished"], "while the session is still running")
+    wait_for(lambda: fake.state(sid)["status"] == "terminated" and
+             all(w["state"] == "stopped" for w in fake.work()), 30, 0.1, "the session")
+    res = [r["content"][0]["text"] for r in fake.state(sid)["results"].values()]
+    t.eq(res, ["from-fcgi", "read: missing.txt: no such file or directory"], "the session's results")
+    t.ok(pool.proc.poll() is None, "the FastCGI responder is still running")
+    t.eq(fake.log()["violations"], [], "the fake saw no protocol violation")
+finally:
+    if pool:
+        pool.stop()
+    fake.stop()
+t.done()
