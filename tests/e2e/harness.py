@@ -72,6 +72,8 @@ def wait_for(pred, timeout, step=0.05, what="condition"):
 class Fake:
     def __init__(self, tmp, ttl=30, empty_poll="204"):
         self.port_file = os.path.join(tmp, "fake.port")
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
         self.proc = subprocess.Popen(
             [sys.executable, FAKE, "--port-file", self.port_file, "--ttl", str(ttl),
              "--empty-poll", empty_poll, "--environment-id", ENV_ID,

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Keeps the fake control plane honest: the official TypeScript worker
+(@anthropic-ai/sdk 1.14.0, EnvironmentWorker, unmodified) and sandhook run
+the same scripted session against the fake.  The fake must see no protocol
+violation from either, and both must answer the same calls with the same
+results (the workdir's path aside).  Where they disagree about the protocol,
+the fake is what gets fixed."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+from harness import (Checks, Fake, cgi, free_tmp, need_root, run_started, skip, wait_for,
+                     write_config, ENV_ID, ENV_KEY)
+
+SDK = os.path.join(HERE, "node_modules", "@anthropic-ai", "sdk")
+if not shutil.which("node"):
+    skip("node is not installed")
+if not os.path.isdir(SDK):
+    skip("the official SDK is not installed: run 'npm ci --prefix tests/conformance'")
+need_root()
+
+# glob is left out: on Node 20 (Debian 12) the official toolset's glob needs
+# fs.promises.glob, which only Node 22 has.
+SCRIPT = [
+    {"tool": "bash", "input": {"command": "echo hello"}},
+    {"tool": "bash", "input": {"command": "mkdir -p sub && cd sub && export GREETING=hi"}},
+    {"tool": "bash", "input": {"command": "echo $(basename $PWD) $GREETING"}},
+    {"tool": "bash", "input": {"command": "ls /nonexistent"}},
+    {"tool": "bash", "input": {"command": "(exit 4)"}},
+    {"tool": "write", "input": {"file_path": "notes.txt", "content": "alpha\nbeta\ngamma\n"}},
+    {"tool": "read", "input": {"file_path": "notes.txt", "view_range": [2, 3]}},
+    {"tool": "read", "input": {"file_path": "missing.txt"}},
+    {"tool": "edit", "input": {"file_path": "notes.txt", "old_string": "beta", "new_string": "BETA"}},
+    {"tool": "edit", "input": {"file_path": "notes.txt", "old_string": "a", "new_string": "b"}},
+    {"tool": "grep", "input": {"pattern": "^BE"}},
+    {"tool": "read", "input": {"file_path": "../../etc/shadow"}},
+    {"tool": "bash", "input": {"command": "echo denied"}, "permission": "deny"},
+    {"tool": "bash", "input": {"command": "echo confirmed"}, "permission": "ask", "confirm": "allow"},
+    {"tool": "bash", "input": {"command": "echo refused"}, "permission": "ask", "confirm": "deny"},
+    {"tool": "bash", "input": {"command": "echo unconfirmed"}, "permission": None},
+    {"custom": "lookup_customer", "input": {"id": 7}},
+    {"tool": "web_fetch", "input": {"url": "https://example.com"}},
+    {"tool": "bash", "input": {"command": "exit 3"}},
+    {"tool": "bash", "input": {"command": "echo after-exit"}},
+]
+
+
+def outcome(fake, sid, workdir):
+    st = fake.state(sid)
+    calls = [e for e in st["events"] if e["type"] == "agent.tool_use"]
+    out = []
+    for c in calls:
+        r = st["results"].get(c["id"])
+        if r is None:
+            out.append((c["name"], "unanswered"))
+        else:
+            out.append((c["name"], r["is_error"], r["content"][0]["text"].replace(workdir, "<workdir>")))
+    return out
+
+
+t = Checks()
+tmp = free_tmp()
+fake = Fake(tmp)
+node = None
+try:
+    # The official worker.
+    workdir = os.path.join(tmp, "official-work")
+    os.makedirs(workdir)
+    sid_official = fake.session(SCRIPT)["session_id"]
+    env = dict(os.environ, ANTHROPIC_BASE_URL=fake.url, ANTHROPIC_ENVIRONMENT_ID=ENV_ID,
+               ANTHROPIC_ENVIRONMENT_KEY=ENV_KEY, WORKDIR=workdir, MAX_IDLE_MS="3000")
+    node = subprocess.Popen(["node", os.path.join(HERE, "worker.mjs")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "node.err"), "w"))
+    def official_done():
+        if node.poll() is not None:
+            raise RuntimeError("the official worker exited early; see %s/node.err" % tmp)
+        return fake.state(sid_official)["status"] == "terminated" and \
+            all(w["state"] == "stopped" for w in fake.work())
+    wait_for(official_done, 90, 0.2, "the official worker")
+    node.send_signal(signal.SIGTERM)
+    node.wait(10)
+    official = outcome(fake, sid_official, workdir)
+    t.eq(fake.log()["violations"], [], "the fake saw no violation from the official worker")
+    reqs = [r for r in fake.log()["requests"] if r.get("method")]
+    t.ok(all(r["version"] == "2026-10-21" for r in reqs),
+         "the official worker sends anthropic-version 2026-10-21, as the fake expects")
+
+    # sandhook, the same script, on a fresh fake: the official worker's last
+    # long poll may still be open on the first one.
+    fake.stop()
+    fake = Fake(tmp)
+    cfg, state = write_config(tmp, fake.url)
+    sid_ours = fake.session(SCRIPT)["session_id"]
+    body, hdrs = run_started(sid_ours)
+    st, *_ = cgi(cfg, body, hdrs)
+    t.eq(st, 202, "sandhook accepted the run_started webhook")
+    wait_for(lambda: fake.state(sid_ours)["status"] == "terminated" and
+             all(w["state"] == "stopped" for w in fake.work()), 90, 0.2, "sandhook")
+    ours = outcome(fake, sid_ours, "/workspace")
+
+    t.eq(fake.log()["violations"], [], "the fake saw no violation from sandhook")
+    t.eq(len(ours), len(official), "both saw the same calls")
+    for i, (a, b) in enumerate(zip(official, ours)):
+        t.eq(b, a, "call %d (%s): sandhook answers as the official worker does" % (i + 1, a[0]))
+finally:
+    if node and node.poll() is None:
+        node.kill()
+    fake.stop()
+t.done()
