@@ -7,7 +7,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Checks, Fake, FcgiPool, free_tmp, need_root, run_started, sign,
+from harness import (Checks, sanitizer_clean, Fake, FcgiPool, free_tmp, need_root, run_started, sign,
                      wait_for, write_config)
 
 need_root()
@@ -43,6 +43,7 @@ try:
     t.eq(res, ["from-fcgi", "read: missing.txt: no such file or directory"], "the session's results")
     t.ok(pool.proc.poll() is None, "the FastCGI responder is still running")
     t.eq(fake.log()["violations"], [], "the fake saw no protocol violation")
+    sanitizer_clean(t, os.path.join(state, "sandhook.log"), os.path.join(tmp, "fcgi.err"))
 finally:
     if pool:
         pool.stop()

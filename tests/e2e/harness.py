@@ -165,10 +165,13 @@ def cgi(config, body, headers, method="POST", extra_env=None):
     t0 = time.time()
     p = subprocess.run([SANDHOOK], input=body, env=env, capture_output=True, timeout=30)
     out = p.stdout.decode(errors="replace")
+    err = p.stderr.decode(errors="replace")
+    if "Sanitizer" in err or "runtime error:" in err:
+        raise AssertionError("sanitizer report from the CGI responder:\n" + err)
     head, _, payload = out.partition("\r\n\r\n")
     status = int(head.split("\r\n")[0].split()[1]) if head.startswith("Status:") else 0
     hdrs = dict(line.split(": ", 1) for line in head.split("\r\n")[1:] if ": " in line)
-    return status, hdrs, payload, time.time() - t0, p.stderr.decode(errors="replace")
+    return status, hdrs, payload, time.time() - t0, err
 
 
 def drainer_log(state):
@@ -177,6 +180,21 @@ def drainer_log(state):
             return f.read()
     except FileNotFoundError:
         return ""
+
+
+def sanitizer_clean(t, *paths):
+    """Fails when a sanitizer reported in the drainer's or jail's log."""
+    bad = []
+    for p in paths:
+        try:
+            with open(p, errors="replace") as f:
+                text = f.read()
+        except FileNotFoundError:
+            continue
+        if "Sanitizer" in text or "runtime error:" in text:
+            bad.append(p)
+    t.ok(not bad, "no sanitizer report in %s" % ", ".join(os.path.basename(p) for p in paths),
+         "".join(open(p, errors="replace").read()[-3000:] for p in bad))
 
 
 def wait_idle_queue(fake, timeout=60):

@@ -7,7 +7,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Checks, Fake, FcgiPool, Nginx, free_tmp, need_root, run_started, sign,
+from harness import (Checks, sanitizer_clean, Fake, FcgiPool, Nginx, free_tmp, need_root, run_started, sign,
                      wait_for, write_config)
 
 need_root()
@@ -46,6 +46,7 @@ try:
     res = [r["content"][0]["text"] for r in fake.state(sid)["results"].values()]
     t.eq(res, ["via-nginx"], "the session ran to the end after the response")
     t.eq(fake.log()["violations"], [], "the fake saw no protocol violation")
+    sanitizer_clean(t, os.path.join(state, "sandhook.log"), os.path.join(tmp, "fcgi.err"))
 finally:
     if web:
         web.stop()

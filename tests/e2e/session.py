@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Checks, Fake, cgi, drainer_log, free_tmp, need_root, run_started,
+from harness import (Checks, sanitizer_clean, Fake, cgi, drainer_log, free_tmp, need_root, run_started,
                      wait_for, write_config)
 
 need_root()
@@ -168,6 +168,7 @@ try:
     wait_for(gone, 15, 0.05, "the drainer to exit")
     t.ok(True, "the drainer exited")
     t.eq(fake.log()["violations"], [], "the fake saw no protocol violation")
+    sanitizer_clean(t, os.path.join(state, "sandhook.log"))
 finally:
     fake.stop()
 t.done()
