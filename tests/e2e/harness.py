@@ -340,3 +340,66 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 urllib.request.install_opener(urllib.request.build_opener(NoRedirect))
+
+
+# The scenario every transport runs: each tool, the permission gate, custom
+# and unowned tools left pending, a non-zero exit, shell state across calls.
+DENIED = "touch /workspace/denied-ran"
+EVERY_TOOL = [
+    {"tool": "bash", "input": {"command": "echo hello"}},
+    {"tool": "bash", "input": {"command": "cd /tmp && export GREETING=hi"}},
+    {"tool": "bash", "input": {"command": "echo $PWD $GREETING"}},
+    {"tool": "bash", "input": {"command": "ls /nonexistent"}},
+    {"tool": "write", "input": {"file_path": "notes.txt", "content": "alpha\nbeta\ngamma\n"}},
+    {"tool": "read", "input": {"file_path": "/workspace/notes.txt", "view_range": [2, 3]}},
+    {"tool": "edit", "input": {"file_path": "notes.txt", "old_string": "beta", "new_string": "BETA"}},
+    {"tool": "glob", "input": {"pattern": "**/*.txt"}},
+    {"tool": "grep", "input": {"pattern": "^BE"}},
+    {"tool": "read", "input": {"file_path": "../../etc/shadow"}},
+    {"tool": "bash", "input": {"command": DENIED}, "permission": "deny"},
+    {"tool": "bash", "input": {"command": "echo confirmed"}, "permission": "ask", "confirm": "allow"},
+    {"tool": "bash", "input": {"command": DENIED}, "permission": "ask", "confirm": "deny"},
+    {"tool": "bash", "input": {"command": DENIED}, "permission": None},
+    {"custom": "lookup_customer", "input": {"id": 7}},
+    {"tool": "web_fetch", "input": {"url": "https://example.com"}},
+    {"tool": "bash", "input": {"command": "cat /etc/shadow; env | grep -c ANTHROPIC; ls /workspace"}},
+]
+EVERY_TOOL_RESULTS = [
+    ("bash", "echo hello", False, "hello"),
+    ("bash", "cd /tmp && export GREETING=hi", False, "(no output)"),
+    ("bash", "echo $PWD $GREETING", False, "/tmp hi"),
+    ("bash", "ls /nonexistent", True, "ls: cannot access '/nonexistent': No such file or directory"),
+    ("write", "notes.txt", False, "wrote 17 bytes to notes.txt"),
+    ("read", "/workspace/notes.txt", False, "beta\ngamma"),
+    ("edit", "notes.txt", False, "edited notes.txt (1 replacement(s))"),
+    ("glob", "**/*.txt", False, "/workspace/notes.txt"),
+    ("grep", "^BE", False, "/workspace/notes.txt:2:BETA"),
+    ("read", "../../etc/shadow", True,
+     "path \"../../etc/shadow\" is outside the session's working directory"),
+    ("bash", "echo confirmed", False, "confirmed"),
+    ("bash", "cat /etc/shadow; env | grep -c ANTHROPIC; ls /workspace", False,
+     "cat: /etc/shadow: No such file or directory\n0\nnotes.txt"),
+]
+
+
+def check_every_tool(t, fake, sid, state):
+    """Asserts the EVERY_TOOL session was answered exactly as it should be."""
+    st = fake.state(sid)
+    calls = {e["id"]: e for e in st["events"] if e["type"] == "agent.tool_use"}
+    got = []
+    for k, r in st["results"].items():
+        inp = calls[k]["input"]
+        block = r["content"][0]
+        got.append((calls[k]["name"], inp.get("command") or inp.get("file_path") or inp.get("pattern"),
+                    r["is_error"], block.get("text", block)))
+    for i, w in enumerate(EVERY_TOOL_RESULTS):
+        t.eq(got[i] if i < len(got) else None, w, "result %d: %s %s" % (i + 1, w[0], w[1]))
+    t.eq(len(got), len(EVERY_TOOL_RESULTS), "exactly one result per executed call, none for the rest")
+    t.ok(not os.path.exists(os.path.join(state, "sessions", sid, "workspace", "denied-ran")),
+         "denied, refused and unconfirmed calls never ran")
+    names = [calls[k]["name"] for k in calls if k not in st["results"]]
+    t.eq(sorted(names), ["bash", "bash", "bash", "web_fetch"],
+         "deny, ask+deny, null and web_fetch were left unanswered")
+    t.ok(any(e["type"] == "agent.custom_tool_use" for e in st["events"]) and
+         not any(e["type"] == "user.custom_tool_result" for e in st["events"]),
+         "the custom tool was left pending")

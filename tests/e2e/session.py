@@ -13,14 +13,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Checks, sanitizer_clean, Fake, cgi, drainer_log, free_tmp, need_root, run_started,
-                     wait_for, write_config)
+from harness import (EVERY_TOOL, Checks, Fake, cgi, check_every_tool, drainer_log, free_tmp,
+                     need_root, run_started, sanitizer_clean, wait_for, write_config)
 
 need_root()
 t = Checks()
 tmp = free_tmp()
 fake = Fake(tmp, ttl=4)
-DENIED = "touch /workspace/denied-ran"
 
 
 def results_by_command(sid):
@@ -41,59 +40,11 @@ def start(sid, msg=None):
 
 try:
     cfg, state = write_config(tmp, fake.url)
-    script = [
-        {"tool": "bash", "input": {"command": "echo hello"}},
-        {"tool": "bash", "input": {"command": "cd /tmp && export GREETING=hi"}},
-        {"tool": "bash", "input": {"command": "echo $PWD $GREETING"}},
-        {"tool": "bash", "input": {"command": "ls /nonexistent"}},
-        {"tool": "write", "input": {"file_path": "notes.txt", "content": "alpha\nbeta\ngamma\n"}},
-        {"tool": "read", "input": {"file_path": "/workspace/notes.txt", "view_range": [2, 3]}},
-        {"tool": "edit", "input": {"file_path": "notes.txt", "old_string": "beta", "new_string": "BETA"}},
-        {"tool": "glob", "input": {"pattern": "**/*.txt"}},
-        {"tool": "grep", "input": {"pattern": "^BE"}},
-        {"tool": "read", "input": {"file_path": "../../etc/shadow"}},
-        {"tool": "bash", "input": {"command": DENIED}, "permission": "deny"},
-        {"tool": "bash", "input": {"command": "echo confirmed"}, "permission": "ask", "confirm": "allow"},
-        {"tool": "bash", "input": {"command": DENIED}, "permission": "ask", "confirm": "deny"},
-        {"tool": "bash", "input": {"command": DENIED}, "permission": None},
-        {"custom": "lookup_customer", "input": {"id": 7}},
-        {"tool": "web_fetch", "input": {"url": "https://example.com"}},
-        {"tool": "bash", "input": {"command": "cat /etc/shadow; env | grep -c ANTHROPIC; ls /workspace"}},
-    ]
-    sid = fake.session(script, terminate=False)["session_id"]
+    sid = fake.session(EVERY_TOOL, terminate=False)["session_id"]
     start(sid)
     wait_for(lambda: fake.state(sid)["finished"], 60, 0.1, "the scripted session to finish")
     wait_for(lambda: all(w["state"] == "stopped" for w in fake.work()), 30, 0.1, "the idle end")
-    st, calls, results = results_by_command(sid)
-    got = [(calls[k]["name"], calls[k]["input"].get("command") or calls[k]["input"].get("file_path")
-            or calls[k]["input"].get("pattern"), r["is_error"], text(r)) for k, r in results.items()]
-    want = [
-        ("bash", "echo hello", False, "hello"),
-        ("bash", "cd /tmp && export GREETING=hi", False, "(no output)"),
-        ("bash", "echo $PWD $GREETING", False, "/tmp hi"),
-        ("bash", "ls /nonexistent", True, "ls: cannot access '/nonexistent': No such file or directory"),
-        ("write", "notes.txt", False, "wrote 17 bytes to notes.txt"),
-        ("read", "/workspace/notes.txt", False, "beta\ngamma"),
-        ("edit", "notes.txt", False, "edited notes.txt (1 replacement(s))"),
-        ("glob", "**/*.txt", False, "/workspace/notes.txt"),
-        ("grep", "^BE", False, "/workspace/notes.txt:2:BETA"),
-        ("read", "../../etc/shadow", True,
-         "path \"../../etc/shadow\" is outside the session's working directory"),
-        ("bash", "echo confirmed", False, "confirmed"),
-        ("bash", "cat /etc/shadow; env | grep -c ANTHROPIC; ls /workspace", False,
-         "cat: /etc/shadow: No such file or directory\n0\nnotes.txt"),
-    ]
-    for i, w in enumerate(want):
-        t.eq(got[i] if i < len(got) else None, w, "result %d: %s %s" % (i + 1, w[0], w[1]))
-    t.eq(len(got), len(want), "exactly one result per executed call, none for the rest")
-    t.ok(not os.path.exists(os.path.join(state, "sessions", sid, "workspace", "denied-ran")),
-         "denied, refused and unconfirmed calls never ran")
-    names = [calls[k]["name"] for k in calls if k not in results]
-    t.eq(sorted(names), ["bash", "bash", "bash", "web_fetch"],
-         "deny, ask+deny, null and web_fetch were left unanswered")
-    t.ok(any(e["type"] == "agent.custom_tool_use" for e in st["events"]) and
-         not any(e["type"] == "user.custom_tool_result" for e in st["events"]),
-         "the custom tool was left pending")
+    check_every_tool(t, fake, sid, state)
     ws = os.path.join(state, "sessions", sid, "workspace", "notes.txt")
     t.ok(os.path.exists(ws), "the workspace outlives an idle-ended work item")
     log = drainer_log(state)
@@ -141,6 +92,17 @@ try:
     t.eq(item["claims"], 2, "the item was reclaimed after the 412")
     log = drainer_log(state)
     t.ok("lease_lost" in log and "reason=lease_lost" in log, "the drainer logged the lost lease")
+
+    # A work item that is not a session is acked and force-stopped.
+    hc = fake.call("POST", "/_fake/work", {"data": {"type": "healthcheck", "id": "hc_1"}})["work_id"]
+    sid5 = fake.session([{"tool": "bash", "input": {"command": "echo after-healthcheck"}}])["session_id"]
+    start(sid5)
+    wait_for(lambda: all(w["state"] == "stopped" for w in fake.work()), 30, 0.1, "both items")
+    hcw = [w for w in fake.work() if w["id"] == hc][0]
+    t.ok(hcw["acknowledged_at"] and hcw["stopped_at"] and hcw["heartbeats"] == 0,
+         "a healthcheck item is acked and force-stopped, with no lease")
+    t.eq([r["content"][0]["text"] for r in fake.state(sid5)["results"].values()],
+         ["after-healthcheck"], "and the drain goes on to the next item")
 
     # SIGTERM: the running call is cancelled, its error result posted, the
     # item stopped, and the drainer exits.

@@ -42,6 +42,7 @@ class State:
         self.work_order = []
         self.sessions = {}      # id -> Session
         self.tokens = {}        # sessions token -> work id
+        self.revoked = set()    # tokens of claims that were lost
         self.faults = {}
         self.log = []
         self.violations = []
@@ -184,6 +185,7 @@ def requeue(w, why):
     w["polled_at"] = None
     if w["token"]:
         ST.tokens.pop(w["token"], None)
+        ST.revoked.add(w["token"])
     w["token"] = None
     ST.log.append({"event": "requeued", "work_id": w["id"], "why": why})
 
@@ -250,6 +252,9 @@ class Handler(BaseHTTPRequestHandler):
             return "environment_key", tok
         if tok in ST.tokens:
             return "sessions_token", tok
+        if tok in ST.revoked:
+            # A worker must not heartbeat, stop or post on a claim it lost.
+            ST.violation("%s %s with a lost claim's token" % (self.command, urlparse(self.path).path))
         return None, tok
 
     def record(self, kind):
