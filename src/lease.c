@@ -150,6 +150,7 @@ int
 lease_start(struct lease *l, const struct config *cfg, const struct work_item *item)
 {
   pthread_condattr_t ca;
+  int attempt, rc;
 
   memset(l, 0, sizeof(*l));
   l->item = item;
@@ -167,7 +168,11 @@ lease_start(struct lease *l, const struct config *cfg, const struct work_item *i
     l->state = LEASE_LOST;
     return -1;
   }
-  if(beat(l) != 0) {
+  /* The first beat claims the lease; a transient failure is tried again a
+   * few times before the item is left to be reclaimed. */
+  for(attempt = 0; (rc = beat(l)) < 0 && attempt < 3; attempt++)
+    sleep_ms(500L << attempt, NULL);
+  if(rc != 0) {
     if(l->state == LEASE_HELD)
       set_state(l, LEASE_LOST, "first_heartbeat_failed");
     return -1;

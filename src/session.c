@@ -213,11 +213,24 @@ str_field(const cJSON *o, const char *name)
   return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+enum gate
+permission_gate(const cJSON *tool_use)
+{
+  const cJSON *perm = cJSON_GetObjectItemCaseSensitive(tool_use, "evaluated_permission");
+
+  if(!perm || (cJSON_IsString(perm) && !strcmp(perm->valuestring, "allow")))
+    return GATE_RUN;
+  if(cJSON_IsString(perm) && !strcmp(perm->valuestring, "deny"))
+    return GATE_DENY;
+  return GATE_HOLD;
+}
+
 static void
 on_tool_use(struct session *s, const cJSON *ev, const char *id)
 {
   const char *name = str_field(ev, "name");
   const cJSON *perm = cJSON_GetObjectItemCaseSensitive(ev, "evaluated_permission");
+  enum gate g = permission_gate(ev);
   struct call *c;
 
   if(!name || strset_has(&s->answered, id) || find_call(s, id))
@@ -239,9 +252,9 @@ on_tool_use(struct session *s, const cJSON *ev, const char *id)
     log_info("tool_left_pending", "tool_use_id=%s tool=%s", id, name);
     return;
   }
-  if(!perm || (cJSON_IsString(perm) && !strcmp(perm->valuestring, "allow")))
+  if(g == GATE_RUN)
     c->state = CALL_QUEUED;
-  else if(cJSON_IsString(perm) && !strcmp(perm->valuestring, "deny")) {
+  else if(g == GATE_DENY) {
     c->state = CALL_DONE;
     log_info("tool_denied", "tool_use_id=%s tool=%s", id, name);
   }

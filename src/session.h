@@ -10,6 +10,7 @@
 #ifndef SANDHOOK_SESSION_H
 #define SANDHOOK_SESSION_H
 
+#include <cjson/cJSON.h>
 #include <signal.h>
 
 #include "api.h"
@@ -21,6 +22,12 @@ enum session_end {
   SESSION_LOST,       /* the lease is gone: no stop, poll again */
   SESSION_TERM,       /* SIGTERM: stop the item and exit */
 };
+
+/* The permission gate, failing closed as the official worker does: the
+ * field absent or "allow" runs, "deny" never runs, and "ask", an explicit
+ * null or any other value waits for a user.tool_confirmation. */
+enum gate { GATE_RUN, GATE_DENY, GATE_HOLD };
+enum gate permission_gate(const cJSON *tool_use);
 
 enum session_end session_run(const struct config *cfg, struct api *api,
                              struct lease *lease, const struct work_item *item,

@@ -121,6 +121,15 @@ file_tools(void)
          "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBORw==\"}}",
          "an image comes back as a base64 image block");
 
+  snprintf(path, sizeof(path), "%s/doc.PDF", wd);
+  fd = open(path, O_WRONLY | O_CREAT, 0644);
+  ok(write(fd, "%PDF-1", 6) == 6, "pdf written");
+  close(fd);
+  EXPECT("read", "{\"file_path\":\"doc.PDF\"}", 0,
+         "{\"type\":\"document\",\"source\":{\"type\":\"base64\",\"media_type\":\"application/pdf\",\"data\":\"JVBERi0x\"}}",
+         "a PDF comes back as a base64 document block");
+  EXPECT("read", "{\"file_path\":\"doc.PDF\",\"view_range\":[1,2]}", 1,
+         "read: view_range is not supported for PDF files", "no view_range for PDFs");
   EXPECT("edit", "{\"file_path\":\"d/e/f.txt\",\"old_string\":\"two\",\"new_string\":\"2\"}", 0,
          "edited d/e/f.txt (1 replacement(s))", "edit unique");
   EXPECT("edit", "{\"file_path\":\"d/e/f.txt\",\"old_string\":\"zzz\",\"new_string\":\"2\"}", 1,
