@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "clock.h"
 #include "config.h"
 
 #define API_VERSION "2026-10-21"
@@ -65,9 +66,5 @@ int api_transient(long status);
 /* Percent-encodes s for a query string or path segment; free() the result. */
 char *api_escape(struct api *a, const char *s);
 
-/* Monotonic milliseconds and an interruptible sleep (returns early on
- * *cancel). */
-long long now_ms(void);
-void sleep_ms(long ms, const volatile sig_atomic_t *cancel);
 
 #endif

@@ -1,4 +1,5 @@
 #include "jail.h"
+#include "clock.h"
 #include "fsutil.h"
 #include "log.h"
 #include "tools/tools.h"
@@ -187,21 +188,12 @@ jail_kill(struct jail *j)
   }
 }
 
-static long long
-mono_ms(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 enum jail_rc
 jail_call(struct jail *j, const char *tool, const cJSON *input, long timeout_ms,
           long wall_ms, int (*abort_fn)(void *), void *ctx, cJSON **result)
 {
   cJSON *req = cJSON_CreateObject();
-  long long deadline = mono_ms() + wall_ms;
+  long long deadline = now_ms() + wall_ms;
   char *text, *reply;
   size_t len;
   int rc;
@@ -228,7 +220,7 @@ jail_call(struct jail *j, const char *tool, const cJSON *input, long timeout_ms,
       jail_kill(j);
       return JAIL_ABORTED;
     }
-    if(mono_ms() > deadline)
+    if(now_ms() > deadline)
       goto fail;
     rc = poll(&pfd, 1, 100);
     if(rc < 0 && errno != EINTR)

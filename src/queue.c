@@ -150,54 +150,49 @@ out:
   return res;
 }
 
-int
-queue_ack(struct api *a, const struct work_item *item)
+/* POST .../work/{id}/<action>; returns the final HTTP status, 0 when no
+ * response came. */
+static long
+work_action(struct api *a, const struct work_item *item, const char *action,
+            const char *token, const char *body)
 {
   char path[512];
   struct api_resp r;
   struct api_req rq = { 0 };
-  int rc;
+  long status;
 
-  snprintf(path, sizeof(path), "/v1/environments/%s/work/%s/ack",
-           a->cfg->environment_id, item->id);
+  snprintf(path, sizeof(path), "/v1/environments/%s/work/%s/%s",
+           a->cfg->environment_id, item->id, action);
   rq.method = "POST";
   rq.path = path;
-  rq.token = a->cfg->environment_key;
+  rq.token = token;
+  rq.body = body;
   rq.beta = API_BETA_WORK;
   rq.max_retries = 2;
-  rc = api_call(a, &rq, &r);
-  if(rc == 0 && r.status == 200) {
-    api_resp_free(&r);
-    return 0;
-  }
-  log_err("ack_failed", "status=%ld error=\"%s\"", r.status, r.error);
+  status = api_call(a, &rq, &r) == 0 ? r.status : 0;
+  if(status != 200 && status != 409)
+    log_err("work_action_failed", "action=%s status=%ld error=\"%s\"", action, r.status,
+            r.error);
   api_resp_free(&r);
-  return -1;
+  return status;
+}
+
+int
+queue_ack(struct api *a, const struct work_item *item)
+{
+  /* Ack has no body, and only the environment key may ack. */
+  return work_action(a, item, "ack", a->cfg->environment_key, NULL) == 200 ? 0 : -1;
 }
 
 int
 queue_stop(struct api *a, const struct work_item *item)
 {
-  char path[512];
-  struct api_resp r;
-  struct api_req rq = { 0 };
-  int rc;
+  long status = work_action(a, item, "stop", work_bearer(a, item), "{\"force\":true}");
 
-  snprintf(path, sizeof(path), "/v1/environments/%s/work/%s/stop",
-           a->cfg->environment_id, item->id);
-  rq.method = "POST";
-  rq.path = path;
-  rq.token = work_bearer(a, item);
-  rq.body = "{\"force\":true}";
-  rq.beta = API_BETA_WORK;
-  rq.max_retries = 2;
-  rc = api_call(a, &rq, &r);
-  if(rc == 0 && (r.status == 200 || r.status == 409)) {
-    log_info("work_stopped", "status=%ld", r.status);
-    api_resp_free(&r);
+  /* 409: already stopped, which is what we wanted. */
+  if(status == 200 || status == 409) {
+    log_info("work_stopped", "status=%ld", status);
     return 0;
   }
-  log_err("stop_failed", "status=%ld error=\"%s\"", r.status, r.error);
-  api_resp_free(&r);
   return -1;
 }

@@ -341,6 +341,29 @@ handle_json(struct session *s, const char *json)
   cJSON_Delete(ev);
 }
 
+/* GET with the item's bearer; the parsed body on 200, else NULL with the
+ * status (0: no response) in *status and one log line naming what failed. */
+static cJSON *
+session_get(struct session *s, const char *path, const char *what, long *status)
+{
+  struct api_req rq = { 0 };
+  struct api_resp r;
+  cJSON *root = NULL;
+
+  rq.method = "GET";
+  rq.path = path;
+  rq.token = work_bearer(s->api, s->item);
+  rq.beta = API_BETA_WORK;
+  rq.max_retries = 2;
+  *status = api_call(s->api, &rq, &r) == 0 ? r.status : 0;
+  if(*status == 200)
+    root = cJSON_ParseWithLength(r.body, r.len);
+  if(!root)
+    log_warn(what, "status=%ld error=\"%s\"", r.status, r.error[0] ? r.error : "-");
+  api_resp_free(&r);
+  return root;
+}
+
 /* Lists the whole history (following next_page) and feeds it through the
  * same handler as the stream; until a listing completes nothing runs. */
 static void
@@ -352,30 +375,21 @@ reconcile(struct session *s)
 
   s->reconciled = 0;
   for(;;) {
-    struct api_req rq = { 0 };
-    struct api_resp r;
     cJSON *root, *data, *ev, *next;
     char *esc = cursor ? api_escape(s->api, cursor) : NULL;
+    long status;
 
     snprintf(path, sizeof(path), "/v1/sessions/%s/events?limit=1000%s%s", s->sid_esc,
              esc ? "&page=" : "", esc ? esc : "");
     free(esc);
-    rq.method = "GET";
-    rq.path = path;
-    rq.token = work_bearer(s->api, s->item);
-    rq.beta = API_BETA_WORK;
-    rq.max_retries = 2;
-    if(api_call(s->api, &rq, &r) < 0 || r.status != 200) {
-      log_warn("history_list_failed", "status=%ld error=\"%s\" page=%d", r.status, r.error, pages);
-      api_resp_free(&r);
-      if(r.status == 404 || r.status == 401 || r.status == 403)
+    root = session_get(s, path, "history_list_failed", &status);
+    if(!root) {
+      if(status == 404 || status == 401 || status == 403)
         end_session(s, SESSION_DONE, "history_fatal_status");
       s->relist_at = now_ms() + 1000;
       free(cursor);
       return;
     }
-    root = cJSON_ParseWithLength(r.body, r.len);
-    api_resp_free(&r);
     data = cJSON_GetObjectItemCaseSensitive(root, "data");
     cJSON_ArrayForEach(ev, data)
       if(cJSON_IsObject(ev))
@@ -552,31 +566,18 @@ static int
 fetch_session(struct session *s)
 {
   char path[512];
-  struct api_req rq = { 0 };
-  struct api_resp r;
   cJSON *root;
   const char *status;
+  long http;
   int rc = 0;
 
   snprintf(path, sizeof(path), "/v1/sessions/%s", s->sid_esc);
-  rq.method = "GET";
-  rq.path = path;
-  rq.token = work_bearer(s->api, s->item);
-  rq.beta = API_BETA_WORK;
-  rq.max_retries = 2;
-  if(api_call(s->api, &rq, &r) < 0 || r.status != 200) {
-    log_err("session_fetch_failed", "status=%ld error=\"%s\"", r.status, r.error);
-    if(r.status == 404) {
-      s->terminated = 1;
-      rc = 1;
-    }
-    else
-      rc = -1;
-    api_resp_free(&r);
-    return rc;
+  root = session_get(s, path, "session_fetch_failed", &http);
+  if(!root) {
+    /* A session that is gone has nothing left to serve. */
+    s->terminated = http == 404;
+    return http == 404 ? 1 : -1;
   }
-  root = cJSON_ParseWithLength(r.body, r.len);
-  api_resp_free(&r);
   status = str_field(root, "status");
   log_info("session_fetched", "status=%s", status ? status : "-");
   if(status && !strcmp(status, "terminated")) {

@@ -1,4 +1,5 @@
 #include "tools.h"
+#include "../clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,15 +20,6 @@ static char *const shell_env[] = {
   "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
   "PS1=", "PS2=", "TERM=dumb", "LANG=C.UTF-8", "HOME=/workspace", NULL
 };
-
-static long long
-mono_ms(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 shell_reap(struct tool_ctx *ctx)
@@ -157,7 +149,7 @@ run_command(struct tool_ctx *ctx, const char *cmd, long timeout_ms,
   struct bash_shell *b = &ctx->bash;
   char sentinel[64], split[80], *script;
   unsigned char rnd[12];
-  long long deadline = mono_ms() + timeout_ms;
+  long long deadline = now_ms() + timeout_ms;
   size_t i;
   int n, fd;
 
@@ -184,7 +176,7 @@ run_command(struct tool_ctx *ctx, const char *cmd, long timeout_ms,
   free(script);
   for(;;) {
     struct pollfd pfd = { b->out_fd, POLLIN, 0 };
-    long long left = deadline - mono_ms();
+    long long left = deadline - now_ms();
     char buf[65536], *hit;
     ssize_t got;
 

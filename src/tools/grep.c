@@ -1,5 +1,6 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "tools.h"
+#include "../clock.h"
 #include "walk.h"
 #include "../strbuf.h"
 
@@ -22,15 +23,6 @@ struct grep_state {
   const char *prefix;     /* absolute directory the rel paths hang off */
   int truncated, hits;
 };
-
-static long long
-mono_ms(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Adds one hit line, or marks the output truncated when it would pass the
  * cap; returns non-zero to stop the search. */
@@ -141,7 +133,7 @@ tool_grep(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   if(S_ISREG(st.st_mode))
     grep_fd(&g, fd, prefix);
   else {
-    cut = walk_tree(fd, on_file, &g, mono_ms() + GREP_TIMEOUT_MS, mono_ms) == 1 && !g.truncated;
+    cut = walk_tree(fd, on_file, &g, now_ms() + GREP_TIMEOUT_MS, now_ms) == 1 && !g.truncated;
     close(fd);
   }
   if(g.out.failed)

@@ -7,7 +7,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (EVERY_TOOL, Checks, check_every_tool, sanitizer_clean, Fake, FcgiPool, free_tmp, need_root, run_started, sign,
+from harness import (Checks, run_every_tool, sanitizer_clean, Fake, FcgiPool, free_tmp, need_root, run_started, sign,
                      wait_for, write_config)
 
 need_root()
@@ -42,13 +42,7 @@ try:
     res = [r["content"][0]["text"] for r in fake.state(sid)["results"].values()]
     t.eq(res, ["from-fcgi", "read: missing.txt: no such file or directory"], "the session's results")
     t.ok(pool.proc.poll() is None, "the FastCGI responder is still running")
-    sid = fake.session(EVERY_TOOL)["session_id"]
-    body, hdrs = run_started(sid)
-    st, payload, dt = pool.post(body, hdrs)
-    t.eq(st, 202, "the every-tool session started over FastCGI")
-    wait_for(lambda: fake.state(sid)["status"] == "terminated" and
-             all(w["state"] == "stopped" for w in fake.work()), 60, 0.1, "the every-tool session")
-    check_every_tool(t, fake, sid, state)
+    run_every_tool(t, fake, state, lambda b, h: pool.post(b, h)[0], "over FastCGI")
     t.eq(fake.log()["violations"], [], "the fake saw no protocol violation")
     sanitizer_clean(t, os.path.join(state, "sandhook.log"), os.path.join(tmp, "fcgi.err"))
 finally:

@@ -69,6 +69,16 @@ def wait_for(pred, timeout, step=0.05, what="condition"):
     raise TimeoutError("timed out after %ss waiting for %s" % (timeout, what))
 
 
+def stop_proc(proc):
+    """Ends a server we started: TERM, then KILL after 5 s."""
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class Fake:
     def __init__(self, tmp, ttl=30, empty_poll="204"):
         self.port_file = os.path.join(tmp, "fake.port")
@@ -110,11 +120,7 @@ class Fake:
         return self.call("POST", "/_fake/config", kw)
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_proc(self.proc)
 
 
 def write_config(tmp, base_url, **extra):
@@ -250,11 +256,7 @@ class FcgiPool:
         return status, payload, time.time() - t0
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_proc(self.proc)
 
 
 def free_port():
@@ -327,11 +329,7 @@ http {
             return e.code, e.read().decode(), time.time() - t0, dict(e.headers)
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_proc(self.proc)
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -403,3 +401,14 @@ def check_every_tool(t, fake, sid, state):
     t.ok(any(e["type"] == "agent.custom_tool_use" for e in st["events"]) and
          not any(e["type"] == "user.custom_tool_result" for e in st["events"]),
          "the custom tool was left pending")
+
+
+def run_every_tool(t, fake, state, deliver, how):
+    """Starts the EVERY_TOOL session with deliver(body, headers) -> status and
+    checks every answer once the session has ended."""
+    sid = fake.session(EVERY_TOOL)["session_id"]
+    body, hdrs = run_started(sid)
+    t.eq(deliver(body, hdrs), 202, "the every-tool session started " + how)
+    wait_for(lambda: fake.state(sid)["status"] == "terminated" and
+             all(w["state"] == "stopped" for w in fake.work()), 60, 0.1, "the every-tool session")
+    check_every_tool(t, fake, sid, state)

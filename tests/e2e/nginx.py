@@ -7,7 +7,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (EVERY_TOOL, Checks, check_every_tool, sanitizer_clean, Fake, FcgiPool, Nginx, free_tmp, need_root, run_started, sign,
+from harness import (Checks, run_every_tool, sanitizer_clean, Fake, FcgiPool, Nginx, free_tmp, need_root, run_started, sign,
                      wait_for, write_config)
 
 need_root()
@@ -45,13 +45,8 @@ try:
              all(w["state"] == "stopped" for w in fake.work()), 30, 0.1, "the session")
     res = [r["content"][0]["text"] for r in fake.state(sid)["results"].values()]
     t.eq(res, ["via-nginx"], "the session ran to the end after the response")
-    sid = fake.session(EVERY_TOOL)["session_id"]
-    body, hdrs = run_started(sid)
-    st, payload, dt, h = web.post("/hooks/sandhook", body, hdrs)
-    t.eq(st, 202, "the every-tool session started through nginx")
-    wait_for(lambda: fake.state(sid)["status"] == "terminated" and
-             all(w["state"] == "stopped" for w in fake.work()), 60, 0.1, "the every-tool session")
-    check_every_tool(t, fake, sid, state)
+    run_every_tool(t, fake, state, lambda b, h: web.post("/hooks/sandhook", b, h)[0],
+                   "through nginx")
     t.eq(fake.log()["violations"], [], "the fake saw no protocol violation")
     sanitizer_clean(t, os.path.join(state, "sandhook.log"), os.path.join(tmp, "fcgi.err"))
 finally:

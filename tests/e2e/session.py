@@ -108,9 +108,10 @@ try:
     # item stopped, and the drainer exits.
     sid4 = fake.session([{"tool": "bash", "input": {"command": "sleep 30"}}])["session_id"]
     start(sid4)
-    wait_for(lambda: "tool=bash" in drainer_log(state).split("session_id=" + sid4, 1)[-1],
-             30, 0.05, "the long call to start")
-    line = [l for l in drainer_log(state).splitlines() if "session_id=" + sid4 in l][-1]
+    def call_line():
+        return [l for l in drainer_log(state).splitlines()
+                if "session_id=" + sid4 in l and "event=tool_call" in l]
+    line = wait_for(call_line, 30, 0.05, "the long call to start")[-1]
     pid = int(line.split(" pid=")[1].split()[0])
     os.kill(pid, signal.SIGTERM)
     wait_for(lambda: fake.state(sid4)["results"], 15, 0.05, "the cancelled call's result")

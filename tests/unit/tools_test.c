@@ -45,6 +45,19 @@ run(const char *tool, const char *json, int *is_error)
   } while(0)
 
 static void
+put_file(const char *name, const char *data, size_t len)
+{
+  char path[512];
+  int fd;
+
+  snprintf(path, sizeof(path), "%s/%s", wd, name);
+  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ok(fd >= 0 && write(fd, data, len) == (ssize_t)len, "%s written", name);
+  if(fd >= 0)
+    close(fd);
+}
+
+static void
 path_policy(void)
 {
   char rel[256];
@@ -78,7 +91,6 @@ static void
 file_tools(void)
 {
   char big[300 * 1024], path[512];
-  int fd;
 
   EXPECT("write", "{\"file_path\":\"d/e/f.txt\",\"content\":\"one\\ntwo\\nthree\\n\"}", 0,
          "wrote 14 bytes to d/e/f.txt", "write creates parents");
@@ -99,32 +111,20 @@ file_tools(void)
   EXPECT("read", "{\"file_path\":\"../outside\"}", 1,
          "path \"../outside\" is outside the session's working directory", "escape by ..");
 
-  snprintf(path, sizeof(path), "%s/bin.dat", wd);
-  fd = open(path, O_WRONLY | O_CREAT, 0644);
-  ok(write(fd, "\xff\xfe\x00", 3) == 3, "binary file written");
-  close(fd);
+  put_file("bin.dat", "\xff\xfe\x00", 3);
   EXPECT("read", "{\"file_path\":\"bin.dat\"}", 1, "read: bin.dat: file is not valid UTF-8 text",
          "non-UTF-8 is an error");
   memset(big, 'a', sizeof(big));
-  snprintf(path, sizeof(path), "%s/big.txt", wd);
-  fd = open(path, O_WRONLY | O_CREAT, 0644);
-  ok(write(fd, big, sizeof(big)) == (ssize_t)sizeof(big), "big file written");
-  close(fd);
+  put_file("big.txt", big, sizeof(big));
   EXPECT("read", "{\"file_path\":\"big.txt\"}", 1,
          "read: big.txt is 307200 bytes, exceeds 262144-byte limit. Use the view_range parameter "
          "to read specific line ranges, e.g. view_range: [1, 500].", "over the read cap");
-  snprintf(path, sizeof(path), "%s/pic.png", wd);
-  fd = open(path, O_WRONLY | O_CREAT, 0644);
-  ok(write(fd, "\x89PNG", 4) == 4, "png written");
-  close(fd);
+  put_file("pic.png", "\x89PNG", 4);
   EXPECT("read", "{\"file_path\":\"pic.png\"}", 0,
          "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBORw==\"}}",
          "an image comes back as a base64 image block");
 
-  snprintf(path, sizeof(path), "%s/doc.PDF", wd);
-  fd = open(path, O_WRONLY | O_CREAT, 0644);
-  ok(write(fd, "%PDF-1", 6) == 6, "pdf written");
-  close(fd);
+  put_file("doc.PDF", "%PDF-1", 6);
   EXPECT("read", "{\"file_path\":\"doc.PDF\"}", 0,
          "{\"type\":\"document\",\"source\":{\"type\":\"base64\",\"media_type\":\"application/pdf\",\"data\":\"JVBERi0x\"}}",
          "a PDF comes back as a base64 document block");
