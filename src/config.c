@@ -38,6 +38,16 @@ static const struct setting settings[] = {
   { "SANDHOOK_JAIL_GID", K_UINT, OFF(jail_gid), 1, 4294967294L },
   { "SANDHOOK_JAIL_NETWORK", K_STR, OFF(jail_network), 0, 0 },
   { "SANDHOOK_DEBUG", K_BOOL, OFF(log_debug), 0, 1 },
+  { "SANDHOOK_CGROUPS", K_BOOL, OFF(cgroups), 0, 1 },
+  { "SANDHOOK_LIMIT_CPU_SECONDS", K_LONG, OFF(limits.cpu_s), 1, 86400 },
+  { "SANDHOOK_LIMIT_ADDRESS_SPACE_MB", K_LONG, OFF(limits.as_mb), 64, 1L << 20 },
+  { "SANDHOOK_LIMIT_OPEN_FILES", K_LONG, OFF(limits.nofile), 16, 1L << 20 },
+  { "SANDHOOK_LIMIT_PROCESSES", K_LONG, OFF(limits.nproc), 8, 1L << 22 },
+  { "SANDHOOK_LIMIT_FILE_SIZE_MB", K_LONG, OFF(limits.fsize_mb), 1, 1L << 24 },
+  { "SANDHOOK_LIMIT_TMP_MB", K_LONG, OFF(limits.tmp_mb), 1, 1L << 20 },
+  { "SANDHOOK_LIMIT_MEMORY_MB", K_LONG, OFF(limits.memory_mb), 16, 1L << 24 },
+  { "SANDHOOK_LIMIT_PIDS", K_LONG, OFF(limits.pids), 8, 1L << 22 },
+  { "SANDHOOK_LIMIT_CPU_PERCENT", K_LONG, OFF(limits.cpu_percent), 1, 100000 },
 };
 
 static void
@@ -52,6 +62,8 @@ set_defaults(struct config *cfg)
   cfg->dedupe_seconds = 900;
   cfg->jail_uid = 65534;
   cfg->jail_gid = 65534;
+  cfg->cgroups = 1;
+  limits_default(&cfg->limits);
 }
 
 static const struct setting *

@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "limits.h"
+
 struct config {
   char *environment_id;
   char *environment_key;          /* secret */
@@ -28,6 +30,8 @@ struct config {
   unsigned jail_uid, jail_gid;
   char *jail_network;             /* "none" (default) or "host" */
   int jail_network_host;
+  struct jail_limits limits;
+  int cgroups;                    /* use cgroups when the machine has them */
   int log_debug;
 };
 

@@ -1,12 +1,15 @@
 #include "jail.h"
 #include "clock.h"
 #include "fsutil.h"
+#include "limits.h"
 #include "log.h"
+#include "seccomp.h"
 #include "tools/tools.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <limits.h>
 #include <net/if.h>
 #include <poll.h>
@@ -118,7 +121,7 @@ int
 jail_open(struct jail *j, const struct config *cfg, const char *session_id,
           const char *work_id)
 {
-  char ws[PATH_MAX], uid[16], gid[16], net[8];
+  char ws[PATH_MAX], uid[16], gid[16], net[8], lim[160];
   int sv[2];
   pid_t pid;
 
@@ -147,14 +150,23 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
   snprintf(uid, sizeof(uid), "%u", cfg->jail_uid);
   snprintf(gid, sizeof(gid), "%u", cfg->jail_gid);
   snprintf(net, sizeof(net), "%s", cfg->jail_network_host ? "host" : "none");
+  if(limits_format(&cfg->limits, lim, sizeof(lim)) < 0) {
+    close(sv[0]);
+    close(sv[1]);
+    errno = EINVAL;
+    return -1;
+  }
+  if(cfg->cgroups && cgroup_create(&j->cg, work_id, &cfg->limits) < 0)
+    log_warn("cgroup_unavailable", "errno=%d limits=rlimits_only", errno);
   pid = fork();
   if(pid < 0) {
     close(sv[0]);
     close(sv[1]);
+    cgroup_destroy(&j->cg);
     return -1;
   }
   if(pid == 0) {
-    char *argv[] = { "sandhook", "__jail", j->root, ws, uid, gid, net, NULL };
+    char *argv[] = { "sandhook", "__jail", j->root, ws, uid, gid, net, lim, NULL };
     char *envp[] = { NULL };
     int null = open("/dev/null", O_RDWR);
 
@@ -164,6 +176,8 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
       _exit(127);
     /* stderr stays the drainer's log; everything else is closed. */
     syscall(SYS_close_range, JAIL_FD + 1, ~0U, 0);
+    if(j->cg.version && cgroup_enter_self(&j->cg) < 0)
+      _exit(127);
     execve("/proc/self/exe", argv, envp);
     _exit(127);
   }
@@ -258,6 +272,7 @@ jail_close(struct jail *j)
       usleep(20000);
   }
   jail_kill(j);
+  cgroup_destroy(&j->cg);
   if(j->root[0])
     rmdir(j->root);
 }
@@ -355,8 +370,10 @@ mirror_host(const char *root, const char *name)
 
 static void
 build_root(const char *root, const char *workspace, unsigned uid, unsigned gid,
-           int host_net)
+           int host_net, const struct jail_limits *lim)
 {
+  char tmpopts[64];
+
   static const char *const top[] = { "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
   static const char *const devs[] = { "null", "zero", "full", "random", "urandom", "tty" };
   static const char *const etc_ro[] = { "ld.so.cache", "alternatives", "ssl", "localtime" };
@@ -440,7 +457,8 @@ build_root(const char *root, const char *workspace, unsigned uid, unsigned gid,
 
   join(p, root, "tmp");
   make_node(p, 1);
-  if(mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") < 0)
+  snprintf(tmpopts, sizeof(tmpopts), "size=%ldm,mode=1777", lim->tmp_mb);
+  if(mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, tmpopts) < 0)
     die("tmpfs /tmp");
   snprintf(p, sizeof(p), "%s%s", root, JAIL_WORKDIR);
   bind_mount(workspace, p, MS_NOSUID | MS_NODEV);
@@ -493,10 +511,25 @@ drop_privileges(unsigned uid, unsigned gid)
 {
   uid_t r, e, s;
 
+  struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct data[2];
+  int cap;
+
+  /* Empty the bounding and ambient sets while we still may, so no exec
+   * can ever bring a capability back. */
+  for(cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+    if(prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+      die("drop capability %d from the bounding set", cap);
+  if(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    die("clear ambient capabilities");
   if(setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
     die("drop to %u:%u", uid, gid);
   if(getresuid(&r, &e, &s) < 0 || r != uid || e != uid || s != uid)
     die("uid still privileged");
+  memset(data, 0, sizeof(data));
+  if(syscall(SYS_capget, &hdr, data) < 0 || data[0].effective || data[0].permitted ||
+     data[1].effective || data[1].permitted)
+    die("capabilities survived the uid change");
   /* The server holds the channel; a jailed process of the same uid must not
    * be able to ptrace it or read its /proc entries. */
   if(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -512,6 +545,19 @@ kill_namespace(struct tool_ctx *ctx)
   kill(-1, SIGKILL);
   while(waitpid(-1, NULL, 0) > 0 || errno == EINTR)
     ;
+}
+
+static struct jail_limits jail_lim;
+
+/* In the shell's child: the address-space limit goes on last, here, since
+ * it would also bind the server. */
+static void
+shell_before_exec(struct tool_ctx *ctx)
+{
+  (void)ctx;
+  signal(SIGXFSZ, SIG_DFL);
+  if(limits_apply(&jail_lim, 1) < 0)
+    _exit(126);
 }
 
 static void
@@ -572,8 +618,13 @@ jail_main(int argc, char **argv)
   pid_t child;
 
   log_init("jail");
-  if(argc != 5)
-    die("usage: __jail ROOT WORKSPACE UID GID NET");
+  if(argc != 6)
+    die("usage: __jail ROOT WORKSPACE UID GID NET LIMITS");
+  /* The channel must not reach anything this process executes. */
+  if(fcntl(JAIL_FD, F_SETFD, FD_CLOEXEC) < 0)
+    die("channel fd");
+  if(limits_parse(argv[5], &jail_lim) < 0)
+    die("bad limits %s", argv[5]);
   uid = (unsigned)strtoul(argv[2], NULL, 10);
   gid = (unsigned)strtoul(argv[3], NULL, 10);
   host_net = !strcmp(argv[4], "host");
@@ -600,7 +651,7 @@ jail_main(int argc, char **argv)
     _exit(1);
   if(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     die("make / private");
-  build_root(argv[0], argv[1], uid, gid, host_net);
+  build_root(argv[0], argv[1], uid, gid, host_net, &jail_lim);
   enter_root(argv[0]);
   if(sethostname("sandhook", 8) < 0)
     die("sethostname");
@@ -610,6 +661,14 @@ jail_main(int argc, char **argv)
   if(tool_ctx_init(&tctx, JAIL_WORKDIR, 120000) < 0)
     die("open %s", JAIL_WORKDIR);
   tctx.kill_tree = kill_namespace;
+  tctx.before_exec = shell_before_exec;
+  /* A write over RLIMIT_FSIZE fails with EFBIG instead of killing us. */
+  signal(SIGXFSZ, SIG_IGN);
+  if(limits_apply(&jail_lim, 0) < 0)
+    die("rlimits");
+  /* Last: everything from here on, the shell included, runs filtered. */
+  if(seccomp_install() < 0)
+    die("seccomp");
   serve(JAIL_FD, &tctx);
   tool_ctx_free(&tctx);
   return 0;

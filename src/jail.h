@@ -6,8 +6,11 @@
  * namespaces, builds a tmpfs root holding the host's programs read-only
  * (nosuid,nodev), a minimal /etc of its own, /dev, a fresh /proc, /tmp, and
  * the session's workspace at /workspace; pivots into it, drops to the jail
- * uid/gid with no_new_privs, and serves tool calls one at a time as PID 1 of
- * its namespace.  Killing the jail process ends every process in it. */
+ * uid/gid with every capability gone and no_new_privs, applies its rlimits
+ * and the seccomp filter, and serves tool calls one at a time as PID 1 of
+ * its namespace.  The drainer puts it in a cgroup with memory, pids and CPU
+ * limits where the machine has them.  Killing the jail process ends every
+ * process in it. */
 #ifndef SANDHOOK_JAIL_H
 #define SANDHOOK_JAIL_H
 
@@ -15,6 +18,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "config.h"
 
 #define JAIL_WORKDIR "/workspace"
@@ -23,6 +27,7 @@ struct jail {
   pid_t pid;
   int fd;
   char root[4096];
+  struct cgroup cg;
 };
 
 /* Prepares STATE/sessions/<sid>/workspace (owned by the jail uid) and starts

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +72,9 @@ shell_start(struct tool_ctx *ctx)
       _exit(127);
     if(fchdir(ctx->workdir_fd) < 0)
       _exit(127);
+    syscall(SYS_close_range, 3, ~0U, 0);
+    if(ctx->before_exec)
+      ctx->before_exec(ctx);
     execve("/bin/bash", (char *const[]){ "bash", "--noprofile", "--norc", NULL },
            shell_env);
     _exit(127);

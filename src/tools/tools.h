@@ -32,6 +32,10 @@ struct tool_ctx {
   /* Kills every process of the tool's tree; set by the jail (kill(-1) as
    * PID 1 of its namespace), a process-group kill elsewhere. */
   void (*kill_tree)(struct tool_ctx *ctx);
+  /* Runs in the shell's child just before execve, with only fds 0-2 open:
+   * the jail applies its last limits and restrictions here. */
+  void (*before_exec)(struct tool_ctx *ctx);
+  void *owner;
 };
 
 struct tool_result {

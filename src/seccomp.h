@@ -1,0 +1,17 @@
+/* seccomp: the jail's system-call denylist (libseccomp).
+ *
+ * An allowlist cannot fit arbitrary shell commands, so the filter denies
+ * with EPERM what a jailed process never needs and an escape would: ptrace
+ * and process_vm_*, mount and the new mount API, pivot_root, chroot,
+ * unshare, setns and namespace flags on clone (clone3 says ENOSYS so libc
+ * falls back to clone), kexec, module loading, bpf, perf_event_open, keyctl,
+ * userfaultfd, io_uring, personality flags that weaken ASLR or W^X, and the
+ * TIOCSTI/TIOCLINUX ioctls.  Only the native architecture is allowed; any
+ * other (i386, and x32 on x86-64) kills the process.  Install it last,
+ * just before execve. */
+#ifndef SANDHOOK_SECCOMP_H
+#define SANDHOOK_SECCOMP_H
+
+int seccomp_install(void);
+
+#endif
