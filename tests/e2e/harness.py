@@ -23,9 +23,10 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("SANDHOOK_BUILD_DIR", TOP)
 SANDHOOK = os.path.join(BUILD, "src", "sandhook")
 FAKE = os.path.join(TOP, "tests", "fake", "fake_cp.py")
-SIGNING_KEY = "whsec_" + base64.b64encode(bytes(range(32))).decode()
+# Random per run, so a search for them cannot match by accident.
+SIGNING_KEY = "whsec_" + base64.b64encode(os.urandom(32)).decode()
 ENV_ID = "env_fake"
-ENV_KEY = "sk-ant-oat01-fake-environment-key"
+ENV_KEY = "sk-ant-oat01-fake-" + os.urandom(16).hex()
 
 SKIP = 77
 
