@@ -1,102 +1,39 @@
 #include "jail.h"
 #include "clock.h"
 #include "fsutil.h"
-#include "limits.h"
 #include "log.h"
-#include "seccomp.h"
-#include "tools/tools.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <linux/capability.h>
 #include <limits.h>
-#include <net/if.h>
 #include <poll.h>
-#include <sched.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#define FRAME_MAX (64u << 20)
-#define JAIL_FD 3
-
-int
-safe_id(const char *id)
+/* The jail helper: next to this binary (a build tree, or both installed in
+ * one directory), else where "make install" puts it. */
+static int
+helper_path(char *buf, size_t cap)
 {
-  size_t n = strlen(id), i;
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  char *slash;
 
-  if(n == 0 || n > 200)
-    return 0;
-  for(i = 0; i < n; i++)
-    if(!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
-         (id[i] >= '0' && id[i] <= '9') || id[i] == '_' || id[i] == '-'))
+  if(n > 0) {
+    self[n] = '\0';
+    slash = strrchr(self, '/');
+    if(slash && snprintf(buf, cap, "%.*s/sandhook-jail", (int)(slash - self), self) < (int)cap &&
+       access(buf, X_OK) == 0)
       return 0;
-  return 1;
-}
-
-/* ---- framing: a 4-byte big-endian length, then JSON ---- */
-
-static int
-send_frame(int fd, const char *data, size_t len)
-{
-  unsigned char hdr[4] = { (unsigned char)(len >> 24), (unsigned char)(len >> 16),
-                           (unsigned char)(len >> 8), (unsigned char)len };
-
-  return write_all(fd, hdr, 4) < 0 || write_all(fd, data, len) < 0 ? -1 : 0;
-}
-
-static int
-read_exact(int fd, void *buf, size_t len)
-{
-  char *p = buf;
-
-  while(len) {
-    ssize_t n = read(fd, p, len);
-
-    if(n < 0 && errno == EINTR)
-      continue;
-    if(n <= 0)
-      return -1;
-    p += n;
-    len -= (size_t)n;
   }
-  return 0;
+  return snprintf(buf, cap, "%s/sandhook-jail", PKGLIBEXECDIR) < (int)cap ? 0 : -1;
 }
-
-static char *
-recv_frame(int fd, size_t *len)
-{
-  unsigned char hdr[4];
-  char *buf;
-
-  if(read_exact(fd, hdr, 4) < 0)
-    return NULL;
-  *len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
-  if(*len > FRAME_MAX)
-    return NULL;
-  buf = malloc(*len + 1);
-  if(!buf)
-    return NULL;
-  if(read_exact(fd, buf, *len) < 0) {
-    free(buf);
-    return NULL;
-  }
-  buf[*len] = '\0';
-  return buf;
-}
-
-/* ---- responder side ---- */
 
 static int
 session_dir(char *buf, size_t cap, const struct config *cfg, const char *sid,
@@ -121,7 +58,7 @@ int
 jail_open(struct jail *j, const struct config *cfg, const char *session_id,
           const char *work_id)
 {
-  char ws[PATH_MAX], uid[16], gid[16], net[8], lim[160];
+  char ws[PATH_MAX], uid[16], gid[16], net[8], lim[160], helper[PATH_MAX];
   int sv[2];
   pid_t pid;
 
@@ -145,6 +82,8 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
    * root's and 0700, invisible from inside. */
   if(chown(ws, cfg->jail_uid, cfg->jail_gid) < 0 || chmod(ws, 0755) < 0)
     return -1;
+  if(helper_path(helper, sizeof(helper)) < 0)
+    return -1;
   if(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     return -1;
   snprintf(uid, sizeof(uid), "%u", cfg->jail_uid);
@@ -166,7 +105,7 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
     return -1;
   }
   if(pid == 0) {
-    char *argv[] = { "sandhook", "__jail", j->root, ws, uid, gid, net, lim, NULL };
+    char *argv[] = { "sandhook-jail", j->root, ws, uid, gid, net, lim, NULL };
     char *envp[] = { NULL };
     int null = open("/dev/null", O_RDWR);
 
@@ -178,7 +117,7 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
     syscall(SYS_close_range, JAIL_FD + 1, ~0U, 0);
     if(j->cg.version && cgroup_enter_self(&j->cg) < 0)
       _exit(127);
-    execve("/proc/self/exe", argv, envp);
+    execve(helper, argv, envp);
     _exit(127);
   }
   close(sv[1]);
@@ -277,399 +216,3 @@ jail_close(struct jail *j)
     rmdir(j->root);
 }
 
-/* ---- jail side ---- */
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
-die(const char *fmt, ...)
-{
-  char msg[512];
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  log_err("jail_setup_failed", "step=\"%s\" errno=%d error=\"%s\"", msg, errno, strerror(errno));
-  _exit(1);
-}
-
-/* dir + "/" + leaf into buf (PATH_MAX); a path that does not fit ends the
- * setup rather than being silently cut. */
-static void
-join(char *buf, const char *dir, const char *leaf)
-{
-  int n = snprintf(buf, PATH_MAX, "%s/%s", dir, leaf);
-
-  if(n < 0 || n >= PATH_MAX)
-    die("path too long: %s", leaf);
-}
-
-static void
-make_node(const char *path, int dir)
-{
-  if(dir) {
-    if(mkdir(path, 0755) < 0 && errno != EEXIST)
-      die("mkdir %s", path);
-  }
-  else {
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-
-    if(fd < 0)
-      die("create %s", path);
-    close(fd);
-  }
-}
-
-static void
-bind_mount(const char *src, const char *dst, unsigned long flags)
-{
-  struct stat st;
-
-  if(stat(src, &st) < 0)
-    die("stat %s", src);
-  make_node(dst, S_ISDIR(st.st_mode));
-  if(mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
-    die("bind %s", src);
-  if(mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
-    die("remount %s", dst);
-}
-
-static void
-write_text(const char *path, const char *text)
-{
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-  if(fd < 0 || write_all(fd, text, strlen(text)) < 0)
-    die("write %s", path);
-  close(fd);
-}
-
-/* Host top-level entries: merged-/usr symlinks are copied as symlinks,
- * real directories bound read-only. */
-static void
-mirror_host(const char *root, const char *name)
-{
-  char src[64], dst[PATH_MAX], target[PATH_MAX];
-  struct stat st;
-  ssize_t n;
-
-  snprintf(src, sizeof(src), "/%s", name);
-  join(dst, root, name);
-  if(lstat(src, &st) < 0)
-    return;
-  if(S_ISLNK(st.st_mode)) {
-    n = readlink(src, target, sizeof(target) - 1);
-    if(n < 0)
-      die("readlink %s", src);
-    target[n] = '\0';
-    if(symlink(target, dst) < 0)
-      die("symlink %s", dst);
-  }
-  else if(S_ISDIR(st.st_mode))
-    bind_mount(src, dst, MS_RDONLY | MS_NOSUID | MS_NODEV);
-}
-
-static void
-build_root(const char *root, const char *workspace, unsigned uid, unsigned gid,
-           int host_net, const struct jail_limits *lim)
-{
-  char tmpopts[64];
-
-  static const char *const top[] = { "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
-  static const char *const devs[] = { "null", "zero", "full", "random", "urandom", "tty" };
-  static const char *const etc_ro[] = { "ld.so.cache", "alternatives", "ssl", "localtime" };
-  char p[PATH_MAX], q[PATH_MAX], text[1024];
-  size_t i;
-
-  if(mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755") < 0)
-    die("tmpfs root");
-  for(i = 0; i < sizeof(top) / sizeof(top[0]); i++)
-    mirror_host(root, top[i]);
-
-  join(p, root, "etc");
-  make_node(p, 1);
-  snprintf(text, sizeof(text),
-           "root:x:0:0:root:/root:/bin/bash\n"
-           "sandbox:x:%u:%u:sandhook jail:/workspace:/bin/bash\n", uid, gid);
-  join(q, p, "passwd");
-  write_text(q, text);
-  snprintf(text, sizeof(text), "root:x:0:\nsandbox:x:%u:\n", gid);
-  join(q, p, "group");
-  write_text(q, text);
-  join(q, p, "nsswitch.conf");
-  write_text(q, "passwd: files\ngroup: files\nhosts: files dns\n");
-  join(q, p, "hostname");
-  write_text(q, "sandhook\n");
-  join(q, p, "hosts");
-  if(!host_net)
-    write_text(q, "127.0.0.1 localhost sandhook\n::1 localhost\n");
-  for(i = 0; i < sizeof(etc_ro) / sizeof(etc_ro[0]); i++) {
-    char src[64];
-    struct stat st;
-
-    snprintf(src, sizeof(src), "/etc/%s", etc_ro[i]);
-    join(q, p, etc_ro[i]);
-    if(lstat(src, &st) < 0)
-      continue;
-    if(S_ISLNK(st.st_mode)) {
-      char target[PATH_MAX];
-      ssize_t n = readlink(src, target, sizeof(target) - 1);
-
-      if(n > 0) {
-        target[n] = '\0';
-        if(symlink(target, q) < 0)
-          die("symlink %s", q);
-      }
-    }
-    else
-      bind_mount(src, q, MS_RDONLY | MS_NOSUID | MS_NODEV);
-  }
-  if(host_net) {
-    join(q, p, "resolv.conf");
-    if(access("/etc/resolv.conf", R_OK) == 0)
-      bind_mount("/etc/resolv.conf", q, MS_RDONLY | MS_NOSUID | MS_NODEV);
-    join(q, p, "hosts");
-    bind_mount("/etc/hosts", q, MS_RDONLY | MS_NOSUID | MS_NODEV);
-  }
-
-  join(p, root, "dev");
-  make_node(p, 1);
-  if(mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755") < 0)
-    die("tmpfs /dev");
-  for(i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
-    char src[32];
-
-    snprintf(src, sizeof(src), "/dev/%s", devs[i]);
-    join(q, p, devs[i]);
-    bind_mount(src, q, MS_NOSUID | MS_NOEXEC);
-  }
-  join(q, p, "fd");
-  if(symlink("/proc/self/fd", q) < 0)
-    die("symlink /dev/fd");
-  for(i = 0; i < 3; i++) {
-    static const char *const names[] = { "stdin", "stdout", "stderr" };
-    char target[32];
-
-    snprintf(target, sizeof(target), "/proc/self/fd/%zu", i);
-    join(q, p, names[i]);
-    if(symlink(target, q) < 0)
-      die("symlink %s", q);
-  }
-
-  join(p, root, "tmp");
-  make_node(p, 1);
-  snprintf(tmpopts, sizeof(tmpopts), "size=%ldm,mode=1777", lim->tmp_mb);
-  if(mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, tmpopts) < 0)
-    die("tmpfs /tmp");
-  snprintf(p, sizeof(p), "%s%s", root, JAIL_WORKDIR);
-  bind_mount(workspace, p, MS_NOSUID | MS_NODEV);
-  join(p, root, "proc");
-  make_node(p, 1);
-}
-
-static void
-loopback_up(void)
-{
-  struct ifreq ifr;
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-  if(s < 0)
-    die("socket");
-  memset(&ifr, 0, sizeof(ifr));
-  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-  if(ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-    die("SIOCGIFFLAGS lo");
-  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-  if(ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-    die("SIOCSIFFLAGS lo");
-  close(s);
-}
-
-static void
-enter_root(const char *root)
-{
-  if(chdir(root) < 0)
-    die("chdir root");
-  /* pivot_root(".", ".") stacks the old root under the new one; detaching
-   * it leaves no path back to the host's tree. */
-  if(syscall(SYS_pivot_root, ".", ".") < 0)
-    die("pivot_root");
-  if(umount2(".", MNT_DETACH) < 0)
-    die("detach old root");
-  if(chdir("/") < 0)
-    die("chdir /");
-  if(mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-    die("mount /proc");
-  if(mount("/proc/sys", "/proc/sys", NULL, MS_BIND | MS_REC, NULL) < 0 ||
-     mount(NULL, "/proc/sys", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-    die("read-only /proc/sys");
-  if(mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=16m,mode=0755") < 0)
-    die("read-only root");
-}
-
-static void
-drop_privileges(unsigned uid, unsigned gid)
-{
-  uid_t r, e, s;
-
-  struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-  struct __user_cap_data_struct data[2];
-  int cap;
-
-  /* Empty the bounding and ambient sets while we still may, so no exec
-   * can ever bring a capability back. */
-  for(cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
-    if(prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
-      die("drop capability %d from the bounding set", cap);
-  if(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-    die("clear ambient capabilities");
-  if(setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
-    die("drop to %u:%u", uid, gid);
-  if(getresuid(&r, &e, &s) < 0 || r != uid || e != uid || s != uid)
-    die("uid still privileged");
-  memset(data, 0, sizeof(data));
-  if(syscall(SYS_capget, &hdr, data) < 0 || data[0].effective || data[0].permitted ||
-     data[1].effective || data[1].permitted)
-    die("capabilities survived the uid change");
-  /* The server holds the channel; a jailed process of the same uid must not
-   * be able to ptrace it or read its /proc entries. */
-  if(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-    die("prctl");
-}
-
-/* As PID 1 of the namespace, kill(-1) reaches every other process in it,
- * whatever session or group it moved to. */
-static void
-kill_namespace(struct tool_ctx *ctx)
-{
-  (void)ctx;
-  kill(-1, SIGKILL);
-  while(waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-    ;
-}
-
-static struct jail_limits jail_lim;
-
-/* In the shell's child: the address-space limit goes on last, here, since
- * it would also bind the server. */
-static void
-shell_before_exec(struct tool_ctx *ctx)
-{
-  (void)ctx;
-  signal(SIGXFSZ, SIG_DFL);
-  if(limits_apply(&jail_lim, 1) < 0)
-    _exit(126);
-}
-
-static void
-reap_orphans(void)
-{
-  while(waitpid(-1, NULL, WNOHANG) > 0)
-    ;
-}
-
-static void
-serve(int fd, struct tool_ctx *tctx)
-{
-  for(;;) {
-    struct tool_result res = { 0, NULL };
-    cJSON *req, *out;
-    const cJSON *tool, *tmo;
-    char *frame, *text;
-    size_t len;
-
-    frame = recv_frame(fd, &len);
-    if(!frame)
-      return;
-    req = cJSON_ParseWithLength(frame, len);
-    free(frame);
-    tool = cJSON_GetObjectItemCaseSensitive(req, "tool");
-    tmo = cJSON_GetObjectItemCaseSensitive(req, "timeout_ms");
-    if(cJSON_IsNumber(tmo) && tmo->valuedouble >= 1)
-      tctx->default_timeout_ms = (long)tmo->valuedouble;
-    if(!cJSON_IsString(tool) ||
-       tool_run(tctx, tool->valuestring, cJSON_GetObjectItemCaseSensitive(req, "input"), &res) < 0)
-      tool_text(&res, 1, "unknown tool");
-    cJSON_Delete(req);
-    reap_orphans();
-    out = cJSON_CreateObject();
-    if(!out || !res.content) {
-      cJSON_Delete(out);
-      cJSON_Delete(res.content);
-      return;
-    }
-    cJSON_AddBoolToObject(out, "is_error", res.is_error);
-    cJSON_AddItemToObject(out, "content", res.content);
-    text = cJSON_PrintUnformatted(out);
-    cJSON_Delete(out);
-    if(!text || send_frame(fd, text, strlen(text)) < 0) {
-      free(text);
-      return;
-    }
-    free(text);
-  }
-}
-
-int
-jail_main(int argc, char **argv)
-{
-  struct tool_ctx tctx;
-  unsigned uid, gid;
-  int host_net, status;
-  pid_t child;
-
-  log_init("jail");
-  if(argc != 6)
-    die("usage: __jail ROOT WORKSPACE UID GID NET LIMITS");
-  /* The channel must not reach anything this process executes. */
-  if(fcntl(JAIL_FD, F_SETFD, FD_CLOEXEC) < 0)
-    die("channel fd");
-  if(limits_parse(argv[5], &jail_lim) < 0)
-    die("bad limits %s", argv[5]);
-  uid = (unsigned)strtoul(argv[2], NULL, 10);
-  gid = (unsigned)strtoul(argv[3], NULL, 10);
-  host_net = !strcmp(argv[4], "host");
-  if(uid == 0 || gid == 0)
-    die("the jail uid and gid must not be 0");
-  if(unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-             (host_net ? 0 : CLONE_NEWNET)) < 0)
-    die("unshare");
-  child = fork();
-  if(child < 0)
-    die("fork");
-  if(child > 0) {
-    /* Outside the namespaces: wait, so the drainer's kill of this process
-     * takes the whole jail down through the child's death signal. */
-    close(JAIL_FD);
-    while(waitpid(child, &status, 0) < 0 && errno == EINTR)
-      ;
-    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
-  }
-  /* Our parent is outside the PID namespace, so getppid() says 0 and cannot
-   * detect a parent that died before this line; that case still ends here,
-   * because the drainer closes the channel when it kills the parent. */
-  if(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-    _exit(1);
-  if(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-    die("make / private");
-  build_root(argv[0], argv[1], uid, gid, host_net, &jail_lim);
-  enter_root(argv[0]);
-  if(sethostname("sandhook", 8) < 0)
-    die("sethostname");
-  if(!host_net)
-    loopback_up();
-  drop_privileges(uid, gid);
-  if(tool_ctx_init(&tctx, JAIL_WORKDIR, 120000) < 0)
-    die("open %s", JAIL_WORKDIR);
-  tctx.kill_tree = kill_namespace;
-  tctx.before_exec = shell_before_exec;
-  /* A write over RLIMIT_FSIZE fails with EFBIG instead of killing us. */
-  signal(SIGXFSZ, SIG_IGN);
-  if(limits_apply(&jail_lim, 0) < 0)
-    die("rlimits");
-  /* Last: everything from here on, the shell included, runs filtered. */
-  if(seccomp_install() < 0)
-    die("seccomp");
-  serve(JAIL_FD, &tctx);
-  tool_ctx_free(&tctx);
-  return 0;
-}

@@ -1,8 +1,8 @@
 /* jail: the per-work-item sandbox process and the channel to it.
  *
- * jail_open re-executes sandhook (/proc/self/exe) in jail mode with an empty
- * environment and only a socketpair, so no key or token is ever in the
- * jail's memory.  The jail process unshares mount, PID, IPC, UTS and network
+ * jail_open executes the jail helper, sandhook-jail (jailproc.c), with an
+ * empty environment and only a socketpair, so no key or token is ever in
+ * the jail's memory, nor libcurl or OpenSSL.  The jail process unshares mount, PID, IPC, UTS and network
  * namespaces, builds a tmpfs root holding the host's programs read-only
  * (nosuid,nodev), a minimal /etc of its own, /dev, a fresh /proc, /tmp, and
  * the session's workspace at /workspace; pivots into it, drops to the jail
@@ -20,8 +20,8 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "frame.h"
 
-#define JAIL_WORKDIR "/workspace"
 
 struct jail {
   pid_t pid;
@@ -46,13 +46,7 @@ enum jail_rc jail_call(struct jail *j, const char *tool, const cJSON *input,
 
 void jail_close(struct jail *j);
 
-/* The jail-mode entry point: argv after "__jail". */
-int jail_main(int argc, char **argv);
-
 /* Removes a finished session's workspace. */
 void jail_forget_session(const struct config *cfg, const char *session_id);
-
-/* Ids become path components: only [A-Za-z0-9_-], 1..200 bytes. */
-int safe_id(const char *id);
 
 #endif

@@ -8,7 +8,6 @@
 #include "config.h"
 #include "drain.h"
 #include "front.h"
-#include "jail.h"
 #include "log.h"
 #include "responder.h"
 
@@ -40,8 +39,6 @@ main(int argc, char **argv)
   char err[512];
   int rc;
 
-  if(argc >= 2 && !strcmp(argv[1], "__jail"))
-    return jail_main(argc - 2, argv + 2);
   for(i = 1; i < argc; i++) {
     if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       usage(stdout);

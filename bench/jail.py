@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Jail cost: setting up a jail and running `true` in it, sandhook against
+bubblewrap doing the same, side by side in one run.
+
+sandhook: start the jail process (namespaces, tmpfs root, pivot_root, uid
+drop, rlimits, seccomp), send one bash call `true`, close the channel, wait
+for the jail to exit.  bwrap: the same namespaces and mounts, then
+`/bin/bash --noprofile --norc -c true`.  Run as root from a built tree:
+
+    python3 bench/jail.py [iterations]
+"""
+import json
+import os
+import shutil
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+JAIL = os.path.join(TOP, "src", "sandhook-jail")
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+
+
+def sandhook_once(root, ws):
+    a, b = socket.socketpair()
+    t0 = time.perf_counter()
+    # The jail takes its channel on fd 3 and closes every other descriptor.
+    p = subprocess.Popen([JAIL, root, ws, "65534", "65534", "none",
+                          "cpu=600,as=4096,nofile=1024,nproc=512,fsize=1024,tmp=64"],
+                         close_fds=False, env={}, stdin=subprocess.DEVNULL,
+                         preexec_fn=lambda: os.dup2(b.fileno(), 3))
+    b.close()
+    msg = json.dumps({"tool": "bash", "input": {"command": "true"}, "timeout_ms": 10000}).encode()
+    a.sendall(struct.pack(">I", len(msg)) + msg)
+    n = struct.unpack(">I", a.recv(4, socket.MSG_WAITALL))[0]
+    reply = json.loads(a.recv(n, socket.MSG_WAITALL))
+    a.close()
+    p.wait()
+    dt = time.perf_counter() - t0
+    assert reply["is_error"] is False, reply
+    return dt
+
+
+def bwrap_once(ws):
+    args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+            "--ro-bind", "/usr", "/usr"]
+    for d in ("bin", "sbin", "lib", "lib64"):
+        if os.path.islink("/" + d):
+            args += ["--symlink", os.readlink("/" + d), "/" + d]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", ws, "/workspace",
+             "--chdir", "/workspace", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL",
+             "/bin/bash", "--noprofile", "--norc", "-c", "true"]
+    t0 = time.perf_counter()
+    subprocess.run(args, check=True, stdin=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def summary(xs):
+    xs = sorted(xs)
+    return {"median_ms": round(statistics.median(xs) * 1000, 2),
+            "p90_ms": round(xs[int(len(xs) * 0.9) - 1] * 1000, 2),
+            "min_ms": round(xs[0] * 1000, 2)}
+
+
+def main():
+    if os.geteuid() != 0:
+        sys.exit("bench: run as root")
+    if not shutil.which("bwrap"):
+        sys.exit("bench: bwrap not found (apt-get install bubblewrap)")
+    tmp = tempfile.mkdtemp(prefix="sandhook-bench-")
+    root, ws = os.path.join(tmp, "root"), os.path.join(tmp, "ws")
+    os.makedirs(root)
+    os.makedirs(ws)
+    os.chown(ws, 65534, 65534)
+    ours, theirs = [], []
+    # Hold fds 3 and 4 so the socketpair never lands on 3.
+    hold = [os.open("/dev/null", os.O_RDONLY) for _ in range(2)]
+    for fd in hold:
+        os.set_inheritable(fd, False)
+    try:
+        for i in range(N):      # interleaved, so both see the same machine load
+            ours.append(sandhook_once(root, ws))
+            theirs.append(bwrap_once(ws))
+    finally:
+        for fd in hold:
+            os.close(fd)
+        shutil.rmtree(tmp, ignore_errors=True)
+    s, b = summary(ours), summary(theirs)
+    print("iterations: %d" % N)
+    print("sandhook jail + true: median %.2f ms, p90 %.2f ms, min %.2f ms" % (s["median_ms"], s["p90_ms"], s["min_ms"]))
+    print("bwrap + true:         median %.2f ms, p90 %.2f ms, min %.2f ms" % (b["median_ms"], b["p90_ms"], b["min_ms"]))
+    print("ratio sandhook/bwrap (median): %.2f" % (s["median_ms"] / b["median_ms"]))
+
+
+main()
