@@ -39,6 +39,7 @@ static const struct setting settings[] = {
   { "SANDHOOK_JAIL_NETWORK", K_STR, OFF(jail_network), 0, 0 },
   { "SANDHOOK_DEBUG", K_BOOL, OFF(log_debug), 0, 1 },
   { "SANDHOOK_CGROUPS", K_BOOL, OFF(cgroups), 0, 1 },
+  { "SANDHOOK_WORKSPACE_MB", K_LONG, OFF(workspace_mb), 0, 1L << 24 },
   { "SANDHOOK_LIMIT_CPU_SECONDS", K_LONG, OFF(limits.cpu_s), 1, 86400 },
   { "SANDHOOK_LIMIT_ADDRESS_SPACE_MB", K_LONG, OFF(limits.as_mb), 64, 1L << 20 },
   { "SANDHOOK_LIMIT_OPEN_FILES", K_LONG, OFF(limits.nofile), 16, 1L << 20 },
@@ -63,6 +64,7 @@ set_defaults(struct config *cfg)
   cfg->jail_uid = 65534;
   cfg->jail_gid = 65534;
   cfg->cgroups = 1;
+  cfg->workspace_mb = 2048;
   limits_default(&cfg->limits);
 }
 

@@ -32,6 +32,7 @@ struct config {
   int jail_network_host;
   struct jail_limits limits;
   int cgroups;                    /* use cgroups when the machine has them */
+  long workspace_mb;              /* size cap of /workspace; 0: uncapped */
   int log_debug;
 };
 

@@ -58,13 +58,14 @@ int
 jail_open(struct jail *j, const struct config *cfg, const char *session_id,
           const char *work_id)
 {
-  char ws[PATH_MAX], uid[16], gid[16], net[8], lim[160], helper[PATH_MAX];
-  int sv[2];
+  char uid[16], gid[16], net[8], lim[160], helper[PATH_MAX];
+  int sv[2] = { -1, -1 }, e;
   pid_t pid;
 
   memset(j, 0, sizeof(*j));
   j->pid = -1;
   j->fd = -1;
+  j->ws.lock_fd = -1;
   if(!safe_id(session_id) || !safe_id(work_id)) {
     errno = EINVAL;
     return -1;
@@ -73,39 +74,25 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
     errno = EPERM;
     return -1;
   }
-  if(session_dir(ws, sizeof(ws), cfg, session_id, "/workspace") < 0 ||
-     snprintf(j->root, sizeof(j->root), "%s/jails/%s", cfg->state_dir, work_id) >= (int)sizeof(j->root))
-    return -1;
-  if(mkdir_p(ws, 0700) < 0 || mkdir_p(j->root, 0700) < 0)
-    return -1;
-  /* Only the workspace belongs to the jail uid; everything above it stays
-   * root's and 0700, invisible from inside. */
-  if(chown(ws, cfg->jail_uid, cfg->jail_gid) < 0 || chmod(ws, 0755) < 0)
-    return -1;
-  if(helper_path(helper, sizeof(helper)) < 0)
-    return -1;
-  if(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-    return -1;
   snprintf(uid, sizeof(uid), "%u", cfg->jail_uid);
   snprintf(gid, sizeof(gid), "%u", cfg->jail_gid);
   snprintf(net, sizeof(net), "%s", cfg->jail_network_host ? "host" : "none");
-  if(limits_format(&cfg->limits, lim, sizeof(lim)) < 0) {
-    close(sv[0]);
-    close(sv[1]);
-    errno = EINVAL;
+  if(limits_format(&cfg->limits, lim, sizeof(lim)) < 0 ||
+     helper_path(helper, sizeof(helper)) < 0 ||
+     snprintf(j->root, sizeof(j->root), "%s/jails/%s", cfg->state_dir, work_id) >= (int)sizeof(j->root)) {
+    errno = ENAMETOOLONG;
     return -1;
   }
+  if(mkdir_p(j->root, 0700) < 0 || workspace_prepare(&j->ws, cfg, session_id) < 0 ||
+     socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    goto fail;
   if(cfg->cgroups && cgroup_create(&j->cg, work_id, &cfg->limits) < 0)
     log_warn("cgroup_unavailable", "errno=%d limits=rlimits_only", errno);
   pid = fork();
-  if(pid < 0) {
-    close(sv[0]);
-    close(sv[1]);
-    cgroup_destroy(&j->cg);
-    return -1;
-  }
+  if(pid < 0)
+    goto fail;
   if(pid == 0) {
-    char *argv[] = { "sandhook-jail", j->root, ws, uid, gid, net, lim, NULL };
+    char *argv[] = { "sandhook-jail", j->root, j->ws.path, uid, gid, net, lim, NULL };
     char *envp[] = { NULL };
     int null = open("/dev/null", O_RDWR);
 
@@ -124,6 +111,17 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
   j->pid = pid;
   j->fd = sv[0];
   return 0;
+fail:
+  e = errno;
+  if(sv[0] >= 0) {
+    close(sv[0]);
+    close(sv[1]);
+  }
+  cgroup_destroy(&j->cg);
+  workspace_release(&j->ws);
+  rmdir(j->root);
+  errno = e;
+  return -1;
 }
 
 static void
@@ -212,6 +210,7 @@ jail_close(struct jail *j)
   }
   jail_kill(j);
   cgroup_destroy(&j->cg);
+  workspace_release(&j->ws);
   if(j->root[0])
     rmdir(j->root);
 }

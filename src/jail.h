@@ -21,6 +21,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "frame.h"
+#include "workspace.h"
 
 
 struct jail {
@@ -28,6 +29,7 @@ struct jail {
   int fd;
   char root[4096];
   struct cgroup cg;
+  struct workspace ws;
 };
 
 /* Prepares STATE/sessions/<sid>/workspace (owned by the jail uid) and starts

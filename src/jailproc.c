@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/loop.h>
 #include <linux/capability.h>
 #include <limits.h>
 #include <net/if.h>
@@ -23,6 +24,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -117,11 +119,59 @@ mirror_host(const char *root, const char *name)
     bind_mount(src, dst, MS_RDONLY | MS_NOSUID | MS_NODEV);
 }
 
+/* The capped workspace: an ext4 image on a loop device that detaches by
+ * itself once the namespace, and with it the mount, is gone. */
+static void
+mount_image(const char *image, const char *dst)
+{
+  struct loop_info64 info;
+  char dev[32], lf[PATH_MAX];
+  int ctl, img, loop = -1, n, tries;
+
+  ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+  img = open(image, O_RDWR | O_CLOEXEC);
+  if(ctl < 0 || img < 0)
+    die("open %s", ctl < 0 ? "/dev/loop-control" : image);
+  for(tries = 0; loop < 0; tries++) {
+    n = ioctl(ctl, LOOP_CTL_GET_FREE);
+    if(n < 0 || tries == 16)
+      die("no free loop device");
+    snprintf(dev, sizeof(dev), "/dev/loop%d", n);
+    /* Without udev the node may not exist yet. */
+    if(mknod(dev, S_IFBLK | 0600, makedev(7, (unsigned)n)) < 0 && errno != EEXIST)
+      die("mknod %s", dev);
+    loop = open(dev, O_RDWR | O_CLOEXEC);
+    if(loop < 0)
+      die("open %s", dev);
+    if(ioctl(loop, LOOP_SET_FD, img) < 0) {
+      if(errno != EBUSY)
+        die("LOOP_SET_FD");
+      close(loop);
+      loop = -1;      /* someone else took it: ask again */
+    }
+  }
+  memset(&info, 0, sizeof(info));
+  info.lo_flags = LO_FLAGS_AUTOCLEAR;
+  snprintf((char *)info.lo_file_name, sizeof(info.lo_file_name), "sandhook-workspace");
+  if(ioctl(loop, LOOP_SET_STATUS64, &info) < 0)
+    die("LOOP_SET_STATUS64");
+  make_node(dst, 1);
+  if(mount(dev, dst, "ext4", MS_NOSUID | MS_NODEV, "errors=remount-ro") < 0)
+    die("mount the workspace image");
+  close(loop);
+  close(img);
+  close(ctl);
+  /* mkfs's lost+found means nothing to the agent. */
+  join(lf, dst, "lost+found");
+  rmdir(lf);
+}
+
 static void
 build_root(const char *root, const char *workspace, unsigned uid, unsigned gid,
            int host_net, const struct jail_limits *lim)
 {
   char tmpopts[64];
+  struct stat st;
 
   static const char *const top[] = { "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
   static const char *const devs[] = { "null", "zero", "full", "random", "urandom", "tty" };
@@ -153,7 +203,6 @@ build_root(const char *root, const char *workspace, unsigned uid, unsigned gid,
     write_text(q, "127.0.0.1 localhost sandhook\n::1 localhost\n");
   for(i = 0; i < sizeof(etc_ro) / sizeof(etc_ro[0]); i++) {
     char src[64];
-    struct stat st;
 
     snprintf(src, sizeof(src), "/etc/%s", etc_ro[i]);
     join(q, p, etc_ro[i]);
@@ -210,7 +259,12 @@ build_root(const char *root, const char *workspace, unsigned uid, unsigned gid,
   if(mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, tmpopts) < 0)
     die("tmpfs /tmp");
   snprintf(p, sizeof(p), "%s%s", root, JAIL_WORKDIR);
-  bind_mount(workspace, p, MS_NOSUID | MS_NODEV);
+  if(stat(workspace, &st) < 0)
+    die("stat %s", workspace);
+  if(S_ISREG(st.st_mode))
+    mount_image(workspace, p);
+  else
+    bind_mount(workspace, p, MS_NOSUID | MS_NODEV);
   join(p, root, "proc");
   make_node(p, 1);
 }

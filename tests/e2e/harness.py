@@ -376,6 +376,7 @@ EVERY_TOOL_RESULTS = [
     ("read", "../../etc/shadow", True,
      "path \"../../etc/shadow\" is outside the session's working directory"),
     ("bash", "echo confirmed", False, "confirmed"),
+    # Only notes.txt: the denied, refused and unconfirmed calls never ran.
     ("bash", "cat /etc/shadow; env | grep -c ANTHROPIC; ls /workspace", False,
      "cat: /etc/shadow: No such file or directory\n0\nnotes.txt"),
 ]
@@ -394,8 +395,6 @@ def check_every_tool(t, fake, sid, state):
     for i, w in enumerate(EVERY_TOOL_RESULTS):
         t.eq(got[i] if i < len(got) else None, w, "result %d: %s %s" % (i + 1, w[0], w[1]))
     t.eq(len(got), len(EVERY_TOOL_RESULTS), "exactly one result per executed call, none for the rest")
-    t.ok(not os.path.exists(os.path.join(state, "sessions", sid, "workspace", "denied-ran")),
-         "denied, refused and unconfirmed calls never ran")
     names = [calls[k]["name"] for k in calls if k not in st["results"]]
     t.eq(sorted(names), ["bash", "bash", "bash", "web_fetch"],
          "deny, ask+deny, null and web_fetch were left unanswered")

@@ -45,8 +45,8 @@ try:
     wait_for(lambda: fake.state(sid)["finished"], 60, 0.1, "the scripted session to finish")
     wait_for(lambda: all(w["state"] == "stopped" for w in fake.work()), 30, 0.1, "the idle end")
     check_every_tool(t, fake, sid, state)
-    ws = os.path.join(state, "sessions", sid, "workspace", "notes.txt")
-    t.ok(os.path.exists(ws), "the workspace outlives an idle-ended work item")
+    t.ok(os.path.exists(os.path.join(state, "sessions", sid, "workspace.img")),
+         "the session's workspace image outlives an idle-ended work item")
     log = drainer_log(state)
     t.ok("reason=idle_timeout" in log, "the run ended on the end_turn idle timeout")
 

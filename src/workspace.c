@@ -1,0 +1,135 @@
+#include "workspace.h"
+#include "clock.h"
+#include "fsutil.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LOCK_WAIT_MS 15000
+
+static const char *
+find_mkfs(void)
+{
+  static const char *const paths[] = { "/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4" };
+  size_t i;
+
+  for(i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+    if(access(paths[i], X_OK) == 0)
+      return paths[i];
+  return NULL;
+}
+
+/* A sparse file of the cap's size, formatted with the jail uid owning its
+ * root directory; built under a temporary name so a crash leaves no
+ * half-made image behind. */
+static int
+make_image(const char *path, const struct config *cfg)
+{
+  char tmp[PATH_MAX + 8], owner[96];
+  const char *mkfs = find_mkfs();
+  char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+  int fd, status;
+  pid_t pid;
+
+  if(!mkfs) {
+    errno = ENOENT;
+    return -1;
+  }
+  snprintf(tmp, sizeof(tmp), "%s.new", path);
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if(fd < 0)
+    return -1;
+  if(ftruncate(fd, (off_t)cfg->workspace_mb << 20) < 0) {
+    close(fd);
+    unlink(tmp);
+    return -1;
+  }
+  close(fd);
+  snprintf(owner, sizeof(owner), "root_owner=%u:%u,nodiscard", cfg->jail_uid, cfg->jail_gid);
+  {
+    char *const argv[] = { (char *)mkfs, "-q", "-F", "-m", "0", "-J", "size=4", "-L", "workspace",
+                           "-E", owner, tmp, NULL };
+
+    if(posix_spawn(&pid, mkfs, NULL, NULL, argv, envp) != 0) {
+      unlink(tmp);
+      return -1;
+    }
+  }
+  while(waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  if(!WIFEXITED(status) || WEXITSTATUS(status) != 0 || rename(tmp, path) < 0) {
+    unlink(tmp);
+    errno = EIO;
+    return -1;
+  }
+  return 0;
+}
+
+static int
+lock_path(int fd)
+{
+  long long end = now_ms() + LOCK_WAIT_MS;
+
+  while(flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    if(errno != EWOULDBLOCK || now_ms() > end)
+      return -1;
+    sleep_ms(50, NULL);
+  }
+  return 0;
+}
+
+int
+workspace_prepare(struct workspace *w, const struct config *cfg, const char *session_id)
+{
+  char dir[PATH_MAX];
+  int n;
+
+  w->lock_fd = -1;
+  n = snprintf(dir, sizeof(dir), "%s/sessions/%s", cfg->state_dir, session_id);
+  if(n < 0 || (size_t)n >= sizeof(dir) - 32 || mkdir_p(dir, 0700) < 0)
+    return -1;
+  if(cfg->workspace_mb > 0) {
+    if(snprintf(w->path, sizeof(w->path), "%s/workspace.img", dir) >= (int)sizeof(w->path))
+      return -1;
+    if(access(w->path, F_OK) == 0 ||
+       (access("/dev/loop-control", R_OK | W_OK) == 0 && make_image(w->path, cfg) == 0)) {
+      w->lock_fd = open(w->path, O_RDONLY | O_CLOEXEC);
+      if(w->lock_fd < 0 || lock_path(w->lock_fd) < 0) {
+        workspace_release(w);
+        return -1;
+      }
+      return 0;
+    }
+    log_warn("workspace_cap_unavailable",
+             "reason=\"no loop devices or mkfs.ext4\" errno=%d fallback=directory", errno);
+  }
+  if(snprintf(w->path, sizeof(w->path), "%s/workspace", dir) >= (int)sizeof(w->path) ||
+     mkdir_p(w->path, 0700) < 0)
+    return -1;
+  /* Only the workspace belongs to the jail uid; everything above it stays
+   * root's and 0700, invisible from inside. */
+  if(chown(w->path, cfg->jail_uid, cfg->jail_gid) < 0 || chmod(w->path, 0755) < 0)
+    return -1;
+  w->lock_fd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if(w->lock_fd < 0 || lock_path(w->lock_fd) < 0) {
+    workspace_release(w);
+    return -1;
+  }
+  return 0;
+}
+
+void
+workspace_release(struct workspace *w)
+{
+  if(w->lock_fd >= 0)
+    close(w->lock_fd);
+  w->lock_fd = -1;
+}
