@@ -12,6 +12,15 @@ cgi_param(void *ctx, const char *name)
   return getenv(name);
 }
 
+static char **
+cgi_params(void *ctx)
+{
+  extern char **environ;
+
+  (void)ctx;
+  return environ;
+}
+
 static ssize_t
 cgi_read(void *ctx, void *buf, size_t n)
 {
@@ -43,8 +52,8 @@ cgi_finish(void *ctx)
 int
 cgi_serve(struct responder *r)
 {
-  struct request rq = { NULL, cgi_param, cgi_read, cgi_write, cgi_finish };
+  struct request rq = { NULL, cgi_param, cgi_params, cgi_read, cgi_write, cgi_finish };
 
-  responder_serve(r, &rq);
+  responder_serve(r, &rq, NULL);
   return 0;
 }

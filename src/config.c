@@ -40,6 +40,8 @@ static const struct setting settings[] = {
   { "SANDHOOK_DEBUG", K_BOOL, OFF(log_debug), 0, 1 },
   { "SANDHOOK_CGROUPS", K_BOOL, OFF(cgroups), 0, 1 },
   { "SANDHOOK_WORKSPACE_MB", K_LONG, OFF(workspace_mb), 0, 1L << 24 },
+  { "SANDHOOK_CAPTURE_DIR", K_STR, OFF(capture_dir), 0, 0 },
+  { "SANDHOOK_CAPTURE_KEEP_HOURS", K_LONG, OFF(capture_keep_hours), 1, 24L * 365 },
   { "SANDHOOK_LIMIT_CPU_SECONDS", K_LONG, OFF(limits.cpu_s), 1, 86400 },
   { "SANDHOOK_LIMIT_ADDRESS_SPACE_MB", K_LONG, OFF(limits.as_mb), 64, 1L << 20 },
   { "SANDHOOK_LIMIT_OPEN_FILES", K_LONG, OFF(limits.nofile), 16, 1L << 20 },
@@ -65,6 +67,7 @@ set_defaults(struct config *cfg)
   cfg->jail_gid = 65534;
   cfg->cgroups = 1;
   cfg->workspace_mb = 2048;
+  cfg->capture_keep_hours = 72;
   limits_default(&cfg->limits);
 }
 
@@ -331,6 +334,10 @@ config_load(struct config *cfg, const char *file, char *err, size_t errlen)
     goto fail;
   }
   cfg->jail_network_host = !strcmp(cfg->jail_network, "host");
+  if(cfg->capture_dir && cfg->capture_dir[0] != '/') {
+    snprintf(err, errlen, "SANDHOOK_CAPTURE_DIR must be an absolute path");
+    goto fail;
+  }
   if(cfg->state_dir[0] != '/') {
     snprintf(err, errlen, "SANDHOOK_STATE_DIR must be an absolute path");
     goto fail;
@@ -368,5 +375,6 @@ config_free(struct config *cfg)
   free(cfg->state_dir);
   free(cfg->log_file);
   free(cfg->jail_network);
+  free(cfg->capture_dir);
   memset(cfg, 0, sizeof(*cfg));
 }

@@ -41,6 +41,12 @@ fcgi_param(void *ctx, const char *name)
   return FCGX_GetParam(name, ((FCGX_Request *)ctx)->envp);
 }
 
+static char **
+fcgi_params(void *ctx)
+{
+  return ((FCGX_Request *)ctx)->envp;
+}
+
 static ssize_t
 fcgi_read(void *ctx, void *buf, size_t n)
 {
@@ -93,7 +99,7 @@ fcgi_serve(struct responder *r, int idle_s)
   }
   log_info("fcgi_started", "idle_timeout_s=%d", idle_s);
   while(!fcgi_stop) {
-    struct request rq = { &req, fcgi_param, fcgi_read, fcgi_write, fcgi_finish };
+    struct request rq = { &req, fcgi_param, fcgi_params, fcgi_read, fcgi_write, fcgi_finish };
     int ready = wait_readable(idle_s);
 
     if(ready == 0) {
@@ -102,7 +108,7 @@ fcgi_serve(struct responder *r, int idle_s)
     }
     if(fcgi_stop || FCGX_Accept_r(&req) < 0)
       break;
-    responder_serve(r, &rq);
+    responder_serve(r, &rq, NULL);
   }
   FCGX_Free(&req, 1);
   log_info("fcgi_stopped", "reason=%s", fcgi_stop ? "signal" : "done");

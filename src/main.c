@@ -8,6 +8,7 @@
 #include "config.h"
 #include "drain.h"
 #include "front.h"
+#include "replay.h"
 #include "log.h"
 #include "responder.h"
 
@@ -17,6 +18,7 @@ usage(FILE *f)
   fprintf(f,
           "usage: sandhook [--config FILE] [--idle-exit SECONDS]\n"
           "       sandhook drain [--config FILE]\n"
+          "       sandhook replay [--config FILE] [--resign] [--dry-run] FILE...\n"
           "       sandhook --help | --version\n"
           "\n"
           "Run by a web server, sandhook is a FastCGI responder when fd 0 is a\n"
@@ -24,7 +26,8 @@ usage(FILE *f)
           "It verifies Standard Webhooks deliveries and, on\n"
           "session.status_run_started, drains the environment's work queue,\n"
           "running each tool call in a jail.  'drain' runs the drainer in the\n"
-          "foreground.  Settings: see the README (ANTHROPIC_ENVIRONMENT_ID,\n"
+          "foreground; 'replay' sends captured requests through the same path\n"
+          "as a live one.  Settings: see the README (ANTHROPIC_ENVIRONMENT_ID,\n"
           "ANTHROPIC_ENVIRONMENT_KEY, ANTHROPIC_WEBHOOK_SIGNING_KEY,\n"
           "ANTHROPIC_BASE_URL, SANDHOOK_STATE_DIR, ...).\n");
 }
@@ -33,13 +36,21 @@ int
 main(int argc, char **argv)
 {
   const char *config_file = NULL;
-  int idle_exit = 0, drain = 0, i;
+  int idle_exit = 0, drain = 0, replay_at = 0, nreplay = 0, i;
   struct config cfg;
   struct responder r;
   char err[512];
   int rc;
 
   for(i = 1; i < argc; i++) {
+    if(replay_at) {
+      /* After "replay": its own options and files; --config still ours. */
+      if(!strcmp(argv[i], "--config") && i + 1 < argc)
+        config_file = argv[++i];
+      else
+        argv[replay_at + nreplay++] = argv[i];
+      continue;
+    }
     if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       usage(stdout);
       return 0;
@@ -54,13 +65,15 @@ main(int argc, char **argv)
       idle_exit = atoi(argv[++i]);
     else if(!strcmp(argv[i], "drain"))
       drain = 1;
+    else if(!strcmp(argv[i], "replay"))
+      replay_at = i + 1;
     else {
       fprintf(stderr, "sandhook: unknown argument '%s'\n", argv[i]);
       usage(stderr);
       return 2;
     }
   }
-  log_init(drain ? "drainer" : "responder");
+  log_init(drain ? "drainer" : replay_at ? "replay" : "responder");
   if(config_load(&cfg, config_file, err, sizeof(err)) < 0) {
     log_err("config_invalid", "error=\"%s\"", err);
     if(getenv("GATEWAY_INTERFACE"))
@@ -72,6 +85,8 @@ main(int argc, char **argv)
     log_set_level(LOG_DEBUG);
   if(drain)
     rc = drain_run(&cfg);
+  else if(replay_at)
+    rc = replay_main(&cfg, nreplay, argv + replay_at);
   else if(fcgi_is_listening_socket()) {
     responder_init(&r, &cfg);
     rc = fcgi_serve(&r, idle_exit);

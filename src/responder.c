@@ -1,4 +1,5 @@
 #include "responder.h"
+#include "capture.h"
 #include "drain.h"
 #include "log.h"
 #include "seen.h"
@@ -82,6 +83,19 @@ read_body(struct request *rq, size_t max, size_t want, int have_len,
   return buf;
 }
 
+/* Writes the capture, once, before anything is verified. */
+static void
+capture(struct responder *r, struct request *rq, const char *body, size_t len)
+{
+  char path[4096];
+
+  if(!r->cfg->capture_dir || r->replaying)
+    return;
+  if(capture_write(r->cfg->capture_dir, rq, body, len, path, sizeof(path)) < 0)
+    log_warn("capture_failed", "errno=%d", errno);
+  capture_sweep(r->cfg->capture_dir, r->cfg->capture_keep_hours * 3600L, r->now());
+}
+
 void
 responder_handle(struct responder *r, struct request *rq, struct reply *rep)
 {
@@ -91,40 +105,41 @@ responder_handle(struct responder *r, struct request *rq, struct reply *rep)
   size_t want = 0, got = 0;
   enum wh_status st;
   int lenrc, too_big, dup;
-  char *body;
+  char *body = NULL;
 
   memset(rep, 0, sizeof(*rep));
   if(!method || strcmp(method, "POST")) {
     rep->allow = "POST";
     set_reply(rep, 405, "only POST is accepted");
     log_info("webhook_rejected", "status=405 method=%s", method ? method : "-");
-    return;
+    goto early;
   }
   lenrc = parse_length(rq->param(rq->ctx, "CONTENT_LENGTH"), &want);
   if(lenrc < 0) {
     set_reply(rep, 400, "malformed Content-Length");
     log_info("webhook_rejected", "status=400 reason=bad_content_length");
-    return;
+    goto early;
   }
   if(lenrc == 0 && want > cfg->max_body) {
     set_reply(rep, 413, "body too large");
     log_info("webhook_rejected", "status=413 content_length=%zu limit=%zu", want, cfg->max_body);
-    return;
-  }
-  if(!r->key_ok) {
-    set_reply(rep, 503, "no webhook signing key is configured");
-    log_err("webhook_rejected", "status=503 reason=no_signing_key");
-    return;
+    goto early;
   }
   body = read_body(rq, cfg->max_body, want, lenrc == 0, &got, &too_big);
   if(!body) {
     set_reply(rep, 500, "cannot read request body");
     log_err("webhook_rejected", "status=500 reason=body_read_failed errno=%d", errno);
-    return;
+    goto early;
   }
+  capture(r, rq, body, got);
   if(too_big) {
     set_reply(rep, 413, "body too large");
     log_info("webhook_rejected", "status=413 limit=%zu", cfg->max_body);
+    goto out;
+  }
+  if(!r->key_ok) {
+    set_reply(rep, 503, "no webhook signing key is configured");
+    log_err("webhook_rejected", "status=503 reason=no_signing_key");
     goto out;
   }
   if(lenrc == 0 && got != want) {
@@ -149,27 +164,31 @@ responder_handle(struct responder *r, struct request *rq, struct reply *rep)
     log_info("webhook_rejected", "status=400 reason=\"%s\" webhook_id=%s", why, id);
     goto out;
   }
-  dup = seen_mark(cfg->state_dir, id, cfg->dedupe_seconds, r->now());
+  dup = r->dry_run ? 0 : seen_mark(cfg->state_dir, id, cfg->dedupe_seconds, r->now());
   if(dup < 0) {
     set_reply(rep, 503, "duplicate store unavailable");
     log_err("webhook_rejected", "status=503 reason=seen_store errno=%d webhook_id=%s", errno, id);
     goto out;
   }
-  seen_sweep(cfg->state_dir, cfg->dedupe_seconds, r->now());
+  if(!r->dry_run)
+    seen_sweep(cfg->state_dir, cfg->dedupe_seconds, r->now());
   if(dup) {
     set_reply(rep, 200, "duplicate delivery ignored");
     log_info("webhook_duplicate", "webhook_id=%s type=%s", id, rep->ev.data_type);
     goto out;
   }
   if(!strcmp(rep->ev.data_type, "session.status_run_started")) {
-    rep->start_drain = 1;
-    set_reply(rep, 202, "draining the work queue");
+    rep->start_drain = !r->dry_run;
+    set_reply(rep, 202, r->dry_run ? "would drain the work queue (dry run)" : "draining the work queue");
   }
   else
     set_reply(rep, 200, "event type ignored");
   log_info("webhook_accepted", "webhook_id=%s type=%s resource_id=%s status=%d",
            id, rep->ev.data_type, rep->ev.data_id[0] ? rep->ev.data_id : "-",
            rep->status);
+  goto out;
+early:
+  capture(r, rq, NULL, 0);
 out:
   free(body);
 }
@@ -208,7 +227,7 @@ write_reply(struct request *rq, const struct reply *rep)
 }
 
 void
-responder_serve(struct responder *r, struct request *rq)
+responder_serve(struct responder *r, struct request *rq, struct reply *out)
 {
   struct reply rep;
   int release = -1;
@@ -228,4 +247,6 @@ responder_serve(struct responder *r, struct request *rq)
   rq->finish(rq->ctx);
   if(release >= 0)
     close(release);     /* the drainer may now call the API */
+  if(out)
+    *out = rep;
 }

@@ -17,6 +17,7 @@
 struct request {
   void *ctx;
   const char *(*param)(void *ctx, const char *name);
+  char **(*params)(void *ctx);          /* every NAME=value, for capture */
   ssize_t (*read)(void *ctx, void *buf, size_t n);
   int (*write)(void *ctx, const char *data, size_t n);
   void (*finish)(void *ctx);
@@ -26,6 +27,8 @@ struct responder {
   const struct config *cfg;
   struct wh_key key;
   int key_ok;
+  int replaying;        /* sandhook replay: the request was captured already */
+  int dry_run;          /* replay --dry-run: no duplicate mark, no drain either */
   time_t (*now)(void);
 };
 
@@ -42,6 +45,7 @@ void responder_init(struct responder *r, const struct config *cfg);
 /* Decides the answer without side effects beyond the duplicate store. */
 void responder_handle(struct responder *r, struct request *rq, struct reply *rep);
 
-void responder_serve(struct responder *r, struct request *rq);
+/* The whole request; rep (may be NULL) receives the answer given. */
+void responder_serve(struct responder *r, struct request *rq, struct reply *rep);
 
 #endif
