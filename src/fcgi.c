@@ -5,6 +5,7 @@
 #include <fcgiapp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +17,24 @@ on_term(int sig)
 {
   (void)sig;
   fcgi_stop = 1;
+}
+
+int
+fcgi_adopt_systemd_socket(void)
+{
+  const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+
+  /* sd_listen_fds(3): one socket on fd 3, meant for this very process.
+   * libfcgi wants the listening socket on fd 0. */
+  if(!fds || !pid || strcmp(fds, "1") || atol(pid) != (long)getpid())
+    return 0;
+  unsetenv("LISTEN_FDS");
+  unsetenv("LISTEN_PID");
+  unsetenv("LISTEN_FDNAMES");
+  if(dup2(3, STDIN_FILENO) < 0)
+    return -1;
+  close(3);
+  return 1;
 }
 
 int

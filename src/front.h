@@ -9,5 +9,8 @@
 int cgi_serve(struct responder *r);
 int fcgi_serve(struct responder *r, int idle_s);
 int fcgi_is_listening_socket(void);
+/* Socket activation without StandardInput=socket: takes the one socket a
+ * systemd-style activator passed on fd 3 (LISTEN_FDS) onto fd 0. */
+int fcgi_adopt_systemd_socket(void);
 
 #endif

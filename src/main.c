@@ -87,7 +87,7 @@ main(int argc, char **argv)
     rc = drain_run(&cfg);
   else if(replay_at)
     rc = replay_main(&cfg, nreplay, argv + replay_at);
-  else if(fcgi_is_listening_socket()) {
+  else if(fcgi_adopt_systemd_socket() >= 0 && fcgi_is_listening_socket()) {
     responder_init(&r, &cfg);
     rc = fcgi_serve(&r, idle_exit);
   }
