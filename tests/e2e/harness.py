@@ -272,13 +272,19 @@ class Nginx:
     """A real nginx on 127.0.0.1 whose server block includes the shipped
     location snippet unchanged."""
 
-    def __init__(self, tmp, fcgi_sock):
+    def __init__(self, tmp, fcgi_sock, config=None):
         binary = os.environ.get("TEST_NGINX_BINARY") or shutil.which("nginx") or "/usr/sbin/nginx"
         if not os.path.exists(binary):
             skip("nginx is not installed (apt-get install nginx-light)")
         self.prefix = os.path.join(tmp, "nginx")
         os.makedirs(os.path.join(self.prefix, "logs"), exist_ok=True)
-        shutil.copy(os.path.join(TOP, "nginx", "sandhook-location.conf"), self.prefix)
+        # The snippet as shipped, with only the two paths an operator edits.
+        snippet = open(os.path.join(TOP, "nginx", "sandhook-location.conf")).read()
+        snippet = snippet.replace("/usr/local/bin/sandhook", SANDHOOK)
+        if config:
+            snippet = snippet.replace("/etc/sandhook/sandhook.conf", config)
+        with open(os.path.join(self.prefix, "sandhook-location.conf"), "w") as f:
+            f.write(snippet)
         params = "/etc/nginx/fastcgi_params"
         shutil.copy(params, self.prefix)
         self.port = free_port()
@@ -328,6 +334,28 @@ http {
                 return r.status, r.read().decode(), time.time() - t0, dict(r.headers)
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode(), time.time() - t0, dict(e.headers)
+
+    def stop(self):
+        stop_proc(self.proc)
+
+
+class Fcgiwrap:
+    """fcgiwrap on a Unix socket: nginx hands it the request and it runs
+    sandhook as a CGI program, as Debian's fcgiwrap package does."""
+
+    def __init__(self, tmp):
+        binary = shutil.which("fcgiwrap") or "/usr/sbin/fcgiwrap"
+        if not os.path.exists(binary):
+            skip("fcgiwrap is not installed (apt-get install fcgiwrap)")
+        self.sock = os.path.join(tmp, "fcgiwrap.sock")
+        old = os.umask(0)
+        try:
+            self.proc = subprocess.Popen([binary, "-c", "2", "-s", "unix:" + self.sock],
+                                         stdout=subprocess.DEVNULL,
+                                         stderr=open(os.path.join(tmp, "fcgiwrap.err"), "w"))
+        finally:
+            os.umask(old)
+        wait_for(lambda: os.path.exists(self.sock), 10, what="the fcgiwrap socket")
 
     def stop(self):
         stop_proc(self.proc)
