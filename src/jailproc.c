@@ -309,8 +309,52 @@ enter_root(const char *root)
     die("read-only root");
 }
 
+/* The outside half of the user namespace step: the jail's parent (still
+ * real root, outside the PID and user namespaces) maps the jail uid and
+ * gid, and nothing else, into the child's new user namespace.  The child
+ * pivoted the mount namespace they share, so the parent sees the jail's
+ * /proc, where the child is PID 1. */
 static void
-drop_privileges(unsigned uid, unsigned gid)
+map_user_ns(unsigned uid, unsigned gid)
+{
+  char path[64], map[64];
+  int fd, i;
+  static const char *const files[] = { "setgroups", "uid_map", "gid_map" };
+
+  for(i = 0; i < 3; i++) {
+    if(i == 0)
+      snprintf(map, sizeof(map), "deny");
+    else
+      snprintf(map, sizeof(map), "%u %u 1\n", i == 1 ? uid : gid, i == 1 ? uid : gid);
+    snprintf(path, sizeof(path), "/proc/1/%s", files[i]);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if(fd < 0 || write_all(fd, map, strlen(map)) < 0)
+      die("write %s", path);
+    close(fd);
+  }
+}
+
+/* Enters a user namespace where only the jail ids exist, so no process in
+ * the jail can ever be uid 0 or hold a capability that means anything
+ * outside.  Where the kernel refuses one (disabled, limits), the jail goes
+ * on with the rest of its layers and says so. */
+static void
+enter_user_ns(int to_parent, int from_parent)
+{
+  char c = 'N';
+
+  if(unshare(CLONE_NEWUSER) == 0)
+    c = 'U';
+  else
+    log_warn("user_namespace_unavailable", "errno=%d", errno);
+  if(write(to_parent, &c, 1) != 1 || (c == 'U' && read(from_parent, &c, 1) != 1))
+    die("user namespace handshake");
+  close(to_parent);
+  close(from_parent);
+}
+
+static void
+drop_privileges(unsigned uid, unsigned gid, int to_parent, int from_parent)
 {
   uid_t r, e, s;
 
@@ -318,18 +362,27 @@ drop_privileges(unsigned uid, unsigned gid)
   struct __user_cap_data_struct data[2];
   int cap;
 
-  /* Empty the bounding and ambient sets while we still may, so no exec
-   * can ever bring a capability back. */
+  /* Supplementary groups go while we are real root: inside the user
+   * namespace setgroups is denied. */
+  if(setgroups(0, NULL) < 0)
+    die("setgroups");
+  enter_user_ns(to_parent, from_parent);
+  /* Empty the bounding and ambient sets (a new user namespace starts with
+   * full ones), so no exec can ever bring a capability back. */
   for(cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
     if(prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
       die("drop capability %d from the bounding set", cap);
   if(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
     die("clear ambient capabilities");
-  if(setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+  if(setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
     die("drop to %u:%u", uid, gid);
   if(getresuid(&r, &e, &s) < 0 || r != uid || e != uid || s != uid)
     die("uid still privileged");
+  /* In a user namespace where root was never mapped the uid change does
+   * not clear the namespace's capabilities: clear them by hand. */
   memset(data, 0, sizeof(data));
+  if(syscall(SYS_capset, &hdr, data) < 0)
+    die("capset");
   if(syscall(SYS_capget, &hdr, data) < 0 || data[0].effective || data[0].permitted ||
      data[1].effective || data[1].permitted)
     die("capabilities survived the uid change");
@@ -417,7 +470,7 @@ jail_main(int argc, char **argv)
 {
   struct tool_ctx tctx;
   unsigned uid, gid;
-  int host_net, status;
+  int host_net, status, up[2], down[2];
   pid_t child;
 
   log_init("jail");
@@ -438,17 +491,33 @@ jail_main(int argc, char **argv)
   if(unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
              (host_net ? 0 : CLONE_NEWNET)) < 0)
     die("unshare");
+  if(pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0)
+    die("pipe");
   child = fork();
   if(child < 0)
     die("fork");
   if(child > 0) {
-    /* Outside the namespaces: wait, so the drainer's kill of this process
-     * takes the whole jail down through the child's death signal. */
+    char c;
+
+    /* Outside the namespaces: map the child's user namespace when it made
+     * one, then wait, so the drainer's kill of this process takes the
+     * whole jail down through the child's death signal. */
     close(JAIL_FD);
+    close(up[1]);
+    close(down[0]);
+    if(read(up[0], &c, 1) == 1 && c == 'U') {
+      map_user_ns(uid, gid);
+      if(write(down[1], &c, 1) != 1)
+        die("user namespace handshake");
+    }
+    close(up[0]);
+    close(down[1]);
     while(waitpid(child, &status, 0) < 0 && errno == EINTR)
       ;
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
   }
+  close(up[0]);
+  close(down[1]);
   /* Our parent is outside the PID namespace, so getppid() says 0 and cannot
    * detect a parent that died before this line; that case still ends here,
    * because the drainer closes the channel when it kills the parent. */
@@ -462,7 +531,7 @@ jail_main(int argc, char **argv)
     die("sethostname");
   if(!host_net)
     loopback_up();
-  drop_privileges(uid, gid);
+  drop_privileges(uid, gid, up[1], down[0]);
   if(tool_ctx_init(&tctx, JAIL_WORKDIR, 120000) < 0)
     die("open %s", JAIL_WORKDIR);
   tctx.kill_tree = kill_namespace;

@@ -56,7 +56,7 @@ victim = subprocess.Popen(["sleep", "300"])
 PY = "python3 -c "
 CASES = [
     # (name, tool, input, predicate on (is_error, text))
-    ("probe", "bash", {"command": "echo jail-up; grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status"}, None),
+    ("probe", "bash", {"command": "echo jail-up; grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; cat /proc/self/uid_map"}, None),
     ("read host files", "bash", {"command": "cat /etc/shadow; cat %s/secret.txt; cat /proc/1/root/etc/shadow; ls /var/lib /root 2>&1; echo done" % host_dir}, None),
     ("write outside", "bash", {"command": "for p in /usr/x /etc/x /x /var/x /bin/x /proc/sys/kernel/hostname; do echo hi > $p && echo WROTE $p; done; echo done"}, None),
     ("file tool ..", "write", {"file_path": "../../etc/escape", "content": "x"}, None),
@@ -124,9 +124,15 @@ try:
             t.ok(False, why)
             t.done()
         skip(why)
-    t.ok("CapEff:\t0000000000000000" in probe and "CapBnd:\t0000000000000000" in probe,
+    t.ok("CapEff:\t0000000000000000" in probe and "CapPrm:\t0000000000000000" in probe and
+         "CapBnd:\t0000000000000000" in probe,
          "no capability at all, bounding set included")
     t.ok("NoNewPrivs:\t1" in probe, "no_new_privs is set")
+    uid_map = probe.strip().split("\n")[-1].split()
+    if uid_map == ["0", "0", "4294967295"]:
+        print("# SKIP user namespace: the kernel refused one here (see user_namespace_unavailable)")
+    else:
+        t.eq(uid_map, ["65534", "65534", "1"], "a user namespace maps the jail uid and nothing else")
     t.ok("Seccomp:\t2" in probe, "a seccomp filter is active")
 
     text = out["read host files"][1]
