@@ -11,7 +11,7 @@
 
 #include <limits.h>
 
-#include "limits.h"
+#include "jail_limits.h"
 
 struct cgroup {
   int version;                  /* 0: none, 1 or 2 */

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "limits.h"
+#include "jail_limits.h"
 
 struct config {
   char *environment_id;

@@ -1,9 +1,9 @@
 #include "jailproc.h"
 #include "frame.h"
 #include "fsutil.h"
-#include "limits.h"
+#include "jail_limits.h"
 #include "log.h"
-#include "seccomp.h"
+#include "syscall_filter.h"
 #include "tools/tools.h"
 
 #include <errno.h>

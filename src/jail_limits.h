@@ -1,4 +1,4 @@
-/* limits: the resource limits of a jail.
+/* jail_limits: the resource limits of a jail.
  *
  * Each is a setting with a default (see the README): rlimits for CPU time,
  * address space, open files, processes and file size, the size of the

@@ -1,4 +1,4 @@
-#include "limits.h"
+#include "jail_limits.h"
 
 #include <stdio.h>
 #include <stdlib.h>
