@@ -5,7 +5,6 @@
 #include "strbuf.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -104,30 +103,7 @@ out:
 void
 capture_sweep(const char *dir, long keep_seconds, time_t now)
 {
-  char stamp[PATH_MAX];
-  struct dirent *de;
-  struct stat st;
-  DIR *d;
-  int fd;
-
-  if(snprintf(stamp, sizeof(stamp), "%s/.sweep", dir) >= (int)sizeof(stamp) ||
-     (stat(stamp, &st) == 0 && now - st.st_mtime < 60))
-    return;
-  fd = open(stamp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if(fd >= 0)
-    close(fd);
-  d = opendir(dir);
-  if(!d)
-    return;
-  while((de = readdir(d))) {
-    size_t n = strlen(de->d_name);
-
-    if(n > 5 && !strcmp(de->d_name + n - 5, ".http") &&
-       fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-       S_ISREG(st.st_mode) && now - st.st_mtime > keep_seconds)
-      unlinkat(dirfd(d), de->d_name, 0);
-  }
-  closedir(d);
+  sweep_old_files(dir, ".http", keep_seconds, now);
 }
 
 int

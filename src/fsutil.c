@@ -1,9 +1,11 @@
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -129,4 +131,36 @@ read_fd(int fd, size_t cap, char **out, size_t *len)
 fail:
   free(buf);
   return -1;
+}
+
+void
+sweep_old_files(const char *dir, const char *suffix, long max_age, time_t now)
+{
+  char stamp[PATH_MAX];
+  struct dirent *de;
+  struct stat st;
+  size_t sl = suffix ? strlen(suffix) : 0;
+  DIR *d;
+  int fd;
+
+  /* At most once a minute, whoever gets there first. */
+  if(snprintf(stamp, sizeof(stamp), "%s/.sweep", dir) >= (int)sizeof(stamp) ||
+     (stat(stamp, &st) == 0 && now - st.st_mtime < 60))
+    return;
+  fd = open(stamp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if(fd >= 0)
+    close(fd);
+  d = opendir(dir);
+  if(!d)
+    return;
+  while((de = readdir(d))) {
+    size_t n = strlen(de->d_name);
+
+    if(de->d_name[0] == '.' || n < sl || (sl && strcmp(de->d_name + n - sl, suffix)))
+      continue;
+    if(fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+       S_ISREG(st.st_mode) && now - st.st_mtime >= max_age)
+      unlinkat(dirfd(d), de->d_name, 0);
+  }
+  closedir(d);
 }

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* mkdir -p; existing directories are fine. */
 int mkdir_p(const char *path, mode_t mode);
@@ -18,5 +19,10 @@ int write_all(int fd, const void *buf, size_t len);
 int read_file(const char *path, size_t cap, char **out, size_t *len);
 /* The same from an open descriptor (errno EFBIG past cap). */
 int read_fd(int fd, size_t cap, char **out, size_t *len);
+
+/* Removes regular files in dir whose name ends in suffix (NULL: any name
+ * not starting with '.') and that are at least max_age seconds old; runs at
+ * most once a minute per directory (a .sweep stamp). */
+void sweep_old_files(const char *dir, const char *suffix, long max_age, time_t now);
 
 #endif

@@ -1,7 +1,6 @@
 #include "seen.h"
 #include "fsutil.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -65,30 +64,8 @@ seen_forget(const char *state_dir, const char *id)
 void
 seen_sweep(const char *state_dir, long ttl, time_t now)
 {
-  char dirpath[PATH_MAX], stamp[PATH_MAX];
-  struct stat st;
-  struct dirent *de;
-  DIR *d;
-  int dfd, fd;
+  char dirpath[PATH_MAX];
 
-  if(seen_path(dirpath, sizeof(dirpath), state_dir, "") < 0 ||
-     seen_path(stamp, sizeof(stamp), state_dir, ".sweep") < 0)
-    return;
-  if(stat(stamp, &st) == 0 && now - st.st_mtime < 60)
-    return;
-  fd = open(stamp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if(fd >= 0)
-    close(fd);
-  d = opendir(dirpath);
-  if(!d)
-    return;
-  dfd = dirfd(d);
-  while((de = readdir(d))) {
-    if(de->d_name[0] == '.')
-      continue;
-    if(fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-       now - st.st_mtime >= ttl)
-      unlinkat(dfd, de->d_name, 0);
-  }
-  closedir(d);
+  if(seen_path(dirpath, sizeof(dirpath), state_dir, "") == 0)
+    sweep_old_files(dirpath, NULL, ttl, now);
 }

@@ -204,6 +204,13 @@ def sanitizer_clean(t, *paths):
          "".join(open(p, errors="replace").read()[-3000:] for p in bad))
 
 
+def final_checks(t, fake, *logs):
+    """What every end-to-end test ends on: no protocol violation seen by
+    the fake, no sanitizer report in sandhook's logs."""
+    t.eq(fake.log()["violations"], [], "the fake saw no protocol violation")
+    sanitizer_clean(t, *logs)
+
+
 def wait_idle_queue(fake, timeout=60):
     """Waits until every work item is stopped or no longer held."""
     def done():

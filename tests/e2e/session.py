@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (EVERY_TOOL, Checks, Fake, cgi, check_every_tool, drainer_log, free_tmp,
-                     need_root, run_started, sanitizer_clean, wait_for, write_config)
+                     need_root, run_started, final_checks, wait_for, write_config)
 
 need_root()
 t = Checks()
@@ -130,8 +130,7 @@ try:
             return True
     wait_for(gone, 15, 0.05, "the drainer to exit")
     t.ok(True, "the drainer exited")
-    t.eq(fake.log()["violations"], [], "the fake saw no protocol violation")
-    sanitizer_clean(t, os.path.join(state, "sandhook.log"))
+    final_checks(t, fake, os.path.join(state, "sandhook.log"))
 finally:
     fake.stop()
 t.done()
