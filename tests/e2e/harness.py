@@ -346,6 +346,59 @@ http {
         stop_proc(self.proc)
 
 
+class Apache:
+    """A real apache2 on 127.0.0.1 with mod_proxy_fcgi, including the
+    shipped example with only its socket path changed."""
+
+    def __init__(self, tmp, fcgi_sock):
+        binary = shutil.which("apache2") or "/usr/sbin/apache2"
+        mods = "/usr/lib/apache2/modules"
+        if not os.path.exists(binary) or not os.path.exists(mods + "/mod_proxy_fcgi.so"):
+            skip("apache2 is not installed (apt-get install apache2)")
+        self.root = os.path.join(tmp, "apache")
+        os.makedirs(self.root, exist_ok=True)
+        example = open(os.path.join(TOP, "apache", "sandhook-proxy-fcgi.conf")).read()
+        with open(os.path.join(self.root, "sandhook.conf"), "w") as f:
+            f.write(example.replace("/run/sandhook/fcgi.sock", fcgi_sock))
+        self.port = free_port()
+        conf = os.path.join(self.root, "httpd.conf")
+        with open(conf, "w") as f:
+            f.write("""
+ServerRoot %(r)s
+ServerName localhost
+PidFile %(r)s/httpd.pid
+Listen 127.0.0.1:%(port)d
+LoadModule mpm_event_module %(m)s/mod_mpm_event.so
+LoadModule authz_core_module %(m)s/mod_authz_core.so
+LoadModule proxy_module %(m)s/mod_proxy.so
+LoadModule proxy_fcgi_module %(m)s/mod_proxy_fcgi.so
+User nobody
+Group nogroup
+ErrorLog %(r)s/error.log
+LogLevel warn
+DocumentRoot %(r)s
+Include %(r)s/sandhook.conf
+""" % {"r": self.root, "m": mods, "port": self.port})
+        self.proc = subprocess.Popen([binary, "-f", conf, "-DFOREGROUND"],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.root, "stderr.log"), "w"))
+
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return True
+            except OSError:
+                return False
+        wait_for(up, 10, what="apache2 to listen")
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def post(self, path, body, headers, method="POST"):
+        return Nginx.post(self, path, body, headers, method)
+
+    def stop(self):
+        stop_proc(self.proc)
+
+
 class Fcgiwrap:
     """fcgiwrap on a Unix socket: nginx hands it the request and it runs
     sandhook as a CGI program, as Debian's fcgiwrap package does."""
