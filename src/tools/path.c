@@ -79,6 +79,43 @@ path_confine(const struct tool_ctx *ctx, const char *p, char *rel, size_t cap)
   return PATH_OK;
 }
 
+/* Without openat2 (kernels before 5.6, valgrind): walk rel one component
+ * at a time with O_NOFOLLOW.  rel is already free of "." and "..", so this
+ * cannot leave the workdir; it is stricter than openat2, refusing every
+ * symlink rather than only those that lead out. */
+static int
+open_beneath_walk(const struct tool_ctx *ctx, const char *rel, int flags, mode_t mode)
+{
+  char buf[8192], *comp, *next;
+  int dfd, fd, e;
+
+  if(strlen(rel) >= sizeof(buf)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  strcpy(buf, rel);
+  dfd = fcntl(ctx->workdir_fd, F_DUPFD_CLOEXEC, 0);
+  for(comp = buf; dfd >= 0; comp = next) {
+    struct stat st;
+
+    next = strchr(comp, '/');
+    if(next)
+      *next++ = '\0';
+    fd = next ? openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+              : openat(dfd, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+    e = errno;
+    /* A symlink met on the way is reported like one that leads out. */
+    if(fd < 0 && fstatat(dfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+      e = EXDEV;
+    close(dfd);
+    errno = e;
+    if(!next || fd < 0)
+      return fd;
+    dfd = fd;
+  }
+  return -1;
+}
+
 int
 path_open(const struct tool_ctx *ctx, const char *rel, int flags, mode_t mode)
 {
@@ -92,6 +129,8 @@ path_open(const struct tool_ctx *ctx, const char *rel, int flags, mode_t mode)
   do
     fd = syscall(SYS_openat2, ctx->workdir_fd, rel, &how, sizeof(how));
   while(fd < 0 && errno == EAGAIN);
+  if(fd < 0 && errno == ENOSYS)
+    return open_beneath_walk(ctx, rel, flags, mode);
   return (int)fd;
 }
 

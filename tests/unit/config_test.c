@@ -33,7 +33,7 @@ int
 main(void)
 {
   struct config cfg;
-  char err[512], text[512];
+  char err[512] = "", text[512];
   const char *f, *key;
 
   snprintf(dir, sizeof(dir), "/tmp/sandhook-config-XXXXXX");

@@ -1,6 +1,8 @@
 /* The six tools outside the jail, in a temporary workdir: outputs, errors,
  * limits and the path policy (symlinks included). */
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -43,6 +45,14 @@ run(const char *tool, const char *json, int *is_error)
     is_int(e_, want_err, "  ...and is_error");                            \
     free(o_);                                                             \
   } while(0)
+
+/* openat2 is missing on kernels before 5.6 and under valgrind; the tools
+ * then fall back to a stricter walk. */
+static int
+have_openat2(void)
+{
+  return !(syscall(SYS_openat2, -1, "", NULL, 0) < 0 && errno == ENOSYS);
+}
 
 static void
 put_file(const char *name, const char *data, size_t len)
@@ -156,8 +166,13 @@ file_tools(void)
   ok(access("/etc/sandhook-test", F_OK) != 0, "nothing was written to /etc");
   snprintf(path, sizeof(path), "%s/inner-link", wd);
   ok(symlink("d/e/f.txt", path) == 0, "planted an inner symlink");
-  EXPECT("read", "{\"file_path\":\"inner-link\",\"view_range\":[1,1]}", 0, "one",
-         "a symlink inside the workdir is followed");
+  if(have_openat2())
+    EXPECT("read", "{\"file_path\":\"inner-link\",\"view_range\":[1,1]}", 0, "one",
+           "a symlink inside the workdir is followed");
+  else
+    EXPECT("read", "{\"file_path\":\"inner-link\",\"view_range\":[1,1]}", 1,
+           "path \"inner-link\" is outside the session's working directory",
+           "without openat2 every symlink is refused");
 }
 
 static void
