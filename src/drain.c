@@ -113,12 +113,14 @@ drain_spawn(const struct config *cfg)
     return -1;
   }
   if(pid == 0) {
+    pid_t grandchild = fork();
     int null;
 
     /* The intermediate child exits at once, so the drainer is nobody's
-     * child and the responder never has to reap it. */
-    if(fork() != 0)
-      _exit(0);
+     * child and the responder never has to reap it; its status says
+     * whether the drainer exists. */
+    if(grandchild != 0)
+      _exit(grandchild < 0 ? 1 : 0);
     setsid();
     if(dup2(p[0], 3) < 0)
       _exit(1);
@@ -146,6 +148,11 @@ drain_spawn(const struct config *cfg)
   close(p[0]);
   while(waitpid(pid, &status, 0) < 0 && errno == EINTR)
     ;
+  if(!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    close(p[1]);
+    errno = EAGAIN;
+    return -1;
+  }
   return p[1];
 }
 
