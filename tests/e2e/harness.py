@@ -275,6 +275,16 @@ def free_port():
     return port
 
 
+def wait_listening(port, what):
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return True
+        except OSError:
+            return False
+    wait_for(up, 10, what=what)
+
+
 class Nginx:
     """A real nginx on 127.0.0.1 whose server block includes the shipped
     location snippet unchanged."""
@@ -322,14 +332,7 @@ http {
 """ % {"p": self.prefix, "s": fcgi_sock, "port": self.port})
         self.proc = subprocess.Popen([binary, "-p", self.prefix, "-c", conf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def up():
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return True
-            except OSError:
-                return False
-        wait_for(up, 10, what="nginx to listen")
+        wait_listening(self.port, "nginx to listen")
         self.url = "http://127.0.0.1:%d" % self.port
 
     def post(self, path, body, headers, method="POST"):
@@ -382,14 +385,7 @@ Include %(r)s/sandhook.conf
         self.proc = subprocess.Popen([binary, "-f", conf, "-DFOREGROUND"],
                                      stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.root, "stderr.log"), "w"))
-
-        def up():
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return True
-            except OSError:
-                return False
-        wait_for(up, 10, what="apache2 to listen")
+        wait_listening(self.port, "apache2 to listen")
         self.url = "http://127.0.0.1:%d" % self.port
 
     def post(self, path, body, headers, method="POST"):
@@ -500,3 +496,36 @@ def run_every_tool(t, fake, state, deliver, how):
     wait_for(lambda: fake.state(sid)["status"] == "terminated" and
              all(w["state"] == "stopped" for w in fake.work()), 60, 0.1, "the every-tool session")
     check_every_tool(t, fake, sid, state)
+
+
+def check_front_server(t, fake, state, web, how):
+    """What every web server in front of sandhook must do with the shipped
+    configuration: only POST, the body cap, headers passed through, never a
+    3xx, answer before the session runs, and the every-tool session."""
+    st, _, _, _ = web.post("/hooks/sandhook", None, {}, method="GET")
+    t.eq(st, 405, "GET on the webhook path is 405 " + how)
+    for path in ("/hooks/sandhook/", "/hooks"):
+        st, _, _, _ = web.post(path, b"{}", {"Content-Type": "application/json"})
+        t.ok(not 300 <= st < 400, "%s answers %d %s, never a 3xx" % (path, st, how))
+    big = b"x" * (1024 * 1024 + 10)
+    st, _, _, _ = web.post("/hooks/sandhook", big, sign(big, "whe_big"))
+    t.eq(st, 413, "a body over the cap is 413 " + how)
+    idled = json.dumps({"type": "event", "id": "whe_front_1", "created_at": "x",
+                        "data": {"type": "session.status_idled", "id": "s"}}).encode()
+    st, _, _, _ = web.post("/hooks/sandhook", idled,
+                           dict(sign(idled, "whe_front_1"), **{"Content-Type": "application/json"}))
+    t.eq(st, 200, "a signed delivery passes %s and verifies (headers passed)" % how)
+    st, _, _, _ = web.post("/hooks/sandhook", idled, {"webhook-id": "whe_front_2"})
+    t.eq(st, 400, "missing signature headers are 400 " + how)
+
+    sid = fake.session([{"tool": "bash", "input": {"command": "sleep 2; echo answered-first"}}])["session_id"]
+    body, hdrs = run_started(sid)
+    st, _, dt, _ = web.post("/hooks/sandhook", body, hdrs)
+    t.eq(st, 202, "run_started %s is 202" % how)
+    t.ok(dt < 1.5, "the POST returned in %.2fs" % dt)
+    t.ok(not fake.state(sid)["finished"], "while the session it started was still running")
+    wait_for(lambda: fake.state(sid)["status"] == "terminated" and
+             all(w["state"] == "stopped" for w in fake.work()), 30, 0.1, "the session")
+    t.eq([r["content"][0]["text"] for r in fake.state(sid)["results"].values()], ["answered-first"],
+         "the session ran to the end after the response")
+    run_every_tool(t, fake, state, lambda b, h: web.post("/hooks/sandhook", b, h)[0], how)
