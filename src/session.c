@@ -21,6 +21,7 @@ struct call {
   cJSON *input;
   cJSON *result;          /* kept while a post is outstanding */
   enum call_state state;
+  int repost;             /* UNPOSTED and due again after a reconcile */
   struct call *next;
 };
 
@@ -371,6 +372,7 @@ reconcile(struct session *s)
 {
   char path[1024];
   char *cursor = NULL;
+  struct call *c;
   int pages = 0;
 
   s->reconciled = 0;
@@ -404,6 +406,11 @@ reconcile(struct session *s)
   }
   s->reconciled = 1;
   s->relist_at = 0;
+  /* A result whose post failed is still unanswered: post it again, once
+   * per reconcile, without running the call a second time. */
+  for(c = s->calls; c; c = c->next)
+    if(c->state == CALL_UNPOSTED)
+      c->repost = 1;
   log_info("history_reconciled", "pages=%d events=%zu", pages, s->seen.n);
 }
 
@@ -549,7 +556,8 @@ next_call(struct session *s)
   struct call *c;
 
   for(c = s->calls; c; c = c->next) {
-    if(c->state == CALL_DONE || c->state == CALL_HELD)
+    if(c->state == CALL_DONE || c->state == CALL_HELD ||
+       (c->state == CALL_UNPOSTED && !c->repost))
       continue;
     if(strset_has(&s->answered, c->id)) {
       c->state = CALL_DONE;
@@ -717,7 +725,12 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
     if(s.relist_at && now_ms() >= s.relist_at)
       reconcile(&s);
     if(c && s.reconciled) {
-      run_call(&s, c);
+      if(c->state == CALL_UNPOSTED) {
+        c->repost = 0;
+        post_result(&s, c);
+      }
+      else
+        run_call(&s, c);
       continue;
     }
     if(s.idle_deadline && now_ms() >= s.idle_deadline)

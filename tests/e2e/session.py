@@ -77,6 +77,17 @@ try:
     streams = [r for r in reqs if r.get("path") == "/v1/sessions/%s/events/stream" % sid2]
     t.ok(len(streams) >= 2, "the worker reconnected the stream (%d opens)" % len(streams))
 
+    # A post refused outright is not a reason to run the call again: the
+    # kept result is posted once more after the next reconcile.
+    fake.faults(post_400_and_drop=1)
+    sid6 = fake.session([{"tool": "bash", "input": {"command": "echo run >> runs; wc -l < runs"}}])["session_id"]
+    start(sid6)
+    wait_for(lambda: fake.state(sid6)["status"] == "terminated" and
+             all(w["state"] == "stopped" for w in fake.work()), 60, 0.1, "the refused post")
+    st, calls, results = results_by_command(sid6)
+    t.eq([text(r) for r in results.values()], ["1"],
+         "a refused result is posted again after the reconcile, and the call ran once")
+
     # A lost lease: the heartbeat gets 412 while a call runs.  The call is
     # not answered by this claim; the reclaimed item runs it again once.
     sid3 = fake.session([{"tool": "bash", "input": {"command": "sleep 3; echo survived"}}])["session_id"]

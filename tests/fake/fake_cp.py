@@ -447,6 +447,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(400, "invalid_request_error", "events must be a list")
         if self.fault("post_5xx"):
             return self.error(500, "api_error", "injected failure")
+        if self.fault("post_400_and_drop"):
+            # A refusal no retry gets past, then the stream drops: the
+            # worker's next reconcile must post the result again.
+            with LOCK:
+                for q in sess.subscribers:
+                    q.put(None)
+            return self.error(400, "invalid_request_error", "injected refusal")
         out = []
         with LOCK:
             for ev in body["events"]:
@@ -501,6 +508,9 @@ class Handler(BaseHTTPRequestHandler):
                     self.wfile.write(b"event: ping\ndata: {}\n\n")
                     self.wfile.flush()
                     continue
+                if ev is None:
+                    ST.log.append({"event": "stream_dropped", "session": sess.id})
+                    break
                 data = json.dumps(ev)
                 self.wfile.write(("event: %s\ndata: %s\n\n" % (ev["type"], data)).encode())
                 self.wfile.flush()
