@@ -5,24 +5,16 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Apache, Checks, Fake, FcgiPool, check_front_server, final_checks, free_tmp,
+from harness import (Scenario, Apache, Checks, FcgiPool, check_front_server, final_checks,
                      need_root, write_config)
 
 need_root()
 t = Checks()
-tmp = free_tmp()
-fake = Fake(tmp)
-pool = web = None
-try:
+with Scenario() as sc:
+    tmp, fake = sc.tmp, sc.fake
     cfg, state = write_config(tmp, fake.url)
-    pool = FcgiPool(tmp, cfg)
-    web = Apache(tmp, pool.sock)
+    pool = sc.add(FcgiPool(tmp, cfg))
+    web = sc.add(Apache(tmp, pool.sock))
     check_front_server(t, fake, state, web, "through Apache")
     final_checks(t, fake, os.path.join(state, "sandhook.log"), os.path.join(tmp, "fcgi.err"))
-finally:
-    if web:
-        web.stop()
-    if pool:
-        pool.stop()
-    fake.stop()
 t.done()

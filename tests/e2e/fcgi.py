@@ -7,17 +7,15 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Checks, run_every_tool, final_checks, Fake, FcgiPool, free_tmp, need_root, run_started, sign,
+from harness import (Scenario, Checks, run_every_tool, final_checks, FcgiPool, need_root, run_started, sign,
                      wait_for, write_config)
 
 need_root()
 t = Checks()
-tmp = free_tmp()
-fake = Fake(tmp)
-pool = None
-try:
+with Scenario() as sc:
+    tmp, fake = sc.tmp, sc.fake
     cfg, state = write_config(tmp, fake.url)
-    pool = FcgiPool(tmp, cfg)
+    pool = sc.add(FcgiPool(tmp, cfg))
     st, body, dt = pool.post(b"", {}, method="GET")
     t.eq(st, 405, "GET over FastCGI is 405")
     st, body, dt = pool.post(b"{}", {"webhook-id": "whe_1", "webhook-timestamp": "1",
@@ -44,8 +42,4 @@ try:
     t.ok(pool.proc.poll() is None, "the FastCGI responder is still running")
     run_every_tool(t, fake, state, lambda b, h: pool.post(b, h)[0], "over FastCGI")
     final_checks(t, fake, os.path.join(state, "sandhook.log"), os.path.join(tmp, "fcgi.err"))
-finally:
-    if pool:
-        pool.stop()
-    fake.stop()
 t.done()

@@ -211,12 +211,28 @@ def final_checks(t, fake, *logs):
     sanitizer_clean(t, *logs)
 
 
-def wait_idle_queue(fake, timeout=60):
-    """Waits until every work item is stopped or no longer held."""
-    def done():
-        ws = fake.work()
-        return ws and all(w["state"] == "stopped" for w in ws)
-    return wait_for(done, timeout, 0.1, "every work item to be stopped")
+class Scenario:
+    """One test's world: a temporary directory and the fake control plane,
+    plus every server handed to add(), all stopped (last started, first
+    stopped) when the with-block ends, however it ends."""
+
+    def __init__(self):
+        self.tmp = free_tmp()
+        self.fake = Fake(self.tmp)
+        self.servers = []
+
+    def add(self, server):
+        self.servers.append(server)
+        return server
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for server in reversed(self.servers):
+            server.stop()
+        self.fake.stop()
+        return False
 
 
 def free_tmp(prefix="sandhook-test-"):

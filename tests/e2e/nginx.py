@@ -5,27 +5,19 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Checks, Fake, FcgiPool, Nginx, check_front_server, final_checks, free_tmp,
+from harness import (Scenario, Checks, FcgiPool, Nginx, check_front_server, final_checks,
                      need_root, write_config)
 
 need_root()
 t = Checks()
-tmp = free_tmp()
-fake = Fake(tmp)
-pool = web = None
-try:
+with Scenario() as sc:
+    tmp, fake = sc.tmp, sc.fake
     cfg, state = write_config(tmp, fake.url)
-    pool = FcgiPool(tmp, cfg)
-    web = Nginx(tmp, pool.sock)
+    pool = sc.add(FcgiPool(tmp, cfg))
+    web = sc.add(Nginx(tmp, pool.sock))
     check_front_server(t, fake, state, web, "through nginx")
     for path in ("/hooks/sandhook?x=1", "/hooks/sandhookx"):
         st, _, _, _ = web.post(path, b"{}", {"Content-Type": "application/json"})
         t.ok(not 300 <= st < 400, "%s answers %d, never a 3xx" % (path, st))
     final_checks(t, fake, os.path.join(state, "sandhook.log"), os.path.join(tmp, "fcgi.err"))
-finally:
-    if web:
-        web.stop()
-    if pool:
-        pool.stop()
-    fake.stop()
 t.done()

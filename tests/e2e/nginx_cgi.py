@@ -6,24 +6,16 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Checks, Fake, Fcgiwrap, Nginx, check_front_server, final_checks, free_tmp,
+from harness import (Scenario, Checks, Fcgiwrap, Nginx, check_front_server, final_checks,
                      need_root, write_config)
 
 need_root()
 t = Checks()
-tmp = free_tmp()
-fake = Fake(tmp)
-wrap = web = None
-try:
+with Scenario() as sc:
+    tmp, fake = sc.tmp, sc.fake
     cfg, state = write_config(tmp, fake.url)
-    wrap = Fcgiwrap(tmp)
-    web = Nginx(tmp, wrap.sock, config=cfg)
+    wrap = sc.add(Fcgiwrap(tmp))
+    web = sc.add(Nginx(tmp, wrap.sock, config=cfg))
     check_front_server(t, fake, state, web, "through nginx and fcgiwrap")
     final_checks(t, fake, os.path.join(state, "sandhook.log"), os.path.join(tmp, "fcgiwrap.err"))
-finally:
-    if web:
-        web.stop()
-    if wrap:
-        wrap.stop()
-    fake.stop()
 t.done()

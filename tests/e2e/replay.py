@@ -11,17 +11,15 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (SANDHOOK, TOP, Checks, Fake, FcgiPool, Nginx, free_tmp, need_root, sign,
+from harness import (Scenario, SANDHOOK, TOP, Checks, FcgiPool, Nginx, need_root, sign,
                      final_checks, wait_for, write_config)
 
 need_root()
 V5_KEY = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 SHIPPED = os.path.join(TOP, "tests", "data", "run_started.http")
 t = Checks()
-tmp = free_tmp()
-fake = Fake(tmp)
-pool = web = None
-try:
+with Scenario() as sc:
+    tmp, fake = sc.tmp, sc.fake
     cap = os.path.join(tmp, "captures")
     cfg, state = write_config(tmp, fake.url, ANTHROPIC_WEBHOOK_SIGNING_KEY=V5_KEY,
                               SANDHOOK_CAPTURE_DIR=cap, SANDHOOK_CAPTURE_KEEP_HOURS=1)
@@ -55,8 +53,8 @@ try:
     t.eq(os.listdir(cap) if os.path.isdir(cap) else [], [], "replays are not captured again")
 
     # Live requests through nginx are captured raw, before verification.
-    pool = FcgiPool(tmp, cfg)
-    web = Nginx(tmp, pool.sock)
+    pool = sc.add(FcgiPool(tmp, cfg))
+    web = sc.add(Nginx(tmp, pool.sock))
     body = b'{"type":"event","id":"whe_cap_1","created_at":"x","data":{"type":"session.status_idled","id":"s"}}'
     hdrs = dict(sign(body, "whe_cap_1", key=V5_KEY), **{"Content-Type": "application/json"})
     st, _, _, _ = web.post("/hooks/sandhook", body, hdrs)
@@ -102,10 +100,4 @@ try:
     web.post("/hooks/sandhook", body, hdrs)
     t.ok(not os.path.exists(old), "a capture past its keep time is swept")
     final_checks(t, fake, os.path.join(state, "sandhook.log"), os.path.join(tmp, "fcgi.err"))
-finally:
-    if web:
-        web.stop()
-    if pool:
-        pool.stop()
-    fake.stop()
 t.done()
