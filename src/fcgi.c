@@ -86,17 +86,17 @@ fcgi_finish(void *ctx)
   FCGX_Finish_r((FCGX_Request *)ctx);
 }
 
-/* Waits for a connection or the idle deadline; 0 means idle. */
+/* Waits for a connection or the idle deadline; 0 means idle.  The wait is
+ * ours, not libfcgi's accept loop, which retries through signals: a SIGTERM
+ * (mod_fcgid retiring an idle responder, systemd stopping us) must end it. */
 static int
 wait_readable(int idle_s)
 {
   struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
   int rc;
 
-  if(idle_s <= 0)
-    return 1;
   do
-    rc = poll(&pfd, 1, idle_s * 1000);
+    rc = poll(&pfd, 1, idle_s > 0 ? idle_s * 1000 : -1);
   while(rc < 0 && errno == EINTR && !fcgi_stop);
   return rc;
 }

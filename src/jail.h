@@ -10,7 +10,9 @@
  * and the seccomp filter, and serves tool calls one at a time as PID 1 of
  * its namespace.  The drainer puts it in a cgroup with memory, pids and CPU
  * limits where the machine has them.  Killing the jail process ends every
- * process in it. */
+ * process in it.  Started without root (mod_fcgid), the helper first enters
+ * a user namespace mapping the jail ids onto its own and builds the rest from
+ * there, with a directory workspace and no cgroup. */
 #ifndef SANDHOOK_JAIL_H
 #define SANDHOOK_JAIL_H
 

@@ -66,11 +66,18 @@ limits_parse(const char *s, struct jail_limits *l)
   return 0;
 }
 
+/* Never above the hard limit we were given: only lowering is allowed to a
+ * jail started without privileges, and a stricter host limit stays. */
 static int
 set(int resource, rlim_t v)
 {
-  struct rlimit rl = { v, v };
+  struct rlimit rl;
 
+  if(getrlimit(resource, &rl) < 0)
+    return -1;
+  if(rl.rlim_max != RLIM_INFINITY && v > rl.rlim_max)
+    v = rl.rlim_max;
+  rl.rlim_cur = rl.rlim_max = v;
   return setrlimit(resource, &rl);
 }
 

@@ -24,6 +24,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -70,6 +71,28 @@ make_node(const char *path, int dir)
   }
 }
 
+/* The source mount's own restrictions stay: a jail without privileges may
+ * not lift them (the kernel locks them), and one with privileges should not. */
+static unsigned long
+kept_flags(const char *path)
+{
+  static const struct { unsigned long st, ms; } map[] = {
+    { ST_RDONLY, MS_RDONLY }, { ST_NOSUID, MS_NOSUID }, { ST_NODEV, MS_NODEV },
+    { ST_NOEXEC, MS_NOEXEC }, { ST_NOATIME, MS_NOATIME }, { ST_NODIRATIME, MS_NODIRATIME },
+    { ST_RELATIME, MS_RELATIME },
+  };
+  struct statvfs sv;
+  unsigned long flags = 0;
+  size_t i;
+
+  if(statvfs(path, &sv) < 0)
+    die("statvfs %s", path);
+  for(i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+    if(sv.f_flag & map[i].st)
+      flags |= map[i].ms;
+  return flags;
+}
+
 static void
 bind_mount(const char *src, const char *dst, unsigned long flags)
 {
@@ -80,7 +103,7 @@ bind_mount(const char *src, const char *dst, unsigned long flags)
   make_node(dst, S_ISDIR(st.st_mode));
   if(mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
     die("bind %s", src);
-  if(mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
+  if(mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | flags | kept_flags(dst), NULL) < 0)
     die("remount %s", dst);
 }
 
@@ -265,8 +288,16 @@ build_root(const char *root, const char *workspace, unsigned uid, unsigned gid,
     mount_image(workspace, p);
   else
     bind_mount(workspace, p, MS_NOSUID | MS_NODEV);
+  /* Mounted before the pivot: a user namespace may mount a proc only while
+   * a fully visible one is in its mount namespace. */
   join(p, root, "proc");
   make_node(p, 1);
+  if(mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    die("mount /proc");
+  join(q, p, "sys");
+  if(mount(q, q, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+     mount(NULL, q, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    die("read-only /proc/sys");
 }
 
 static void
@@ -300,11 +331,6 @@ enter_root(const char *root)
     die("detach old root");
   if(chdir("/") < 0)
     die("chdir /");
-  if(mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-    die("mount /proc");
-  if(mount("/proc/sys", "/proc/sys", NULL, MS_BIND | MS_REC, NULL) < 0 ||
-     mount(NULL, "/proc/sys", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-    die("read-only /proc/sys");
   if(mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=16m,mode=0755") < 0)
     die("read-only root");
 }
@@ -353,8 +379,27 @@ enter_user_ns(int to_parent, int from_parent)
   close(from_parent);
 }
 
+/* Started without privileges (mod_fcgid runs us as Apache's user), the
+ * jail needs a user namespace before anything else, to own the others.  It
+ * maps the jail uid and gid onto ours, and nothing else; our supplementary
+ * groups stay (unmapped, shown as nogroup) since only root may drop them. */
 static void
-drop_privileges(unsigned uid, unsigned gid, int to_parent, int from_parent)
+enter_own_user_ns(unsigned uid, unsigned gid)
+{
+  char map[64];
+  unsigned outside[2] = { (unsigned)geteuid(), (unsigned)getegid() };
+
+  if(unshare(CLONE_NEWUSER) < 0)
+    die("unshare a user namespace (needed without root)");
+  write_text("/proc/self/setgroups", "deny");
+  snprintf(map, sizeof(map), "%u %u 1\n", uid, outside[0]);
+  write_text("/proc/self/uid_map", map);
+  snprintf(map, sizeof(map), "%u %u 1\n", gid, outside[1]);
+  write_text("/proc/self/gid_map", map);
+}
+
+static void
+drop_privileges(unsigned uid, unsigned gid, int rootless, int to_parent, int from_parent)
 {
   uid_t r, e, s;
 
@@ -362,11 +407,17 @@ drop_privileges(unsigned uid, unsigned gid, int to_parent, int from_parent)
   struct __user_cap_data_struct data[2];
   int cap;
 
-  /* Supplementary groups go while we are real root: inside the user
-   * namespace setgroups is denied. */
-  if(setgroups(0, NULL) < 0)
-    die("setgroups");
-  enter_user_ns(to_parent, from_parent);
+  if(rootless) {
+    close(to_parent);    /* the parent sees EOF: no map to write */
+    close(from_parent);
+  }
+  else {
+    /* Supplementary groups go while we are real root: inside the user
+     * namespace setgroups is denied. */
+    if(setgroups(0, NULL) < 0)
+      die("setgroups");
+    enter_user_ns(to_parent, from_parent);
+  }
   /* Empty the bounding and ambient sets (a new user namespace starts with
    * full ones), so no exec can ever bring a capability back. */
   for(cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
@@ -470,7 +521,7 @@ jail_main(int argc, char **argv)
 {
   struct tool_ctx tctx;
   unsigned uid, gid;
-  int host_net, status, up[2], down[2];
+  int host_net, status, up[2], down[2], rootless = geteuid() != 0;
   pid_t child;
 
   log_init("jail");
@@ -488,6 +539,8 @@ jail_main(int argc, char **argv)
   host_net = !strcmp(argv[4], "host");
   if(uid == 0 || gid == 0)
     die("the jail uid and gid must not be 0");
+  if(rootless)
+    enter_own_user_ns(uid, gid);
   if(unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
              (host_net ? 0 : CLONE_NEWNET)) < 0)
     die("unshare");
@@ -531,7 +584,7 @@ jail_main(int argc, char **argv)
     die("sethostname");
   if(!host_net)
     loopback_up();
-  drop_privileges(uid, gid, up[1], down[0]);
+  drop_privileges(uid, gid, rootless, up[1], down[0]);
   if(tool_ctx_init(&tctx, JAIL_WORKDIR, 120000) < 0)
     die("open %s", JAIL_WORKDIR);
   tctx.kill_tree = kill_namespace;

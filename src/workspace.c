@@ -96,7 +96,11 @@ workspace_prepare(struct workspace *w, const struct config *cfg, const char *ses
   n = snprintf(dir, sizeof(dir), "%s/sessions/%s", cfg->state_dir, session_id);
   if(n < 0 || (size_t)n >= sizeof(dir) - 32 || mkdir_p(dir, 0700) < 0)
     return -1;
-  if(cfg->workspace_mb > 0) {
+  /* Without root the jail cannot attach a loop device nor mount ext4 in
+   * its user namespace, so the cap needs a privileged responder. */
+  if(cfg->workspace_mb > 0 && geteuid() != 0)
+    log_warn("workspace_cap_unavailable", "reason=unprivileged fallback=directory");
+  else if(cfg->workspace_mb > 0) {
     if(snprintf(w->path, sizeof(w->path), "%s/workspace.img", dir) >= (int)sizeof(w->path))
       return -1;
     if(access(w->path, F_OK) == 0 ||
@@ -115,8 +119,10 @@ workspace_prepare(struct workspace *w, const struct config *cfg, const char *ses
      mkdir_p(w->path, 0700) < 0)
     return -1;
   /* Only the workspace belongs to the jail uid; everything above it stays
-   * root's and 0700, invisible from inside. */
-  if(chown(w->path, cfg->jail_uid, cfg->jail_gid) < 0 || chmod(w->path, 0755) < 0)
+   * root's and 0700, invisible from inside.  Unprivileged, our own uid is
+   * the one the jail's user namespace maps to the jail uid. */
+  if((geteuid() == 0 && chown(w->path, cfg->jail_uid, cfg->jail_gid) < 0) ||
+     chmod(w->path, 0755) < 0)
     return -1;
   w->lock_fd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if(w->lock_fd < 0 || lock_path(w->lock_fd) < 0) {

@@ -14,7 +14,8 @@ with Scenario() as sc:
     tmp, fake = sc.tmp, sc.fake
     cfg, state = write_config(tmp, fake.url)
     pool = sc.add(FcgiPool(tmp, cfg))
-    web = sc.add(Apache(tmp, pool.sock))
+    web = sc.add(Apache(tmp, "sandhook-proxy-fcgi.conf", {"/run/sandhook/fcgi.sock": pool.sock},
+                        ["proxy", "proxy_fcgi"]))
     check_front_server(t, fake, state, web, "through Apache")
     final_checks(t, fake, os.path.join(state, "sandhook.log"), os.path.join(tmp, "fcgi.err"))
 t.done()

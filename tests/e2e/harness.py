@@ -5,6 +5,7 @@ Every server binds 127.0.0.1 or a Unix socket in a temporary directory, and
 every wait is bounded.
 """
 import base64
+import grp
 import hashlib
 import hmac
 import json
@@ -235,6 +236,12 @@ class Scenario:
         return False
 
 
+def give_to(user, *paths):
+    """Hands files and directories to the user sandhook will run as."""
+    for p in paths:
+        os.chown(p, user.pw_uid, user.pw_gid)
+
+
 def free_tmp(prefix="sandhook-test-"):
     d = tempfile.mkdtemp(prefix=prefix)
     os.chmod(d, 0o755)
@@ -254,12 +261,16 @@ class FcgiPool:
     """sandhook as a FastCGI responder on a Unix socket, started by
     spawn-fcgi the way an operator would."""
 
-    def __init__(self, tmp, config, extra_args=()):
+    def __init__(self, tmp, config, extra_args=(), user=None):
         if not shutil.which("spawn-fcgi"):
             skip("spawn-fcgi is not installed (apt-get install spawn-fcgi)")
         self.sock = os.path.join(tmp, "fcgi.sock")
+        as_user = []
+        if user:
+            as_user = ["-u", user.pw_name, "-g", grp.getgrgid(user.pw_gid).gr_name]
+            give_to(user, config, os.path.join(os.path.dirname(config), "state"))
         self.proc = subprocess.Popen(
-            ["spawn-fcgi", "-n", "-s", self.sock, "-M", "0666", "--", SANDHOOK,
+            ["spawn-fcgi", "-n", "-s", self.sock, "-M", "0666"] + as_user + ["--", SANDHOOK,
              "--config", config] + list(extra_args),
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "fcgi.err"), "w"))
         wait_for(lambda: os.path.exists(self.sock), 10, what="the FastCGI socket")
@@ -366,20 +377,26 @@ http {
 
 
 class Apache:
-    """A real apache2 on 127.0.0.1 with mod_proxy_fcgi, including the
-    shipped example with only its socket path changed."""
+    """A real apache2 on 127.0.0.1 running as nobody, including one of the
+    shipped examples with only its paths changed (subst)."""
 
-    def __init__(self, tmp, fcgi_sock):
+    def __init__(self, tmp, example, subst, modules, extra=""):
         binary = shutil.which("apache2") or "/usr/sbin/apache2"
         mods = "/usr/lib/apache2/modules"
-        if not os.path.exists(binary) or not os.path.exists(mods + "/mod_proxy_fcgi.so"):
-            skip("apache2 is not installed (apt-get install apache2)")
+        for m in modules:
+            if not os.path.exists(binary) or not os.path.exists("%s/mod_%s.so" % (mods, m)):
+                skip("apache2 with mod_%s is not installed (see scripts/install-deps)" % m)
         self.root = os.path.join(tmp, "apache")
         os.makedirs(self.root, exist_ok=True)
-        example = open(os.path.join(TOP, "apache", "sandhook-proxy-fcgi.conf")).read()
+        text = open(os.path.join(TOP, "apache", example)).read()
+        for old, new in subst.items():
+            if old not in text:
+                raise AssertionError("%s no longer holds %s" % (example, old))
+            text = text.replace(old, new)
         with open(os.path.join(self.root, "sandhook.conf"), "w") as f:
-            f.write(example.replace("/run/sandhook/fcgi.sock", fcgi_sock))
+            f.write(text)
         self.port = free_port()
+        self.error_log = os.path.join(self.root, "error.log")
         conf = os.path.join(self.root, "httpd.conf")
         with open(conf, "w") as f:
             f.write("""
@@ -389,15 +406,16 @@ PidFile %(r)s/httpd.pid
 Listen 127.0.0.1:%(port)d
 LoadModule mpm_event_module %(m)s/mod_mpm_event.so
 LoadModule authz_core_module %(m)s/mod_authz_core.so
-LoadModule proxy_module %(m)s/mod_proxy.so
-LoadModule proxy_fcgi_module %(m)s/mod_proxy_fcgi.so
+%(load)s
 User nobody
 Group nogroup
-ErrorLog %(r)s/error.log
+ErrorLog %(log)s
 LogLevel warn
 DocumentRoot %(r)s
+%(extra)s
 Include %(r)s/sandhook.conf
-""" % {"r": self.root, "m": mods, "port": self.port})
+""" % {"r": self.root, "m": mods, "port": self.port, "log": self.error_log, "extra": extra,
+       "load": "\n".join("LoadModule %s_module %s/mod_%s.so" % (m, mods, m) for m in modules)})
         self.proc = subprocess.Popen([binary, "-f", conf, "-DFOREGROUND"],
                                      stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.root, "stderr.log"), "w"))

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Behind a real Apache with mod_fcgid and the shipped example: Apache
+starts sandhook as its own user when a webhook comes, retires it when idle,
+and starts it again for the next one.  Run as Apache's user, sandhook builds
+its jail without root; everything check_front_server asks still holds."""
+import os
+import pwd
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (SANDHOOK, Scenario, Apache, Checks, check_front_server, final_checks,
+                     give_to, need_root, run_started, wait_for, write_config)
+
+need_root()       # to start Apache, which then drops to nobody
+NOBODY = pwd.getpwnam("nobody")
+
+
+def responders():
+    """sandhook processes whose parent is Apache: its responders, not the
+    detached drainers they start."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink("/proc/%s/exe" % pid) != os.path.realpath(SANDHOOK):
+                continue
+            ppid = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
+            if os.readlink("/proc/%s/exe" % ppid).endswith("/apache2"):
+                out.append((int(pid), os.stat("/proc/" + pid).st_uid))
+        except OSError:
+            pass
+    return out
+
+
+t = Checks()
+with Scenario() as sc:
+    tmp, fake = sc.tmp, sc.fake
+    cfg, state = write_config(tmp, fake.url)
+    ipc = os.path.join(tmp, "fcgid")
+    os.makedirs(ipc)
+    give_to(NOBODY, cfg, state, ipc)
+    web = sc.add(Apache(
+        tmp, "sandhook-fcgid.conf",
+        {"/usr/local/bin/sandhook": SANDHOOK, "/etc/sandhook/sandhook.conf": cfg,
+         "FcgidIdleTimeout 60": "FcgidIdleTimeout 3"},
+        ["alias", "rewrite", "fcgid"],
+        "FcgidIPCDir %s\nFcgidProcessTableFile %s/table\nFcgidIdleScanInterval 1" % (ipc, ipc)))
+
+    t.eq(responders(), [], "no sandhook responder runs before the first webhook")
+    check_front_server(t, fake, state, web, "through Apache mod_fcgid")
+    running = responders()
+    t.ok(running, "Apache started responders on demand (%d running)" % len(running))
+    t.ok(running and all(uid == NOBODY.pw_uid for _, uid in running),
+         "as Apache's user, nobody")
+    log = open(os.path.join(state, "sandhook.log")).read()
+    t.ok("reason=unprivileged fallback=directory" in log,
+         "the jail was built without root (no workspace image)")
+    try:
+        wait_for(lambda: responders() == [], 30, 0.5, "idle responders to go")
+        t.ok(True, "Apache retired the idle responders")
+    except TimeoutError as e:
+        t.ok(False, "Apache retired the idle responders", str(e))
+
+    sid = fake.session([{"tool": "bash", "input": {"command": "touch f; stat -c %u:%g f; id -u"}}])["session_id"]
+    body, hdrs = run_started(sid)
+    st, _, _, _ = web.post("/hooks/sandhook", body, hdrs)
+    t.eq(st, 202, "the next webhook starts a responder again")
+    wait_for(lambda: fake.state(sid)["status"] == "terminated", 30, 0.1, "the session")
+    t.eq([r["content"][0]["text"] for r in fake.state(sid)["results"].values()], ["65534:65534\n65534"],
+         "and its session ran in the jail as the jail uid and gid")
+    final_checks(t, fake, os.path.join(state, "sandhook.log"), web.error_log)
+t.done()
