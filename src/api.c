@@ -1,7 +1,9 @@
 #include "api.h"
+#include "fsutil.h"
 #include "log.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +80,7 @@ struct sink_ctx {
   int (*stop)(void *ctx);
   const volatile sig_atomic_t *cancel;
   long retry_after_s;
+  int whole;              /* a download: a cut-off transfer is an error */
 };
 
 static size_t
@@ -192,7 +195,7 @@ perform(struct api *a, const struct api_req *rq, struct sink_ctx *sc)
   }
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
-  if(!sc->sink)
+  if(!sc->sink || sc->whole)
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -207,7 +210,7 @@ perform(struct api *a, const struct api_req *rq, struct sink_ctx *sc)
   curl_slist_free_all(hdr);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
   if(rc != CURLE_OK) {
-    if(sc->sink && sc->resp->status == 200 &&
+    if(sc->sink && !sc->whole && sc->resp->status == 200 &&
        (rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_PARTIAL_FILE ||
         rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING))
       return 0;   /* a stream that ended or was stopped after it opened */
@@ -233,8 +236,11 @@ backoff_ms(int attempt, long retry_after_s)
   return base + jitter;
 }
 
-int
-api_call(struct api *a, const struct api_req *rq, struct api_resp *resp)
+/* One call with the retry policy; a download's sink starts over on each
+ * attempt (restart). */
+static int
+retrying(struct api *a, const struct api_req *rq, struct api_resp *resp, api_sink sink,
+         void (*restart)(void *), void *ctx)
 {
   struct sink_ctx sc;
   int attempt, rc = -1;
@@ -246,6 +252,11 @@ api_call(struct api *a, const struct api_req *rq, struct api_resp *resp)
     memset(&sc, 0, sizeof(sc));
     sc.resp = resp;
     sc.cancel = a->cancel;
+    sc.sink = sink;
+    sc.ctx = ctx;
+    sc.whole = sink != NULL;
+    if(restart)
+      restart(ctx);
     api_resp_free(resp);
     resp->status = 0;
     resp->error[0] = '\0';
@@ -260,6 +271,60 @@ api_call(struct api *a, const struct api_req *rq, struct api_resp *resp)
     log_warn("api_retry", "method=%s path=%s status=%ld attempt=%d wait_ms=%ld error=\"%s\"",
              rq->method, rq->path, resp->status, attempt + 1, wait, resp->error);
     sleep_ms(wait, a->cancel);
+  }
+  return rc;
+}
+
+int
+api_call(struct api *a, const struct api_req *rq, struct api_resp *resp)
+{
+  return retrying(a, rq, resp, NULL, NULL, NULL);
+}
+
+struct to_file {
+  int fd;
+  size_t got, max;
+  int failed;
+};
+
+static size_t
+file_sink(const char *data, size_t len, void *p)
+{
+  struct to_file *f = p;
+
+  if(!data)
+    return 0;
+  if(f->got + len > f->max || write_all(f->fd, data, len) < 0) {
+    f->failed = f->got + len > f->max ? EFBIG : errno;
+    return 0;           /* curl ends the transfer */
+  }
+  f->got += len;
+  return len;
+}
+
+static void
+file_restart(void *p)
+{
+  struct to_file *f = p;
+
+  f->got = 0;
+  f->failed = 0;
+  if(ftruncate(f->fd, 0) < 0 || lseek(f->fd, 0, SEEK_SET) < 0)
+    f->failed = errno;
+}
+
+int
+api_download(struct api *a, const struct api_req *rq, int fd, size_t max,
+             struct api_resp *resp)
+{
+  struct to_file f = { fd, 0, max, 0 };
+  int rc = retrying(a, rq, resp, file_sink, file_restart, &f);
+
+  if(f.failed) {
+    snprintf(resp->error, sizeof(resp->error), "%s",
+             f.failed == EFBIG ? "larger than the configured limit" : strerror(f.failed));
+    resp->status = 0;
+    return -1;
   }
   return rc;
 }

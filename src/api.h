@@ -60,6 +60,11 @@ int api_call(struct api *a, const struct api_req *rq, struct api_resp *resp);
 int api_stream(struct api *a, const struct api_req *rq, api_sink sink,
                int (*stop)(void *ctx), void *ctx, struct api_resp *resp);
 
+/* A GET whose 200 body is written to fd (from its start, at most max
+ * bytes), with api_call's retries; a cut-off or oversized body is -1 with
+ * resp->error saying why.  Any other status's body is in resp. */
+int api_download(struct api *a, const struct api_req *rq, int fd, size_t max,
+                 struct api_resp *resp);
 void api_resp_free(struct api_resp *resp);
 int api_transient(long status);
 

@@ -40,6 +40,8 @@ static const struct setting settings[] = {
   { "SANDHOOK_DEBUG", K_BOOL, OFF(log_debug), 0, 1 },
   { "SANDHOOK_CGROUPS", K_BOOL, OFF(cgroups), 0, 1 },
   { "SANDHOOK_WORKSPACE_MB", K_LONG, OFF(workspace_mb), 0, 1L << 24 },
+  { "SANDHOOK_SKILL_MAX_MB", K_LONG, OFF(skill_max_mb), 1, 1L << 20 },
+  { "SANDHOOK_SKILL_MAX_ENTRIES", K_LONG, OFF(skill_max_entries), 1, 1L << 24 },
   { "SANDHOOK_CAPTURE_DIR", K_STR, OFF(capture_dir), 0, 0 },
   { "SANDHOOK_CAPTURE_KEEP_HOURS", K_LONG, OFF(capture_keep_hours), 1, 24L * 365 },
   { "SANDHOOK_LIMIT_CPU_SECONDS", K_LONG, OFF(limits.cpu_s), 1, 86400 },
@@ -67,6 +69,8 @@ set_defaults(struct config *cfg)
   cfg->jail_gid = 65534;
   cfg->cgroups = 1;
   cfg->workspace_mb = 2048;
+  cfg->skill_max_mb = 256;
+  cfg->skill_max_entries = 10000;
   cfg->capture_keep_hours = 72;
   limits_default(&cfg->limits);
 }

@@ -33,6 +33,8 @@ struct config {
   struct jail_limits limits;
   int cgroups;                    /* use cgroups when the machine has them */
   long workspace_mb;              /* size cap of /workspace; 0: uncapped */
+  long skill_max_mb;              /* per skill: download and unpacked size */
+  long skill_max_entries;         /* per skill: archive members */
   char *capture_dir;              /* capture every request here (opt-in) */
   long capture_keep_hours;
   int log_debug;

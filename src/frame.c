@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 int
@@ -20,13 +21,39 @@ safe_id(const char *id)
   return 1;
 }
 
+/* The header goes by sendmsg so that a descriptor can ride on its first
+ * byte; the receiver takes it with the header. */
 int
-send_frame(int fd, const char *data, size_t len)
+send_frame_fd(int sock, const char *data, size_t len, int fd)
 {
   unsigned char hdr[4] = { (unsigned char)(len >> 24), (unsigned char)(len >> 16),
                            (unsigned char)(len >> 8), (unsigned char)len };
+  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } cm;
+  struct iovec iov = { hdr, 4 };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+  ssize_t n;
 
-  return write_all(fd, hdr, 4) < 0 || write_all(fd, data, len) < 0 ? -1 : 0;
+  if(fd >= 0) {
+    memset(&cm, 0, sizeof(cm));
+    msg.msg_control = cm.buf;
+    msg.msg_controllen = sizeof(cm.buf);
+    CMSG_FIRSTHDR(&msg)->cmsg_level = SOL_SOCKET;
+    CMSG_FIRSTHDR(&msg)->cmsg_type = SCM_RIGHTS;
+    CMSG_FIRSTHDR(&msg)->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(CMSG_FIRSTHDR(&msg)), &fd, sizeof(int));
+  }
+  do
+    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while(n < 0 && errno == EINTR);
+  if(n < 0 || write_all(sock, hdr + n, 4 - (size_t)n) < 0)
+    return -1;
+  return write_all(sock, data, len);
+}
+
+int
+send_frame(int sock, const char *data, size_t len)
+{
+  return send_frame_fd(sock, data, len, -1);
 }
 
 static int
@@ -47,25 +74,74 @@ read_exact(int fd, void *buf, size_t len)
   return 0;
 }
 
+/* Reads the header's first bytes with recvmsg; a descriptor that came with
+ * them goes to *fd (close-on-exec), or is closed when fd is NULL. */
+static ssize_t
+recv_header(int sock, unsigned char *hdr, int *fd)
+{
+  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * 4)]; } cm;
+  struct iovec iov = { hdr, 4 };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+                        .msg_controllen = sizeof(cm.buf) };
+  struct cmsghdr *c;
+  ssize_t n;
+
+  do
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while(n < 0 && errno == EINTR);
+  for(c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c)) {
+    size_t i, k;
+
+    if(c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+      continue;
+    k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for(i = 0; i < k; i++) {
+      int got;
+
+      memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      if(fd && *fd < 0)
+        *fd = got;
+      else
+        close(got);
+    }
+  }
+  return n;
+}
+
 char *
-recv_frame(int fd, size_t *len)
+recv_frame_fd(int sock, size_t *len, int *fd)
 {
   unsigned char hdr[4];
+  ssize_t n;
   char *buf;
 
-  if(read_exact(fd, hdr, 4) < 0)
-    return NULL;
+  if(fd)
+    *fd = -1;
+  n = recv_header(sock, hdr, fd);
+  if(n <= 0 || read_exact(sock, hdr + n, 4 - (size_t)n) < 0)
+    goto fail;
   *len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
   if(*len > FRAME_MAX)
-    return NULL;
+    goto fail;
   buf = malloc(*len + 1);
   if(!buf)
-    return NULL;
-  if(read_exact(fd, buf, *len) < 0) {
+    goto fail;
+  if(read_exact(sock, buf, *len) < 0) {
     free(buf);
-    return NULL;
+    goto fail;
   }
   buf[*len] = '\0';
   return buf;
+fail:
+  if(fd && *fd >= 0) {
+    close(*fd);
+    *fd = -1;
+  }
+  return NULL;
 }
 
+char *
+recv_frame(int sock, size_t *len)
+{
+  return recv_frame_fd(sock, len, NULL);
+}

@@ -1,6 +1,7 @@
 /* frame: the channel between the drainer and a jail process.  A frame is
  * a 4-byte big-endian length, then that many bytes of JSON, at most
- * FRAME_MAX.  Requests are {"tool","input","timeout_ms"}, replies
+ * FRAME_MAX.  Requests are {"tool","input","timeout_ms"} or, from the
+ * drainer only, {"op",...} for the jail's own work (skills); replies are
  * {"is_error","content"}. */
 #ifndef SANDHOOK_FRAME_H
 #define SANDHOOK_FRAME_H
@@ -11,9 +12,14 @@
 /* The jail process receives its end of the channel on this descriptor. */
 #define JAIL_FD 3
 
-int send_frame(int fd, const char *data, size_t len);
-/* A NUL-terminated frame, or NULL on EOF, error or an oversized frame. */
-char *recv_frame(int fd, size_t *len);
+int send_frame(int sock, const char *data, size_t len);
+/* The same, passing descriptor fd along (SCM_RIGHTS) when fd >= 0. */
+int send_frame_fd(int sock, const char *data, size_t len, int fd);
+/* A NUL-terminated frame, or NULL on EOF, error or an oversized frame.  A
+ * descriptor sent along is closed. */
+char *recv_frame(int sock, size_t *len);
+/* The same, handing a descriptor sent along to *fd (-1 when none). */
+char *recv_frame_fd(int sock, size_t *len, int *fd);
 
 /* Ids become path components: only [A-Za-z0-9_-], 1..200 bytes. */
 int safe_id(const char *id);

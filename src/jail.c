@@ -136,28 +136,20 @@ jail_kill(struct jail *j)
 }
 
 enum jail_rc
-jail_call(struct jail *j, const char *tool, const cJSON *input, long timeout_ms,
-          long wall_ms, int (*abort_fn)(void *), void *ctx, cJSON **result)
+jail_op(struct jail *j, cJSON *req, int fd, long wall_ms, int (*abort_fn)(void *),
+        void *ctx, cJSON **result)
 {
-  cJSON *req = cJSON_CreateObject();
   long long deadline = now_ms() + wall_ms;
-  char *text, *reply;
+  char *text = req ? cJSON_PrintUnformatted(req) : NULL, *reply;
   size_t len;
   int rc;
 
   *result = NULL;
-  if(!req || j->fd < 0)
+  if(!text || j->fd < 0)
     goto fail;
-  cJSON_AddStringToObject(req, "tool", tool);
-  cJSON_AddItemToObject(req, "input", input ? cJSON_Duplicate(input, 1) : cJSON_CreateObject());
-  cJSON_AddNumberToObject(req, "timeout_ms", (double)timeout_ms);
-  text = cJSON_PrintUnformatted(req);
-  cJSON_Delete(req);
-  req = NULL;
-  if(!text)
-    goto fail;
-  rc = send_frame(j->fd, text, strlen(text));
+  rc = send_frame_fd(j->fd, text, strlen(text), fd);
   free(text);
+  text = NULL;
   if(rc < 0)
     goto fail;
   for(;;) {
@@ -184,9 +176,26 @@ jail_call(struct jail *j, const char *tool, const cJSON *input, long timeout_ms,
     goto fail;
   return JAIL_OK;
 fail:
-  cJSON_Delete(req);
+  free(text);
   jail_kill(j);
   return JAIL_FAILED;
+}
+
+enum jail_rc
+jail_call(struct jail *j, const char *tool, const cJSON *input, long timeout_ms,
+          long wall_ms, int (*abort_fn)(void *), void *ctx, cJSON **result)
+{
+  cJSON *req = cJSON_CreateObject();
+  enum jail_rc rc;
+
+  if(req) {
+    cJSON_AddStringToObject(req, "tool", tool);
+    cJSON_AddItemToObject(req, "input", input ? cJSON_Duplicate(input, 1) : cJSON_CreateObject());
+    cJSON_AddNumberToObject(req, "timeout_ms", (double)timeout_ms);
+  }
+  rc = jail_op(j, req, -1, wall_ms, abort_fn, ctx, result);
+  cJSON_Delete(req);
+  return rc;
 }
 
 void

@@ -48,6 +48,11 @@ enum jail_rc jail_call(struct jail *j, const char *tool, const cJSON *input,
                        long timeout_ms, long wall_ms, int (*abort_fn)(void *),
                        void *ctx, cJSON **result);
 
+/* Sends any request (frame.h), passing descriptor fd along when fd >= 0,
+ * and waits like jail_call; the drainer's own {"op",...} go this way. */
+enum jail_rc jail_op(struct jail *j, cJSON *req, int fd, long wall_ms,
+                     int (*abort_fn)(void *), void *ctx, cJSON **result);
+
 void jail_close(struct jail *j);
 
 /* Removes a finished session's workspace. */

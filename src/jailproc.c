@@ -5,6 +5,7 @@
 #include "log.h"
 #include "syscall_filter.h"
 #include "tools/tools.h"
+#include "unpack.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -474,21 +475,74 @@ reap_orphans(void)
     ;
 }
 
+/* The drainer's own requests: skills unpacked from the archive it passes
+ * along, and removed at the end of the item. */
+static cJSON *
+run_op(const char *op, const cJSON *req, int archive_fd)
+{
+  cJSON *out = cJSON_CreateObject(), *refused;
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(req, "name"), *n;
+  char err[512] = "";
+  long files;
+
+  if(!out)
+    return NULL;
+  if(!strcmp(op, "skill_install") && cJSON_IsString(name) && archive_fd >= 0) {
+    struct unpack_limits lim = {
+      (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(req, "max_bytes")),
+      (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(req, "max_entries")),
+    };
+
+    refused = cJSON_AddArrayToObject(out, "refused");
+    files = refused ? unpack_skill(archive_fd, JAIL_WORKDIR "/skills", name->valuestring, &lim,
+                                   refused, err, sizeof(err)) : -1;
+    cJSON_AddBoolToObject(out, "is_error", files < 0);
+    cJSON_AddNumberToObject(out, "files", (double)files);
+    if(files < 0)
+      cJSON_AddStringToObject(out, "error", err[0] ? err : "out of memory");
+  }
+  else if(!strcmp(op, "skills_remove")) {
+    cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(req, "names"))
+      if(cJSON_IsString(n))
+        unpack_remove(JAIL_WORKDIR "/skills", n->valuestring);
+    rmdir(JAIL_WORKDIR "/skills");    /* only if nothing else is left in it */
+    cJSON_AddBoolToObject(out, "is_error", 0);
+  }
+  else {
+    cJSON_AddBoolToObject(out, "is_error", 1);
+    cJSON_AddStringToObject(out, "error", "unknown request");
+  }
+  return out;
+}
+
 static void
 serve(int fd, struct tool_ctx *tctx)
 {
   for(;;) {
     struct tool_result res = { 0, NULL };
     cJSON *req, *out;
-    const cJSON *tool, *tmo;
+    const cJSON *tool, *tmo, *op;
     char *frame, *text;
     size_t len;
+    int passed;
 
-    frame = recv_frame(fd, &len);
+    frame = recv_frame_fd(fd, &len, &passed);
     if(!frame)
       return;
     req = cJSON_ParseWithLength(frame, len);
     free(frame);
+    op = cJSON_GetObjectItemCaseSensitive(req, "op");
+    if(cJSON_IsString(op)) {
+      out = run_op(op->valuestring, req, passed);
+      if(passed >= 0)
+        close(passed);
+      cJSON_Delete(req);
+      if(!out)
+        return;
+      goto reply;
+    }
+    if(passed >= 0)
+      close(passed);
     tool = cJSON_GetObjectItemCaseSensitive(req, "tool");
     tmo = cJSON_GetObjectItemCaseSensitive(req, "timeout_ms");
     if(cJSON_IsNumber(tmo) && tmo->valuedouble >= 1)
@@ -506,6 +560,7 @@ serve(int fd, struct tool_ctx *tctx)
     }
     cJSON_AddBoolToObject(out, "is_error", res.is_error);
     cJSON_AddItemToObject(out, "content", res.content);
+reply:
     text = cJSON_PrintUnformatted(out);
     cJSON_Delete(out);
     if(!text || send_frame(fd, text, strlen(text)) < 0) {

@@ -1,4 +1,5 @@
 #include "session.h"
+#include "skills.h"
 #include "jail.h"
 #include "log.h"
 #include "sse.h"
@@ -52,6 +53,8 @@ struct session {
   enum session_end end;
   struct jail jail;
   int jail_up;
+  cJSON *session;                     /* as fetched at the start */
+  cJSON *skills;                      /* directories installed, to remove */
 
   pthread_t stream;
   int stream_started;
@@ -507,6 +510,21 @@ call_timeout_ms(const struct session *s, const struct call *c)
   return s->cfg->tool_timeout_ms;
 }
 
+/* The jail starts with the first thing that needs it and again after a
+ * timeout killed it; the workspace outlives it. */
+static int
+jail_up(struct session *s)
+{
+  if(s->jail_up)
+    return 0;
+  if(jail_open(&s->jail, s->cfg, s->sid, s->item->id) < 0) {
+    log_err("jail_open_failed", "errno=%d error=\"%s\"", errno, strerror(errno));
+    return -1;
+  }
+  s->jail_up = 1;
+  return 0;
+}
+
 static void
 run_call(struct session *s, struct call *c)
 {
@@ -515,14 +533,10 @@ run_call(struct session *s, struct call *c)
   cJSON *res = NULL;
 
   log_info("tool_call", "tool_use_id=%s tool=%s", c->id, c->name);
-  if(!s->jail_up) {
-    if(jail_open(&s->jail, s->cfg, s->sid, s->item->id) < 0) {
-      log_err("jail_open_failed", "errno=%d error=\"%s\"", errno, strerror(errno));
-      c->result = error_result("%s: the sandbox could not be started", c->name);
-      post_result(s, c);
-      return;
-    }
-    s->jail_up = 1;
+  if(jail_up(s) < 0) {
+    c->result = error_result("%s: the sandbox could not be started", c->name);
+    post_result(s, c);
+    return;
   }
   /* The jail enforces the tool's own timeout; the wall clock here catches a
    * jail that stopped answering. */
@@ -592,7 +606,7 @@ fetch_session(struct session *s)
     s->terminated = 1;
     rc = 1;
   }
-  cJSON_Delete(root);
+  s->session = root;
   return rc;
 }
 
@@ -630,8 +644,13 @@ session_free(struct session *s)
     s->stream_quit = 1;
     pthread_join(s->stream, NULL);
   }
+  if(s->skills && !s->terminated && jail_up(s) == 0)
+    skills_remove(&s->jail, s->skills);
+  else
+    cJSON_Delete(s->skills);
   if(s->jail_up)
     jail_close(&s->jail);
+  cJSON_Delete(s->session);
   for(c = s->calls; c; c = cn) {
     cn = c->next;
     free(c->id);
@@ -688,6 +707,14 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
       jail_forget_session(cfg, s.sid);
     session_free(&s);
     return SESSION_DONE;
+  }
+  /* Skills go in before the stream opens, so no call runs without them. */
+  if(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+       cJSON_GetObjectItemCaseSensitive(s.session, "agent"), "skills")) > 0) {
+    if(jail_up(&s) == 0)
+      s.skills = skills_install(cfg, api, work_bearer(api, item), s.session, &s.jail);
+    else
+      log_warn("skills_skipped", "reason=\"the sandbox could not be started\"");
   }
   if(pthread_create(&s.stream, NULL, stream_thread, &s) != 0) {
     log_err("stream_thread_failed", "errno=%d", errno);

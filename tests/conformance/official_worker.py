@@ -5,11 +5,15 @@ the same scripted session against the fake.  The fake must see no protocol
 violation from either, and both must answer the same calls with the same
 results (the workdir's path aside).  Where they disagree about the protocol,
 the fake is what gets fixed."""
+import base64
+import io
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tarfile
+import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
@@ -26,6 +30,9 @@ need_root()
 # glob is left out: on Node 20 (Debian 12) the official toolset's glob needs
 # fs.promises.glob, which only Node 22 has.
 SCRIPT = [
+    # What the skills (made by make_skills) left in the workdir: files and modes.
+    {"tool": "bash", "input": {"command": "cd skills && for f in $(find . -type f | sort) pdf-tools "
+                                          "pdf-tools/scripts; do stat -c '%a %n' $f; done; cat flat/SKILL.md"}},
     {"tool": "bash", "input": {"command": "echo hello"}},
     {"tool": "bash", "input": {"command": "mkdir -p sub && cd sub && export GREETING=hi"}},
     {"tool": "bash", "input": {"command": "echo $(basename $PWD) $GREETING"}},
@@ -49,6 +56,46 @@ SCRIPT = [
 ]
 
 
+def make_skills(fake):
+    """The same skills on either fake: zip with a wrapper and an executable,
+    fetched as "latest"; tar.gz without one, pinned to its first version;
+    links and a device left out; a ".." member failing its whole skill."""
+    def add(name, archive, skill_id=None):
+        return fake.call("POST", "/_fake/skills", {"skill_id": skill_id, "name": name,
+                                                   "archive": base64.b64encode(archive).decode()})
+
+    def tar(members):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+            for name, data, mode, kind, link in members:
+                info = tarfile.TarInfo(name)
+                info.mode, info.type, info.linkname = mode, kind, link
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+        return buf.getvalue()
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data, mode in (("pdf-tools/SKILL.md", b"pdf\n", 0o600),
+                                 ("pdf-tools/scripts/run.sh", b"#!/bin/sh\n", 0o750)):
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o100000 | mode) << 16
+            z.writestr(info, data)
+    pdf = add("pdf-tools", buf.getvalue())
+    flat = add("flat", tar([("SKILL.md", b"one\n", 0o644, tarfile.REGTYPE, ""),
+                            ("bin/tool", b"x", 0o711, tarfile.REGTYPE, "")]))
+    add("flat", tar([("SKILL.md", b"two\n", 0o644, tarfile.REGTYPE, "")]), flat["skill_id"])
+    links = add("links", tar([("links/SKILL.md", b"l\n", 0o644, tarfile.REGTYPE, ""),
+                              ("links/passwd", b"", 0o777, tarfile.SYMTYPE, "/etc/passwd"),
+                              ("links/hard", b"", 0o644, tarfile.LNKTYPE, "links/SKILL.md")]))
+    dotdot = add("dotdot", tar([("d/SKILL.md", b"x", 0o644, tarfile.REGTYPE, ""),
+                                ("d/../../escape", b"x", 0o644, tarfile.REGTYPE, "")]))
+    return [{"type": "custom", "skill_id": pdf["skill_id"], "version": "latest"},
+            {"type": "custom", "skill_id": flat["skill_id"], "version": flat["version"]},
+            {"type": "custom", "skill_id": links["skill_id"], "version": "latest"},
+            {"type": "custom", "skill_id": dotdot["skill_id"], "version": "latest"}]
+
+
 def outcome(fake, sid, workdir):
     st = fake.state(sid)
     calls = [e for e in st["events"] if e["type"] == "agent.tool_use"]
@@ -70,7 +117,7 @@ try:
     # The official worker.
     workdir = os.path.join(tmp, "official-work")
     os.makedirs(workdir)
-    sid_official = fake.session(SCRIPT)["session_id"]
+    sid_official = fake.session(SCRIPT, skills=make_skills(fake))["session_id"]
     env = dict(os.environ, ANTHROPIC_BASE_URL=fake.url, ANTHROPIC_ENVIRONMENT_ID=ENV_ID,
                ANTHROPIC_ENVIRONMENT_KEY=ENV_KEY, WORKDIR=workdir, MAX_IDLE_MS="3000")
     node = subprocess.Popen(["node", os.path.join(HERE, "worker.mjs")], env=env,
@@ -84,6 +131,10 @@ try:
     node.send_signal(signal.SIGTERM)
     node.wait(10)
     official = outcome(fake, sid_official, workdir)
+    want = ("644 ./flat/SKILL.md\n755 ./flat/bin/tool\n644 ./links/SKILL.md\n644 ./pdf-tools/SKILL.md\n"
+            "755 ./pdf-tools/scripts/run.sh\n700 pdf-tools\n700 pdf-tools/scripts\none")
+    t.eq(official[0], ("bash", False, want),
+         "the official worker installed the fake's skills (links and the '..' skill left out)")
     t.eq(fake.log()["violations"], [], "the fake saw no violation from the official worker")
     reqs = [r for r in fake.log()["requests"] if r.get("method")]
     t.ok(all(r["version"] == "2026-10-21" for r in reqs),
@@ -94,7 +145,7 @@ try:
     fake.stop()
     fake = Fake(tmp)
     cfg, state = write_config(tmp, fake.url)
-    sid_ours = fake.session(SCRIPT)["session_id"]
+    sid_ours = fake.session(SCRIPT, skills=make_skills(fake))["session_id"]
     body, hdrs = run_started(sid_ours)
     st, *_ = cgi(cfg, body, hdrs)
     t.eq(st, 202, "sandhook accepted the run_started webhook")

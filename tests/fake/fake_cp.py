@@ -44,6 +44,7 @@ class State:
         self.tokens = {}        # sessions token -> work id
         self.revoked = set()    # tokens of claims that were lost
         self.faults = {}
+        self.skills = {}        # skill id -> {"name", "legacy", "versions": [...]}
         self.log = []
         self.violations = []
         self.page_size = None
@@ -300,6 +301,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.work_route(method, parts, q, kind, tok)
             if parts[:2] == ["v1", "sessions"] and len(parts) >= 3:
                 return self.session_route(method, parts, q, kind, tok)
+            if parts[:2] == ["v1", "skills"] and len(parts) >= 4 and method == "GET":
+                return self.skill_route(parts, q, kind, tok)
             return self.error(404, "not_found_error", "no such route %s" % u.path)
         except (BrokenPipeError, ConnectionResetError):
             return None
@@ -441,6 +444,65 @@ class Handler(BaseHTTPRequestHandler):
             return self.post_events(sess)
         return self.error(404, "not_found_error", "no such session route")
 
+    # ---- skills ----
+    def skill_route(self, parts, q, kind, tok):
+        """GA skills (section 13.1): retrieve a version by id, number or
+        "latest", then its content by the skver_ id.  A skill made with
+        legacy=true, or any call with the old beta header, answers in the
+        legacy shape: numeric versions only, a listing, no ids."""
+        with LOCK:
+            w = ST.work.get(ST.tokens.get(tok)) if kind == "sessions_token" else None
+            if w is not None and w["heartbeats"] == 0:
+                ST.violation("skill %s before the first heartbeat" % "/".join(parts[2:]))
+            skill = ST.skills.get(parts[2])
+        if not skill:
+            return self.error(404, "not_found_error", "skill not found")
+        beta = self.headers.get("anthropic-beta") or ""
+        legacy = skill["legacy"] or "skills-2025-10-02" in beta
+        if not skill["legacy"] and beta:
+            ST.violation("anthropic-beta %r sent to the GA skills API" % beta)
+        versions = skill["versions"]
+        if len(parts) == 4 and parts[3] == "versions":
+            if not legacy:
+                return self.error(404, "not_found_error", "no such route")
+            start = int(q.get("page", ["0"])[0] or 0)
+            data = [{"type": "skill_version", "version": v["version"], "name": skill["name"]}
+                    for v in versions[start:start + 1]]
+            nxt = str(start + 1) if start + 1 < len(versions) else None
+            return self.send_json(200, {"data": data, "has_more": nxt is not None,
+                                        "next_page": nxt})
+        if len(parts) < 5 or parts[3] != "versions":
+            return self.error(404, "not_found_error", "no such route")
+        ref = parts[4]
+        if legacy and not ref.isdigit():
+            return self.error(400, "invalid_request_error",
+                              "version must be an integer version, not %r" % ref)
+        if ref == "latest":
+            v = versions[-1]
+        else:
+            v = next((v for v in versions if ref in (v["id"], v["version"])), None)
+        if not v:
+            return self.error(404, "not_found_error", "skill version not found")
+        if len(parts) == 5:
+            out = {"type": "skill_version", "skill_id": parts[2], "version": v["version"],
+                   "name": skill["name"], "description": "a fake skill",
+                   "directory": skill["name"], "created_at": now_iso()}
+            if not legacy:
+                out["id"] = v["id"]
+            return self.send_json(200, out)
+        if len(parts) == 6 and parts[5] == "content":
+            if "application/binary" not in (self.headers.get("Accept") or ""):
+                ST.violation("skill content fetched without Accept: application/binary")
+            if not legacy and ref != v["id"]:
+                ST.violation("skill content fetched by %r, not the skver_ id" % ref)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/binary")
+            self.send_header("Content-Length", str(len(v["archive"])))
+            self.end_headers()
+            self.wfile.write(v["archive"])
+            return None
+        return self.error(404, "not_found_error", "no such route")
+
     def post_events(self, sess):
         body = self.body_json()
         if not isinstance(body, dict) or not isinstance(body.get("events"), list):
@@ -566,6 +628,17 @@ class Handler(BaseHTTPRequestHandler):
                 w = enqueue(spec.get("session_id", "none"))
                 w["data"] = spec.get("data", w["data"])
             return self.send_json(200, {"work_id": w["id"]})
+        if parts == ["skills"] and method == "POST":
+            spec = self.body_json() or {}
+            sid = spec.get("skill_id") or new_id("skill_")
+            with LOCK:
+                skill = ST.skills.setdefault(sid, {"name": spec.get("name", sid),
+                                                   "legacy": bool(spec.get("legacy")),
+                                                   "versions": []})
+                v = {"id": new_id("skver_"), "version": str(1759178010641129 + len(skill["versions"])),
+                     "archive": base64.b64decode(spec.get("archive", ""))}
+                skill["versions"].append(v)
+            return self.send_json(200, {"skill_id": sid, "id": v["id"], "version": v["version"]})
         if parts == ["faults"] and method == "POST":
             with LOCK:
                 ST.faults.update(self.body_json() or {})

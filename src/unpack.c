@@ -1,0 +1,386 @@
+#include "unpack.h"
+#include "fsutil.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_DEPTH 64
+
+struct member {
+  char *comp[MAX_DEPTH];
+  int n;
+  char buf[PATH_MAX];
+};
+
+static void __attribute__((format(printf, 3, 4)))
+say(char *err, size_t len, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(err, len, fmt, ap);
+  va_end(ap);
+}
+
+/* A member's name as logged: quotes, backslashes and control bytes become
+ * '?', so a hostile name cannot break the log line's quoting. */
+static const char *
+shown(const char *name, char *buf, size_t cap)
+{
+  size_t i;
+
+  if(!name)
+    return "?";
+  for(i = 0; name[i] && i + 1 < cap; i++)
+    buf[i] = (name[i] == '"' || name[i] == '\\' || (unsigned char)name[i] < 0x20) ? '?' : name[i];
+  buf[i] = '\0';
+  return buf;
+}
+
+static struct archive *
+open_archive(int fd)
+{
+  struct archive *a = archive_read_new();
+
+  if(!a)
+    return NULL;
+  if(lseek(fd, 0, SEEK_SET) < 0 ||
+     archive_read_support_format_zip(a) != ARCHIVE_OK ||
+     archive_read_support_format_tar(a) != ARCHIVE_OK ||
+     archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+     archive_read_support_filter_bzip2(a) != ARCHIVE_OK ||
+     archive_read_support_filter_xz(a) != ARCHIVE_OK ||
+     archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK) {
+    archive_read_free(a);
+    return NULL;
+  }
+  return a;
+}
+
+/* Splits a member's name into components; 0, or -1 for a name that points
+ * outside (absolute, "..") or cannot be handled. */
+static int
+split(struct archive_entry *e, struct member *m, const char **why)
+{
+  const char *name = archive_entry_pathname(e);
+  char *p, *save = NULL;
+
+  m->n = 0;
+  if(!name || !*name || strlen(name) >= sizeof(m->buf)) {
+    *why = "an unreadable or overlong name";
+    return -1;
+  }
+  if(name[0] == '/') {
+    *why = "an absolute path";
+    return -1;
+  }
+  strcpy(m->buf, name);
+  for(p = strtok_r(m->buf, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+    if(!strcmp(p, "."))
+      continue;
+    if(!strcmp(p, "..")) {
+      *why = "a '..' component";
+      return -1;
+    }
+    if(m->n == MAX_DEPTH) {
+      *why = "too deep a path";
+      return -1;
+    }
+    m->comp[m->n++] = p;
+  }
+  return 0;
+}
+
+static void
+refuse(cJSON *refused, const char *entry, const char *reason)
+{
+  cJSON *o = cJSON_CreateObject();
+  char sbuf[256];
+
+  if(!o)
+    return;
+  cJSON_AddStringToObject(o, "entry", shown(entry, sbuf, sizeof(sbuf)));
+  cJSON_AddStringToObject(o, "reason", reason);
+  cJSON_AddItemToArray(refused, o);
+}
+
+/* First pass, headers only: refuses the whole archive on a member that
+ * points outside or on the limits, and finds the wrapper directory. */
+static int
+scan(int fd, const struct unpack_limits *lim, int *strip, char *err, size_t errlen)
+{
+  struct archive *a = open_archive(fd);
+  struct archive_entry *e;
+  struct member m;
+  char top[NAME_MAX + 1] = "";
+  long entries = 0;
+  long long bytes = 0;
+  int rc, wrapped = 1, any = 0, nested = 0;
+  const char *why;
+  char sbuf[256];
+
+  if(!a) {
+    say(err, errlen, "not a zip or tar archive");
+    return -1;
+  }
+  while((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+    if(++entries > lim->max_entries) {
+      say(err, errlen, "more than %ld entries", lim->max_entries);
+      goto fail;
+    }
+    if(archive_entry_size_is_set(e))
+      bytes += archive_entry_size(e);
+    if(bytes > lim->max_bytes) {
+      say(err, errlen, "more than %lld bytes unpacked", lim->max_bytes);
+      goto fail;
+    }
+    if(split(e, &m, &why) < 0) {
+      say(err, errlen, "member '%s' has %s", shown(archive_entry_pathname(e), sbuf, sizeof(sbuf)),
+          why);
+      goto fail;
+    }
+    if(m.n == 0)
+      continue;
+    if(!any) {
+      snprintf(top, sizeof(top), "%s", m.comp[0]);
+      any = 1;
+    }
+    /* A wrapper holds everything, and something; a plain file at the top
+     * means none. */
+    if(strcmp(top, m.comp[0]) || (m.n == 1 && archive_entry_filetype(e) != AE_IFDIR))
+      wrapped = 0;
+    if(m.n > 1)
+      nested = 1;
+    archive_read_data_skip(a);
+  }
+  if(rc != ARCHIVE_EOF) {
+    say(err, errlen, "archive unreadable: %s", archive_error_string(a) ?
+        archive_error_string(a) : "truncated");
+    goto fail;
+  }
+  archive_read_free(a);
+  *strip = any && wrapped && nested;
+  return 0;
+fail:
+  archive_read_free(a);
+  return -1;
+}
+
+/* Opens (creating) the directories comp[0..n) below dirfd, never through a
+ * link; the caller closes the result. */
+static int
+open_dirs(int dirfd, char **comp, int n)
+{
+  int fd = dup(dirfd), i;
+
+  for(i = 0; fd >= 0 && i < n; i++) {
+    int next;
+
+    if(mkdirat(fd, comp[i], 0700) < 0 && errno != EEXIST) {
+      close(fd);
+      return -1;
+    }
+    next = openat(fd, comp[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    close(fd);
+    fd = next;
+  }
+  return fd;
+}
+
+static int
+write_member(struct archive *a, struct archive_entry *e, int dirfd, const char *leaf,
+             long long *bytes, const struct unpack_limits *lim, char *err, size_t errlen)
+{
+  int fd = openat(dirfd, leaf, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  const void *buf;
+  size_t size;
+  la_int64_t off;
+  int rc;
+  char sbuf[256];
+
+  if(fd < 0) {
+    say(err, errlen, "cannot create '%s': %s", shown(leaf, sbuf, sizeof(sbuf)), strerror(errno));
+    return -1;
+  }
+  while((rc = archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK) {
+    *bytes += (long long)size;
+    if(*bytes > lim->max_bytes) {
+      say(err, errlen, "more than %lld bytes unpacked", lim->max_bytes);
+      goto fail;
+    }
+    if(pwrite(fd, buf, size, off) != (ssize_t)size) {
+      say(err, errlen, "cannot write '%s': %s", shown(leaf, sbuf, sizeof(sbuf)), strerror(errno));
+      goto fail;
+    }
+  }
+  if(rc != ARCHIVE_EOF) {
+    say(err, errlen, "archive unreadable: %s", archive_error_string(a) ?
+        archive_error_string(a) : "truncated");
+    goto fail;
+  }
+  if(fchmod(fd, archive_entry_perm(e) & 0111 ? 0755 : 0644) < 0) {
+    say(err, errlen, "chmod '%s': %s", shown(leaf, sbuf, sizeof(sbuf)), strerror(errno));
+    goto fail;
+  }
+  close(fd);
+  return 0;
+fail:
+  close(fd);
+  return -1;
+}
+
+static long
+extract(int fd, int target, int strip, const struct unpack_limits *lim, cJSON *refused,
+        char *err, size_t errlen)
+{
+  struct archive *a = open_archive(fd);
+  struct archive_entry *e;
+  struct member m;
+  long long bytes = 0;
+  long files = 0;
+  int rc;
+  const char *why;
+  char sbuf[256];
+
+  if(!a) {
+    say(err, errlen, "not a zip or tar archive");
+    return -1;
+  }
+  while((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+    const char *name = archive_entry_pathname(e);
+    mode_t type = archive_entry_filetype(e);
+    char **comp;
+    int n, dir;
+
+    if(split(e, &m, &why) < 0) {     /* the scan saw it; the archive changed? */
+      say(err, errlen, "member '%s' has %s", shown(name, sbuf, sizeof(sbuf)), why);
+      goto fail;
+    }
+    comp = m.comp + (strip ? 1 : 0);
+    n = m.n - (strip ? 1 : 0);
+    if(n <= 0)
+      continue;
+    if(archive_entry_hardlink(e)) {
+      refuse(refused, name, "hard link");
+      continue;
+    }
+    if(type == AE_IFLNK) {
+      refuse(refused, name, "symbolic link");
+      continue;
+    }
+    if(type != AE_IFDIR && type != AE_IFREG) {
+      refuse(refused, name, "device or special file");
+      continue;
+    }
+    dir = open_dirs(target, comp, type == AE_IFDIR ? n : n - 1);
+    if(dir < 0) {
+      say(err, errlen, "cannot create the directory of '%s': %s", shown(name, sbuf, sizeof(sbuf)),
+          strerror(errno));
+      goto fail;
+    }
+    if(type == AE_IFREG) {
+      rc = write_member(a, e, dir, comp[n - 1], &bytes, lim, err, errlen);
+      if(rc < 0) {
+        close(dir);
+        goto fail;
+      }
+      files++;
+    }
+    close(dir);
+  }
+  if(rc != ARCHIVE_EOF) {
+    say(err, errlen, "archive unreadable: %s", archive_error_string(a) ?
+        archive_error_string(a) : "truncated");
+    goto fail;
+  }
+  archive_read_free(a);
+  return files;
+fail:
+  archive_read_free(a);
+  return -1;
+}
+
+static int
+valid_name(const char *name)
+{
+  return *name && strlen(name) <= NAME_MAX && !strchr(name, '/') && strcmp(name, ".") &&
+         strcmp(name, "..");
+}
+
+/* Removes from inside skills_dir, entered without following a link, so a
+ * link planted in its place cannot redirect the removal. */
+int
+unpack_remove(const char *skills_dir, const char *name)
+{
+  int dir, here, rc, e;
+
+  if(!valid_name(name)) {
+    errno = EINVAL;
+    return -1;
+  }
+  dir = open(skills_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if(dir < 0)
+    return errno == ENOENT ? 0 : -1;
+  here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if(here < 0 || fchdir(dir) < 0) {
+    e = errno;
+    close(dir);
+    if(here >= 0)
+      close(here);
+    errno = e;
+    return -1;
+  }
+  rc = remove_tree(name);
+  e = errno;
+  if(fchdir(here) < 0)
+    rc = -1;
+  close(here);
+  close(dir);
+  errno = e;
+  return rc;
+}
+
+long
+unpack_skill(int archive_fd, const char *skills_dir, const char *name,
+             const struct unpack_limits *lim, cJSON *refused, char *err, size_t errlen)
+{
+  int parent, target, strip;
+  long files;
+
+  if(!valid_name(name)) {
+    say(err, errlen, "unusable skill directory name");
+    return -1;
+  }
+  if(scan(archive_fd, lim, &strip, err, errlen) < 0)
+    return -1;
+  if(mkdir(skills_dir, 0700) < 0 && errno != EEXIST) {
+    say(err, errlen, "cannot create %s: %s", skills_dir, strerror(errno));
+    return -1;
+  }
+  parent = open(skills_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if(parent < 0) {
+    say(err, errlen, "%s is not a directory (a link?): %s", skills_dir, strerror(errno));
+    return -1;
+  }
+  if(unpack_remove(skills_dir, name) < 0 ||
+     (mkdirat(parent, name, 0700) < 0 && errno != EEXIST) ||
+     (target = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+    say(err, errlen, "cannot make %s/%s: %s", skills_dir, name, strerror(errno));
+    close(parent);
+    return -1;
+  }
+  close(parent);
+  files = extract(archive_fd, target, strip, lim, refused, err, errlen);
+  close(target);
+  if(files < 0)
+    unpack_remove(skills_dir, name);
+  return files;
+}
