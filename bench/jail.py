@@ -30,7 +30,7 @@ def sandhook_once(root, ws):
     t0 = time.perf_counter()
     # The jail takes its channel on fd 3 and closes every other descriptor.
     p = subprocess.Popen([JAIL, root, ws, "65534", "65534", "none",
-                          "cpu=600,as=4096,nofile=1024,nproc=512,fsize=1024,tmp=64"],
+                          "cpu=600,as=4096,nofile=1024,nproc=512,fsize=1024,tmp=64", "-", "-"],
                          close_fds=False, env={}, stdin=subprocess.DEVNULL,
                          preexec_fn=lambda: os.dup2(b.fileno(), 3))
     b.close()

@@ -42,6 +42,8 @@ static const struct setting settings[] = {
   { "SANDHOOK_WORKSPACE_MB", K_LONG, OFF(workspace_mb), 0, 1L << 24 },
   { "SANDHOOK_SKILL_MAX_MB", K_LONG, OFF(skill_max_mb), 1, 1L << 20 },
   { "SANDHOOK_SKILL_MAX_ENTRIES", K_LONG, OFF(skill_max_entries), 1, 1L << 24 },
+  { "SANDHOOK_MEMORY_SYNC_SECONDS", K_LONG, OFF(memory_sync_s), 5, 86400 },
+  { "SANDHOOK_MEMORY_SYNC_DELETIONS", K_STR, OFF(memory_sync_deletions), 0, 0 },
   { "SANDHOOK_CAPTURE_DIR", K_STR, OFF(capture_dir), 0, 0 },
   { "SANDHOOK_CAPTURE_KEEP_HOURS", K_LONG, OFF(capture_keep_hours), 1, 24L * 365 },
   { "SANDHOOK_LIMIT_CPU_SECONDS", K_LONG, OFF(limits.cpu_s), 1, 86400 },
@@ -71,6 +73,7 @@ set_defaults(struct config *cfg)
   cfg->workspace_mb = 2048;
   cfg->skill_max_mb = 256;
   cfg->skill_max_entries = 10000;
+  cfg->memory_sync_s = 15;
   cfg->capture_keep_hours = 72;
   limits_default(&cfg->limits);
 }
@@ -338,6 +341,13 @@ config_load(struct config *cfg, const char *file, char *err, size_t errlen)
     goto fail;
   }
   cfg->jail_network_host = !strcmp(cfg->jail_network, "host");
+  if(default_str(&cfg->memory_sync_deletions, "enabled") < 0)
+    goto oom;
+  if(strcmp(cfg->memory_sync_deletions, "enabled") && strcmp(cfg->memory_sync_deletions, "log_only") &&
+     strcmp(cfg->memory_sync_deletions, "disabled")) {
+    snprintf(err, errlen, "SANDHOOK_MEMORY_SYNC_DELETIONS must be enabled, log_only or disabled");
+    goto fail;
+  }
   if(cfg->capture_dir && cfg->capture_dir[0] != '/') {
     snprintf(err, errlen, "SANDHOOK_CAPTURE_DIR must be an absolute path");
     goto fail;
@@ -379,6 +389,7 @@ config_free(struct config *cfg)
   free(cfg->state_dir);
   free(cfg->log_file);
   free(cfg->jail_network);
+  free(cfg->memory_sync_deletions);
   free(cfg->capture_dir);
   memset(cfg, 0, sizeof(*cfg));
 }

@@ -35,6 +35,8 @@ struct config {
   long workspace_mb;              /* size cap of /workspace; 0: uncapped */
   long skill_max_mb;              /* per skill: download and unpacked size */
   long skill_max_entries;         /* per skill: archive members */
+  long memory_sync_s;             /* at most one memory sync this often */
+  char *memory_sync_deletions;    /* enabled | log_only | disabled */
   char *capture_dir;              /* capture every request here (opt-in) */
   long capture_keep_hours;
   int log_debug;

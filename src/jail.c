@@ -56,7 +56,7 @@ jail_forget_session(const struct config *cfg, const char *session_id)
 
 int
 jail_open(struct jail *j, const struct config *cfg, const char *session_id,
-          const char *work_id)
+          const char *work_id, const char *memdir, const char *ro_stores)
 {
   char uid[16], gid[16], net[8], lim[160], helper[PATH_MAX];
   int sv[2] = { -1, -1 }, e;
@@ -88,7 +88,9 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
   if(pid < 0)
     goto fail;
   if(pid == 0) {
-    char *argv[] = { "sandhook-jail", j->root, j->ws.path, uid, gid, net, lim, NULL };
+    char *argv[] = { "sandhook-jail", j->root, j->ws.path, uid, gid, net, lim,
+                     (char *)(memdir ? memdir : "-"), (char *)(ro_stores && *ro_stores ? ro_stores : "-"),
+                     NULL };
     char *envp[] = { NULL };
     int null = open("/dev/null", O_RDWR);
 

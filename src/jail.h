@@ -35,9 +35,10 @@ struct jail {
 };
 
 /* Prepares STATE/sessions/<sid>/workspace (owned by the jail uid) and starts
- * the jail process. */
+ * the jail process.  memdir, when not NULL, is bound at /mnt/memory, with the
+ * stores named in ro_stores (comma-separated paths below it) read-only. */
 int jail_open(struct jail *j, const struct config *cfg, const char *session_id,
-              const char *work_id);
+              const char *work_id, const char *memdir, const char *ro_stores);
 
 enum jail_rc { JAIL_OK = 0, JAIL_ABORTED = 1, JAIL_FAILED = -1 };
 

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "syscall_filter.h"
 #include "tools/tools.h"
+#include "memfiles.h"
 #include "unpack.h"
 
 #include <errno.h>
@@ -188,6 +189,70 @@ mount_image(const char *image, const char *dst)
   /* mkfs's lost+found means nothing to the agent. */
   join(lf, dst, "lost+found");
   rmdir(lf);
+}
+
+/* /mnt/memory: the session's memory folder from the host.  A read-only
+ * store is bound read-only onto itself, for every tool; the helper keeps a
+ * descriptor opened before that, its own way in to pull remote changes. */
+static void
+mount_memory(const char *root, const char *memdir, const char *ro_list, unsigned uid,
+             unsigned gid)
+{
+  char mnt[PATH_MAX], p[PATH_MAX], list[PATH_MAX], *rel, *save = NULL;
+
+  join(mnt, root, "mnt");
+  make_node(mnt, 1);
+  join(mnt, root, "mnt/memory");
+  bind_mount(memdir, mnt, MS_NOSUID | MS_NODEV);
+  snprintf(list, sizeof(list), "%s", ro_list);
+  for(rel = strtok_r(list, ",", &save); rel; rel = strtok_r(NULL, ",", &save)) {
+    char sub[PATH_MAX], *c, *csave = NULL;
+    int fd;
+
+    if(!strcmp(rel, "-"))
+      continue;
+    snprintf(p, sizeof(p), "%s", mnt);
+    snprintf(sub, sizeof(sub), "%s", rel);
+    for(c = strtok_r(sub, "/", &csave); c; c = strtok_r(NULL, "/", &csave)) {
+      char parent[PATH_MAX];
+
+      if(!strcmp(c, "..") || !strcmp(c, "."))
+        die("bad read-only store path %s", rel);
+      memcpy(parent, p, sizeof(parent));
+      join(p, parent, c);
+      if(mkdir(p, 0700) < 0 && errno != EEXIST)
+        die("mkdir %s", p);
+      if(chown(p, uid, gid) < 0)
+        die("chown %s", p);
+    }
+    fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if(fd < 0 || memfiles_keep(rel, fd) < 0)
+      die("open %s", p);
+    bind_mount(p, p, MS_RDONLY | MS_NOSUID | MS_NODEV);
+  }
+}
+
+/* The file tools reach /mnt/memory too, and refuse writes in the
+ * read-only stores with the official text before the kernel would. */
+static void
+memory_roots(struct tool_ctx *tctx, const char *ro_list)
+{
+  static char paths[TOOL_MAX_ROOTS][PATH_MAX];
+  char list[PATH_MAX], *rel, *save = NULL;
+  int n = 0, fd = open(MEMORY_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if(fd < 0 || tool_ctx_add_root(tctx, MEMORY_ROOT, fd, 0) < 0)
+    die("open %s", MEMORY_ROOT);
+  snprintf(list, sizeof(list), "%s", ro_list);
+  for(rel = strtok_r(list, ",", &save); rel && n < TOOL_MAX_ROOTS; rel = strtok_r(NULL, ",", &save)) {
+    if(!strcmp(rel, "-"))
+      continue;
+    snprintf(paths[n], sizeof(paths[n]), MEMORY_ROOT "/%s", rel);
+    fd = open(paths[n], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if(fd < 0 || tool_ctx_add_root(tctx, paths[n], fd, 1) < 0)
+      die("open %s", paths[n]);
+    n++;
+  }
 }
 
 static void
@@ -476,7 +541,7 @@ reap_orphans(void)
 }
 
 /* The drainer's own requests: skills unpacked from the archive it passes
- * along, and removed at the end of the item. */
+ * along and removed at the end of the item; the memory store files. */
 static cJSON *
 run_op(const char *op, const cJSON *req, int archive_fd)
 {
@@ -507,6 +572,10 @@ run_op(const char *op, const cJSON *req, int archive_fd)
         unpack_remove(JAIL_WORKDIR "/skills", n->valuestring);
     rmdir(JAIL_WORKDIR "/skills");    /* only if nothing else is left in it */
     cJSON_AddBoolToObject(out, "is_error", 0);
+  }
+  else if(!strncmp(op, "mem_", 4)) {
+    cJSON_Delete(out);
+    return memfiles_op(op, req);
   }
   else {
     cJSON_AddBoolToObject(out, "is_error", 1);
@@ -580,8 +649,8 @@ jail_main(int argc, char **argv)
   pid_t child;
 
   log_init("jail");
-  if(argc != 6)
-    die("usage: __jail ROOT WORKSPACE UID GID NET LIMITS");
+  if(argc != 8)
+    die("usage: sandhook-jail ROOT WORKSPACE UID GID NET LIMITS MEMDIR RO_STORES");
   /* Nothing but the channel crosses into the jail, and the channel must
    * not reach anything this process executes. */
   syscall(SYS_close_range, JAIL_FD + 1, ~0U, 0);
@@ -634,6 +703,8 @@ jail_main(int argc, char **argv)
   if(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     die("make / private");
   build_root(argv[0], argv[1], uid, gid, host_net, &jail_lim);
+  if(strcmp(argv[6], "-"))
+    mount_memory(argv[0], argv[6], argv[7], uid, gid);
   enter_root(argv[0]);
   if(sethostname("sandhook", 8) < 0)
     die("sethostname");
@@ -642,6 +713,8 @@ jail_main(int argc, char **argv)
   drop_privileges(uid, gid, rootless, up[1], down[0]);
   if(tool_ctx_init(&tctx, JAIL_WORKDIR, 120000) < 0)
     die("open %s", JAIL_WORKDIR);
+  if(strcmp(argv[6], "-"))
+    memory_roots(&tctx, argv[7]);
   tctx.kill_tree = kill_namespace;
   tctx.before_exec = shell_before_exec;
   /* A write over RLIMIT_FSIZE fails with EFBIG instead of killing us. */

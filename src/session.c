@@ -1,4 +1,5 @@
 #include "session.h"
+#include "memory.h"
 #include "skills.h"
 #include "jail.h"
 #include "log.h"
@@ -55,6 +56,8 @@ struct session {
   int jail_up;
   cJSON *session;                     /* as fetched at the start */
   cJSON *skills;                      /* directories installed, to remove */
+  struct memory *mem;                 /* the memory stores, if any */
+  int clean;                          /* the stream ended by itself */
 
   pthread_t stream;
   int stream_started;
@@ -206,6 +209,7 @@ end_session(struct session *s, enum session_end how, const char *why)
     return;
   s->ended = 1;
   s->end = how;
+  s->clean = how == SESSION_DONE && (s->terminated || !strcmp(why, "idle_timeout"));
   log_info("session_ending", "reason=%s", why);
 }
 
@@ -517,7 +521,8 @@ jail_up(struct session *s)
 {
   if(s->jail_up)
     return 0;
-  if(jail_open(&s->jail, s->cfg, s->sid, s->item->id) < 0) {
+  if(jail_open(&s->jail, s->cfg, s->sid, s->item->id, memory_host_dir(s->mem),
+               memory_ro_stores(s->mem)) < 0) {
     log_err("jail_open_failed", "errno=%d error=\"%s\"", errno, strerror(errno));
     return -1;
   }
@@ -650,6 +655,7 @@ session_free(struct session *s)
     cJSON_Delete(s->skills);
   if(s->jail_up)
     jail_close(&s->jail);
+  memory_free(s->mem);          /* after the jail: no mount left on it */
   cJSON_Delete(s->session);
   for(c = s->calls; c; c = cn) {
     cn = c->next;
@@ -708,13 +714,24 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
     session_free(&s);
     return SESSION_DONE;
   }
-  /* Skills go in before the stream opens, so no call runs without them. */
+  /* Memory is planned first, since every jail of the item mounts it; a
+   * store that cannot be mounted fails the item before anything runs. */
+  if(memory_plan(&s.mem, cfg, s.session, item) < 0) {
+    session_free(&s);
+    return SESSION_DONE;
+  }
+  /* Skills and memory go in before the stream opens, so no call runs
+   * without them. */
   if(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
        cJSON_GetObjectItemCaseSensitive(s.session, "agent"), "skills")) > 0) {
     if(jail_up(&s) == 0)
       s.skills = skills_install(cfg, api, work_bearer(api, item), s.session, &s.jail);
     else
       log_warn("skills_skipped", "reason=\"the sandbox could not be started\"");
+  }
+  if(s.mem && (jail_up(&s) < 0 || memory_download(s.mem, api, &s.jail) < 0)) {
+    session_free(&s);
+    return SESSION_DONE;
   }
   if(pthread_create(&s.stream, NULL, stream_thread, &s) != 0) {
     log_err("stream_thread_failed", "errno=%d", errno);
@@ -756,14 +773,20 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
         c->repost = 0;
         post_result(&s, c);
       }
-      else
+      else {
         run_call(&s, c);
+        if(s.mem && jail_up(&s) == 0)
+          memory_sync(s.mem, api, &s.jail);
+      }
       continue;
     }
     if(s.idle_deadline && now_ms() >= s.idle_deadline)
       end_session(&s, SESSION_DONE, "idle_timeout");
   }
   end = s.end;
+  /* After a lost lease the token is revoked: nothing more is sent. */
+  if(s.mem && end != SESSION_LOST && jail_up(&s) == 0)
+    memory_finish(s.mem, api, &s.jail, s.clean);
   if(s.terminated)
     jail_forget_session(cfg, s.sid);
   session_free(&s);

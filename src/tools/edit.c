@@ -55,7 +55,8 @@ tool_edit(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   const char *old = in_str(in, "old_string");
   const char *new_s = in_str(in, "new_string");
   int all = in_bool(in, "replace_all");
-  char rel[4096], *data = NULL, *updated;
+  struct place pl;
+  char *data = NULL, *updated;
   size_t len, count, ulen;
   struct stat st;
   int fd, rc;
@@ -70,14 +71,16 @@ tool_edit(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   }
   if(!new_s)
     new_s = "";
-  rc = path_confine(ctx, p, rel, sizeof(rel));
+  rc = path_confine(ctx, p, &pl);
   if(rc != PATH_OK) {
-    path_error(res, "edit", p, rc);
+    path_error(res, "edit", p, rc, &pl);
     return;
   }
-  fd = path_open(ctx, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
+  if(path_read_only(res, "edit", p, &pl))
+    return;
+  fd = path_open(&pl, pl.rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
   if(fd < 0) {
-    path_error(res, "edit", p, -1);
+    path_error(res, "edit", p, -1, &pl);
     return;
   }
   if(fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -95,7 +98,7 @@ tool_edit(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   rc = read_fd(fd, MAX_FILE_BYTES + 1, &data, &len);
   close(fd);
   if(rc < 0) {
-    path_error(res, "edit", p, -1);
+    path_error(res, "edit", p, -1, &pl);
     return;
   }
   count = count_occurrences(data, len, old, strlen(old));
@@ -107,8 +110,8 @@ tool_edit(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
                               count, &ulen)))
     tool_text(res, 1, "edit: out of memory");
   else {
-    if(tool_replace_file(ctx, rel, 0, updated, ulen) < 0)
-      path_error(res, "edit: write", p, -1);
+    if(tool_replace_file(&pl, 0, updated, ulen) < 0)
+      path_error(res, "edit: write", p, -1, &pl);
     else
       tool_text(res, 0, "edited %s (%zu replacement(s))", p, all ? count : (size_t)1);
     free(updated);

@@ -178,7 +178,7 @@ tool_glob(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   const char *path = in_str(in, "path");
   struct patterns pats = { { 0 }, 0 };
   struct glob_state g = { &pats, NULL, 0, 0 };
-  char rel[4096];
+  struct place pl;
   struct strbuf out = { 0 };
   size_t i;
   int rc, root;
@@ -195,14 +195,14 @@ tool_glob(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
     tool_text(res, 1, "glob: \"..\" is not permitted in the pattern");
     return;
   }
-  rc = path_confine(ctx, path && *path ? path : ".", rel, sizeof(rel));
+  rc = path_confine(ctx, path && *path ? path : ".", &pl);
   if(rc != PATH_OK) {
-    path_error(res, "glob", path, rc);
+    path_error(res, "glob", path, rc, &pl);
     return;
   }
-  root = path_open(ctx, rel, O_RDONLY | O_DIRECTORY, 0);
+  root = path_open(&pl, pl.rel, O_RDONLY | O_DIRECTORY, 0);
   if(root < 0) {
-    path_error(res, "glob", path ? path : ".", -1);
+    path_error(res, "glob", path ? path : ".", -1, &pl);
     return;
   }
   if(expand_braces(pattern, &pats) < 0) {
@@ -210,7 +210,7 @@ tool_glob(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
     goto out;
   }
   if(walk_tree(root, on_file, &g, 0, NULL) < 0) {
-    path_error(res, "glob", path ? path : ".", -1);
+    path_error(res, "glob", path ? path : ".", -1, &pl);
     goto out;
   }
   if(g.n == 0) {
@@ -219,8 +219,8 @@ tool_glob(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   }
   qsort(g.hits, g.n, sizeof(*g.hits), newest_first);
   for(i = 0; i < g.n && i < GLOB_RESULT_LIMIT; i++)
-    sb_printf(&out, "%s%s/%s%s%s", i ? "\n" : "", ctx->workdir,
-              strcmp(rel, ".") ? rel : "", strcmp(rel, ".") ? "/" : "", g.hits[i].path);
+    sb_printf(&out, "%s%s/%s%s%s", i ? "\n" : "", pl.root->path,
+              strcmp(pl.rel, ".") ? pl.rel : "", strcmp(pl.rel, ".") ? "/" : "", g.hits[i].path);
   if(out.failed)
     tool_text(res, 1, "glob: out of memory");
   else

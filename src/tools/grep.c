@@ -97,7 +97,8 @@ tool_grep(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   const char *pattern = in_str(in, "pattern");
   const char *path = in_str(in, "path");
   struct grep_state g;
-  char rel[4096], prefix[8192], msg[256];
+  struct place pl;
+  char prefix[8192], msg[256];
   int rc, fd, errcode, cut = 0;
   PCRE2_SIZE erroff;
   struct stat st;
@@ -107,9 +108,9 @@ tool_grep(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
     tool_text(res, 1, "grep: pattern is required");
     return;
   }
-  rc = path_confine(ctx, path && *path ? path : ".", rel, sizeof(rel));
+  rc = path_confine(ctx, path && *path ? path : ".", &pl);
   if(rc != PATH_OK) {
-    path_error(res, "grep", path, rc);
+    path_error(res, "grep", path, rc, &pl);
     return;
   }
   g.re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
@@ -120,15 +121,15 @@ tool_grep(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
     return;
   }
   g.md = pcre2_match_data_create_from_pattern(g.re, NULL);
-  fd = path_open(ctx, rel, O_RDONLY | O_NONBLOCK, 0);
+  fd = path_open(&pl, pl.rel, O_RDONLY | O_NONBLOCK, 0);
   if(!g.md || fd < 0 || fstat(fd, &st) < 0) {
-    path_error(res, "grep", path ? path : ".", -1);
+    path_error(res, "grep", path ? path : ".", -1, &pl);
     if(fd >= 0)
       close(fd);
     goto out;
   }
-  snprintf(prefix, sizeof(prefix), "%s%s%s", ctx->workdir,
-           strcmp(rel, ".") ? "/" : "", strcmp(rel, ".") ? rel : "");
+  snprintf(prefix, sizeof(prefix), "%s%s%s", pl.root->path,
+           strcmp(pl.rel, ".") ? "/" : "", strcmp(pl.rel, ".") ? pl.rel : "");
   g.prefix = prefix;
   if(S_ISREG(st.st_mode))
     grep_fd(&g, fd, prefix);

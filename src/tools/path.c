@@ -9,15 +9,34 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* Whether the normalised segments start with root's. */
+static int
+under(const char *root, const char *const *segs, size_t nseg, size_t *depth)
+{
+  char buf[4096], *r, *save = NULL;
+  size_t k = 0;
+
+  if(strlen(root) >= sizeof(buf))
+    return 0;
+  strcpy(buf, root);
+  for(r = strtok_r(buf, "/", &save); r; r = strtok_r(NULL, "/", &save), k++)
+    if(k >= nseg || strcmp(segs[k], r))
+      return 0;
+  *depth = k;
+  return 1;
+}
+
 int
-path_confine(const struct tool_ctx *ctx, const char *p, char *rel, size_t cap)
+path_confine(const struct tool_ctx *ctx, const char *p, struct place *pl)
 {
   char buf[8192];
   const char *segs[512];
-  size_t nseg = 0, wl = strlen(ctx->workdir), i, o = 0;
+  size_t nseg = 0, i, o = 0, best = 0, depth;
   char *s, *save = NULL;
-  int n;
+  int n, r;
 
+  pl->root = NULL;
+  pl->others = ctx->nroots > 1;
   if(p[0] == '/')
     n = snprintf(buf, sizeof(buf), "%s", p);
   else
@@ -26,8 +45,8 @@ path_confine(const struct tool_ctx *ctx, const char *p, char *rel, size_t cap)
     errno = ENAMETOOLONG;
     return PATH_ERRNO;
   }
-  /* Lexical normalisation first: ".." that climbs above the workdir is
-   * refused before anything touches the filesystem. */
+  /* Lexical normalisation first: ".." that climbs above a root is refused
+   * before anything touches the filesystem. */
   for(s = strtok_r(buf, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
     if(!strcmp(s, "."))
       continue;
@@ -43,40 +62,41 @@ path_confine(const struct tool_ctx *ctx, const char *p, char *rel, size_t cap)
     }
     segs[nseg++] = s;
   }
-  /* The workdir's own segments must lead the result. */
-  {
-    char wd[4096];
-    char *ws, *wsave = NULL;
-    size_t k = 0;
-
-    if(wl >= sizeof(wd))
-      return PATH_OUTSIDE;
-    memcpy(wd, ctx->workdir, wl + 1);
-    for(ws = strtok_r(wd, "/", &wsave); ws; ws = strtok_r(NULL, "/", &wsave), k++)
-      if(k >= nseg || strcmp(segs[k], ws))
-        return PATH_OUTSIDE;
-    i = k;
-  }
-  if(i == nseg) {
-    if(cap < 2)
-      return PATH_OUTSIDE;
-    strcpy(rel, ".");
+  /* The deepest root whose segments lead the result. */
+  for(r = 0; r < ctx->nroots; r++)
+    if(under(ctx->roots[r].path, segs, nseg, &depth) && (!pl->root || depth > best)) {
+      pl->root = &ctx->roots[r];
+      best = depth;
+    }
+  if(!pl->root)
+    return PATH_OUTSIDE;
+  if(best == nseg) {
+    strcpy(pl->rel, ".");
     return PATH_OK;
   }
-  for(; i < nseg; i++) {
+  for(i = best; i < nseg; i++) {
     size_t l = strlen(segs[i]);
 
-    if(o + l + 2 > cap) {
+    if(o + l + 2 > sizeof(pl->rel)) {
       errno = ENAMETOOLONG;
       return PATH_ERRNO;
     }
     if(o)
-      rel[o++] = '/';
-    memcpy(rel + o, segs[i], l);
+      pl->rel[o++] = '/';
+    memcpy(pl->rel + o, segs[i], l);
     o += l;
   }
-  rel[o] = '\0';
+  pl->rel[o] = '\0';
   return PATH_OK;
+}
+
+int
+path_read_only(struct tool_result *res, const char *tool, const char *p, const struct place *pl)
+{
+  if(!pl->root->ro)
+    return 0;
+  tool_text(res, 1, "%s: %s is inside read-only directory %s", tool, p, pl->root->path);
+  return 1;
 }
 
 /* Without openat2 (kernels before 5.6, valgrind): walk rel one component
@@ -84,7 +104,7 @@ path_confine(const struct tool_ctx *ctx, const char *p, char *rel, size_t cap)
  * cannot leave the workdir; it is stricter than openat2, refusing every
  * symlink rather than only those that lead out. */
 static int
-open_beneath_walk(const struct tool_ctx *ctx, const char *rel, int flags, mode_t mode)
+open_beneath_walk(int root_fd, const char *rel, int flags, mode_t mode)
 {
   char buf[8192], *comp, *next;
   int dfd, fd, e;
@@ -94,7 +114,7 @@ open_beneath_walk(const struct tool_ctx *ctx, const char *rel, int flags, mode_t
     return -1;
   }
   strcpy(buf, rel);
-  dfd = fcntl(ctx->workdir_fd, F_DUPFD_CLOEXEC, 0);
+  dfd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
   for(comp = buf; dfd >= 0; comp = next) {
     struct stat st;
 
@@ -117,7 +137,7 @@ open_beneath_walk(const struct tool_ctx *ctx, const char *rel, int flags, mode_t
 }
 
 int
-path_open(const struct tool_ctx *ctx, const char *rel, int flags, mode_t mode)
+path_open(const struct place *pl, const char *rel, int flags, mode_t mode)
 {
   struct open_how how;
   long fd;
@@ -127,17 +147,17 @@ path_open(const struct tool_ctx *ctx, const char *rel, int flags, mode_t mode)
   how.mode = (flags & O_CREAT) ? mode : 0;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
   do
-    fd = syscall(SYS_openat2, ctx->workdir_fd, rel, &how, sizeof(how));
+    fd = syscall(SYS_openat2, pl->root->fd, rel, &how, sizeof(how));
   while(fd < 0 && errno == EAGAIN);
   if(fd < 0 && errno == ENOSYS)
-    return open_beneath_walk(ctx, rel, flags, mode);
+    return open_beneath_walk(pl->root->fd, rel, flags, mode);
   return (int)fd;
 }
 
 int
-path_open_parent(const struct tool_ctx *ctx, const char *rel, int create,
-                 const char **base)
+path_open_parent(const struct place *pl, int create, const char **base)
 {
+  const char *rel = pl->rel;
   char dir[8192];
   const char *slash = strrchr(rel, '/');
   size_t i, dl;
@@ -145,7 +165,7 @@ path_open_parent(const struct tool_ctx *ctx, const char *rel, int create,
 
   *base = slash ? slash + 1 : rel;
   if(!slash)
-    return path_open(ctx, ".", O_RDONLY | O_DIRECTORY, 0);
+    return path_open(pl, ".", O_RDONLY | O_DIRECTORY, 0);
   dl = (size_t)(slash - rel);
   if(dl >= sizeof(dir)) {
     errno = ENAMETOOLONG;
@@ -153,7 +173,7 @@ path_open_parent(const struct tool_ctx *ctx, const char *rel, int create,
   }
   memcpy(dir, rel, dl);
   dir[dl] = '\0';
-  fd = path_open(ctx, dir, O_RDONLY | O_DIRECTORY, 0);
+  fd = path_open(pl, dir, O_RDONLY | O_DIRECTORY, 0);
   if(fd >= 0 || !create || errno != ENOENT)
     return fd;
   /* Create each missing level through a beneath-resolved parent, so a
@@ -168,12 +188,12 @@ path_open_parent(const struct tool_ctx *ctx, const char *rel, int create,
     leaf = strrchr(dir, '/');
     leaf = leaf ? leaf + 1 : dir;
     if(leaf == dir)
-      pfd = path_open(ctx, ".", O_RDONLY | O_DIRECTORY, 0);
+      pfd = path_open(pl, ".", O_RDONLY | O_DIRECTORY, 0);
     else {
       char saved = leaf[-1];
 
       ((char *)leaf)[-1] = '\0';
-      pfd = path_open(ctx, dir, O_RDONLY | O_DIRECTORY, 0);
+      pfd = path_open(pl, dir, O_RDONLY | O_DIRECTORY, 0);
       ((char *)leaf)[-1] = saved;
     }
     if(pfd < 0)
@@ -189,7 +209,7 @@ path_open_parent(const struct tool_ctx *ctx, const char *rel, int create,
     if(i < dl)
       dir[i] = '/';
   }
-  return path_open(ctx, dir, O_RDONLY | O_DIRECTORY, 0);
+  return path_open(pl, dir, O_RDONLY | O_DIRECTORY, 0);
 }
 
 static void
@@ -208,7 +228,8 @@ quote_json(char *dst, size_t cap, const char *s)
 }
 
 void
-path_error(struct tool_result *res, const char *tool, const char *p, int rc)
+path_error(struct tool_result *res, const char *tool, const char *p, int rc,
+           const struct place *pl)
 {
   char q[4200];
   const char *why;
@@ -216,7 +237,8 @@ path_error(struct tool_result *res, const char *tool, const char *p, int rc)
   /* EXDEV and ELOOP from RESOLVE_BENEATH mean a symlink or ".." led out. */
   if(rc == PATH_OUTSIDE || errno == EXDEV) {
     quote_json(q, sizeof(q), p);
-    tool_text(res, 1, "path %s is outside the session's working directory", q);
+    tool_text(res, 1, "path %s is outside the session's working directory%s", q,
+              pl && pl->others ? " and its other permitted directories" : "");
     return;
   }
   switch(errno) {

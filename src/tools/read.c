@@ -51,7 +51,7 @@ binary_block(struct tool_result *res, const char *file_path, int fd, off_t size,
     return;
   }
   if(read_fd(fd, cap + 1, &data, &len) < 0) {
-    path_error(res, "read", file_path, -1);
+    path_error(res, "read", file_path, -1, NULL);
     return;
   }
   enc = malloc(b64_encoded_size(len));
@@ -116,7 +116,7 @@ tool_read(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
 {
   const char *p = in_str(in, "file_path");
   const cJSON *vr = in ? cJSON_GetObjectItemCaseSensitive(in, "view_range") : NULL;
-  char rel[4096];
+  struct place pl;
   const char *type;
   long start = 0, end = 0;
   int have_range = 0, is_pdf, fd, rc;
@@ -141,14 +141,14 @@ tool_read(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
       end = (long)cJSON_GetArrayItem(vr, 1)->valuedouble;
     }
   }
-  rc = path_confine(ctx, p, rel, sizeof(rel));
+  rc = path_confine(ctx, p, &pl);
   if(rc != PATH_OK) {
-    path_error(res, "read", p, rc);
+    path_error(res, "read", p, rc, &pl);
     return;
   }
-  fd = path_open(ctx, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
+  fd = path_open(&pl, pl.rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
   if(fd < 0) {
-    path_error(res, "read", p, -1);
+    path_error(res, "read", p, -1, &pl);
     return;
   }
   if(fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -156,7 +156,7 @@ tool_read(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
     tool_text(res, 1, "read: %s is not a regular file", p);
     return;
   }
-  type = media_type(rel, &is_pdf);
+  type = media_type(pl.rel, &is_pdf);
   if(type) {
     if(have_range)
       tool_text(res, 1, "read: view_range is not supported for %s files",
@@ -178,7 +178,7 @@ tool_read(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   rc = read_fd(fd, have_range ? (64u << 20) : MAX_FILE_BYTES + 1, &data, &len);
   close(fd);
   if(rc < 0) {
-    path_error(res, "read", p, -1);
+    path_error(res, "read", p, -1, &pl);
     return;
   }
   if(!utf8_valid(data, len)) {

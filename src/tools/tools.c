@@ -1,5 +1,7 @@
 #include "tools.h"
 
+#include <errno.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,7 +45,22 @@ tool_ctx_init(struct tool_ctx *ctx, const char *workdir, long default_timeout_ms
   ctx->bash.in_fd = ctx->bash.out_fd = -1;
   ctx->kill_tree = kill_group;
   ctx->workdir_fd = open(workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  return ctx->workdir_fd < 0 ? -1 : 0;
+  if(ctx->workdir_fd < 0)
+    return -1;
+  return tool_ctx_add_root(ctx, workdir, ctx->workdir_fd, 0);
+}
+
+int
+tool_ctx_add_root(struct tool_ctx *ctx, const char *path, int fd, int ro)
+{
+  if(ctx->nroots == TOOL_MAX_ROOTS) {
+    errno = ENOSPC;
+    return -1;
+  }
+  ctx->roots[ctx->nroots].path = path;
+  ctx->roots[ctx->nroots].fd = fd;
+  ctx->roots[ctx->nroots++].ro = ro;
+  return 0;
 }
 
 int
@@ -170,12 +187,16 @@ utf8_valid(const char *str, size_t len)
 void
 tool_ctx_free(struct tool_ctx *ctx)
 {
+  int i;
+
   if(ctx->bash.pid > 0)
     ctx->kill_tree(ctx);
   if(ctx->bash.in_fd >= 0)
     close(ctx->bash.in_fd);
   if(ctx->bash.out_fd >= 0)
     close(ctx->bash.out_fd);
-  if(ctx->workdir_fd >= 0)
-    close(ctx->workdir_fd);
+  for(i = 0; i < ctx->nroots; i++)
+    if(ctx->roots[i].fd >= 0)
+      close(ctx->roots[i].fd);
+  ctx->nroots = 0;
 }

@@ -24,9 +24,21 @@ struct bash_shell {
   int in_fd, out_fd;
 };
 
+#define TOOL_MAX_ROOTS 12
+
+/* A directory the file tools may reach: the workdir first, then others
+ * (the memory stores), read-only ones refusing writes. */
+struct tool_root {
+  const char *path;             /* absolute, no trailing slash */
+  int fd;
+  int ro;
+};
+
 struct tool_ctx {
   const char *workdir;          /* absolute, no trailing slash */
   int workdir_fd;
+  struct tool_root roots[TOOL_MAX_ROOTS];
+  int nroots;
   long default_timeout_ms;
   struct bash_shell bash;
   /* Kills every process of the tool's tree; set by the jail (kill(-1) as
@@ -44,6 +56,8 @@ struct tool_result {
 };
 
 int tool_ctx_init(struct tool_ctx *ctx, const char *workdir, long default_timeout_ms);
+/* Lets the file tools reach path too (it must stay open, as fd). */
+int tool_ctx_add_root(struct tool_ctx *ctx, const char *path, int fd, int ro);
 void tool_ctx_free(struct tool_ctx *ctx);
 
 /* Runs a tool by name; returns -1 for a name the toolset does not have. */
@@ -70,21 +84,31 @@ int in_bool(const cJSON *in, const char *name);
 /* Path policy (path.c). */
 enum path_rc { PATH_OK = 0, PATH_OUTSIDE = -2, PATH_ERRNO = -1 };
 
-/* Normalises p against the workdir into rel (relative to the workdir, "."
- * for the workdir itself).  PATH_OUTSIDE when it leaves the workdir. */
-int path_confine(const struct tool_ctx *ctx, const char *p, char *rel, size_t cap);
-/* openat2(workdir_fd, rel, RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS). */
-int path_open(const struct tool_ctx *ctx, const char *rel, int flags, mode_t mode);
-/* Opens the parent directory of rel, creating missing directories when
- * create is set; *base points at the last component. */
-int path_open_parent(const struct tool_ctx *ctx, const char *rel, int create,
-                     const char **base);
-/* "<tool>: <p>: <reason>" from errno, or the outside-the-workdir text. */
-void path_error(struct tool_result *res, const char *tool, const char *p, int rc);
+/* Where a path led: the root it is under (the deepest one) and the rest. */
+struct place {
+  const struct tool_root *root;
+  int others;                   /* roots besides the workdir exist */
+  char rel[4096];               /* "." for the root itself */
+};
 
-/* Atomically replaces rel with data (write.c); -1 with errno. */
-int tool_replace_file(const struct tool_ctx *ctx, const char *rel, int create_dirs,
-                      const char *data, size_t len);
+/* Normalises p (relative paths against the workdir) and finds its root.
+ * PATH_OUTSIDE when it is under none. */
+int path_confine(const struct tool_ctx *ctx, const char *p, struct place *pl);
+/* openat2(root fd, rel, RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS). */
+int path_open(const struct place *pl, const char *rel, int flags, mode_t mode);
+/* Opens the parent directory of pl->rel, creating missing directories when
+ * create is set; *base points at the last component. */
+int path_open_parent(const struct place *pl, int create, const char **base);
+/* "<tool>: <p>: <reason>" from errno, or the outside-the-workdir text
+ * (naming the other roots when pl says there are some). */
+void path_error(struct tool_result *res, const char *tool, const char *p, int rc,
+                const struct place *pl);
+/* The official text for a write into a read-only root; 1 when it was one. */
+int path_read_only(struct tool_result *res, const char *tool, const char *p,
+                   const struct place *pl);
+
+/* Atomically replaces pl->rel with data (write.c); -1 with errno. */
+int tool_replace_file(const struct place *pl, int create_dirs, const char *data, size_t len);
 
 /* Doublestar match of a relative path against one brace-free pattern
  * (glob.c): "**" spans any number of segments. */

@@ -13,8 +13,7 @@
 /* Writes through a temporary file and rename, so a reader never sees half a
  * file and a symlink at the target is replaced rather than followed. */
 int
-tool_replace_file(const struct tool_ctx *ctx, const char *rel, int create_dirs,
-                  const char *data, size_t len)
+tool_replace_file(const struct place *pl, int create_dirs, const char *data, size_t len)
 {
   const char *base;
   char tmp[96];
@@ -23,7 +22,7 @@ tool_replace_file(const struct tool_ctx *ctx, const char *rel, int create_dirs,
   mode_t mode = 0644;
   int dfd, fd, e, rfd;
 
-  dfd = path_open_parent(ctx, rel, create_dirs, &base);
+  dfd = path_open_parent(pl, create_dirs, &base);
   if(dfd < 0)
     return -1;
   if(!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
@@ -77,7 +76,7 @@ tool_write(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
 {
   const char *p = in_str(in, "file_path");
   const char *content = in_str(in, "content");
-  char rel[4096];
+  struct place pl;
   int rc;
 
   if(!p || !*p) {
@@ -86,13 +85,15 @@ tool_write(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   }
   if(!content)
     content = "";
-  rc = path_confine(ctx, p, rel, sizeof(rel));
-  if(rc == PATH_OK && !strcmp(rel, ".")) {
+  rc = path_confine(ctx, p, &pl);
+  if(rc == PATH_OK && path_read_only(res, "write", p, &pl))
+    return;
+  if(rc == PATH_OK && !strcmp(pl.rel, ".")) {
     errno = EISDIR;
     rc = PATH_ERRNO;
   }
-  if(rc != PATH_OK || tool_replace_file(ctx, rel, 1, content, strlen(content)) < 0) {
-    path_error(res, "write", p, rc);
+  if(rc != PATH_OK || tool_replace_file(&pl, 1, content, strlen(content)) < 0) {
+    path_error(res, "write", p, rc, &pl);
     return;
   }
   tool_text(res, 0, "wrote %zu bytes to %s", strlen(content), p);

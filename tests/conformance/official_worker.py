@@ -27,6 +27,10 @@ if not os.path.isdir(SDK):
     skip("the official SDK is not installed: run 'npm ci --prefix tests/conformance'")
 need_root()
 
+# Memory stores mount at absolute paths, on the host for the official worker
+# (it has no jail): a fresh directory per run, removed at the end.
+MEM = "/mnt/memory/sandhook-conformance-" + os.urandom(4).hex()
+
 # glob is left out: on Node 20 (Debian 12) the official toolset's glob needs
 # fs.promises.glob, which only Node 22 has.
 SCRIPT = [
@@ -51,6 +55,14 @@ SCRIPT = [
     {"tool": "bash", "input": {"command": "echo unconfirmed"}, "permission": None},
     {"custom": "lookup_customer", "input": {"id": 7}},
     {"tool": "web_fetch", "input": {"url": "https://example.com"}},
+    # Memory (make_memory): read, write, a read-only refusal, bash edits.
+    {"tool": "bash", "input": {"command": "cat %s/notes/a.md; echo; head -1 %s/notes/.anthropic-memory-store"
+                                          % (MEM, MEM)}},
+    {"tool": "write", "input": {"file_path": MEM + "/notes/new.md", "content": "from write"}},
+    {"tool": "write", "input": {"file_path": MEM + "/ro/rules.md", "content": "x"}},
+    {"tool": "edit", "input": {"file_path": MEM + "/ro/rules.md", "old_string": "rule", "new_string": "R"}},
+    {"tool": "read", "input": {"file_path": MEM + "/ro/rules.md"}},
+    {"tool": "bash", "input": {"command": "cd %s/notes && echo 'from bash' > a.md && rm del.md && echo ok" % MEM}},
     {"tool": "bash", "input": {"command": "exit 3"}},
     {"tool": "bash", "input": {"command": "echo after-exit"}},
 ]
@@ -96,6 +108,21 @@ def make_skills(fake):
             {"type": "custom", "skill_id": dotdot["skill_id"], "version": "latest"}]
 
 
+def make_memory(fake):
+    """A read-write and a read-only store; returns (resources, store ids)."""
+    notes = fake.call("POST", "/_fake/memory_stores", {"memories": {
+        "/a.md": "alpha", "/del.md": "to delete", "/keep.md": "keep"}})["memory_store_id"]
+    ro = fake.call("POST", "/_fake/memory_stores", {"memories": {"/rules.md": "rule 1"}})["memory_store_id"]
+    return ([{"type": "memory_store", "memory_store_id": notes, "mount_path": MEM + "/notes",
+              "access": "read_write", "name": "notes"},
+             {"type": "memory_store", "memory_store_id": ro, "mount_path": MEM + "/ro",
+              "access": "read_only", "name": "ro"}], (notes, ro))
+
+
+def stores(fake, ids):
+    return [fake.call("GET", "/_fake/memory_stores/" + i)["memories"] for i in ids]
+
+
 def outcome(fake, sid, workdir):
     st = fake.state(sid)
     calls = [e for e in st["events"] if e["type"] == "agent.tool_use"]
@@ -117,7 +144,8 @@ try:
     # The official worker.
     workdir = os.path.join(tmp, "official-work")
     os.makedirs(workdir)
-    sid_official = fake.session(SCRIPT, skills=make_skills(fake))["session_id"]
+    resources, ids = make_memory(fake)
+    sid_official = fake.session(SCRIPT, skills=make_skills(fake), resources=resources)["session_id"]
     env = dict(os.environ, ANTHROPIC_BASE_URL=fake.url, ANTHROPIC_ENVIRONMENT_ID=ENV_ID,
                ANTHROPIC_ENVIRONMENT_KEY=ENV_KEY, WORKDIR=workdir, MAX_IDLE_MS="3000")
     node = subprocess.Popen(["node", os.path.join(HERE, "worker.mjs")], env=env,
@@ -131,6 +159,10 @@ try:
     node.send_signal(signal.SIGTERM)
     node.wait(10)
     official = outcome(fake, sid_official, workdir)
+    official_stores = stores(fake, ids)
+    t.eq(official_stores, [{"/a.md": "from bash\n", "/keep.md": "keep", "/new.md": "from write"},
+                           {"/rules.md": "rule 1"}],
+         "the official worker synced the memory stores back through the fake")
     want = ("644 ./flat/SKILL.md\n755 ./flat/bin/tool\n644 ./links/SKILL.md\n644 ./pdf-tools/SKILL.md\n"
             "755 ./pdf-tools/scripts/run.sh\n700 pdf-tools\n700 pdf-tools/scripts\none")
     t.eq(official[0], ("bash", False, want),
@@ -145,7 +177,8 @@ try:
     fake.stop()
     fake = Fake(tmp)
     cfg, state = write_config(tmp, fake.url)
-    sid_ours = fake.session(SCRIPT, skills=make_skills(fake))["session_id"]
+    resources, ids = make_memory(fake)
+    sid_ours = fake.session(SCRIPT, skills=make_skills(fake), resources=resources)["session_id"]
     body, hdrs = run_started(sid_ours)
     st, *_ = cgi(cfg, body, hdrs)
     t.eq(st, 202, "sandhook accepted the run_started webhook")
@@ -157,8 +190,10 @@ try:
     t.eq(len(ours), len(official), "both saw the same calls")
     for i, (a, b) in enumerate(zip(official, ours)):
         t.eq(b, a, "call %d (%s): sandhook answers as the official worker does" % (i + 1, a[0]))
+    t.eq(stores(fake, ids), official_stores, "and leaves the memory stores as the official worker does")
 finally:
     if node and node.poll() is None:
         node.kill()
     fake.stop()
+    shutil.rmtree(MEM, ignore_errors=True)
 t.done()

@@ -13,6 +13,7 @@ Control endpoints for tests live under /_fake/.  Standard library only.
 import argparse
 import base64
 import datetime
+import hashlib
 import json
 import queue
 import threading
@@ -45,9 +46,12 @@ class State:
         self.revoked = set()    # tokens of claims that were lost
         self.faults = {}
         self.skills = {}        # skill id -> {"name", "legacy", "versions": [...]}
+        self.stores = {}        # memory store id -> {memory id: memory}
+        self.memory_writes = []  # (action, store, path) as the workers sent them
         self.log = []
         self.violations = []
         self.page_size = None
+        self.no_secret = False
 
     def violation(self, text):
         self.violations.append(text)
@@ -152,6 +156,40 @@ def terminate(sess):
     with LOCK:
         sess.status = "terminated"
     emit(sess, {"type": "session.status_terminated"})
+
+
+def memory_invalid(path, content):
+    """The server's refusals (section 8.3), and REFUSE_ME as a test's way to
+    have a file refused."""
+    if not isinstance(path, str) or not path.startswith("/") or len(path.encode()) > 1024 or \
+            any(p in ("", ".", "..") for p in path[1:].split("/")):
+        return 400, "invalid memory path %r" % (path,)
+    if not isinstance(content, str):
+        return 400, "content must be a string"
+    if len(content.encode()) > 102400:
+        return 413, "content is larger than 102400 bytes"
+    if "REFUSE_ME" in content:
+        return 400, "content refused"
+    return None
+
+
+def memory_set(m, content):
+    m["content"] = content
+    m["content_sha256"] = hashlib.sha256(content.encode()).hexdigest()
+    m["content_size_bytes"] = len(content.encode())
+    m["memory_version_id"] = new_id("memver_")
+    m["updated_at"] = now_iso()
+
+
+def memory_new(store_id, path, content):
+    m = {"type": "memory", "id": new_id("mem_"), "memory_store_id": store_id, "path": path,
+         "created_at": now_iso()}
+    memory_set(m, content)
+    return m
+
+
+def memory_public(m, full):
+    return dict(m, content=m["content"] if full else None)
 
 
 def make_secret(token):
@@ -303,6 +341,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.session_route(method, parts, q, kind, tok)
             if parts[:2] == ["v1", "skills"] and len(parts) >= 4 and method == "GET":
                 return self.skill_route(parts, q, kind, tok)
+            if parts[:2] == ["v1", "memory_stores"] and len(parts) >= 4 and parts[3] == "memories":
+                return self.memory_route(method, parts, q, kind)
             return self.error(404, "not_found_error", "no such route %s" % u.path)
         except (BrokenPipeError, ConnectionResetError):
             return None
@@ -327,9 +367,12 @@ class Handler(BaseHTTPRequestHandler):
                         w = ST.work[wid]
                         if claimable(w, reclaim):
                             w["polled_at"] = time.time()
+                            w["claims"] += 1
+                            if ST.no_secret:
+                                # An older server: no per-item secret at all.
+                                return self.send_json(200, work_public(w))
                             w["token"] = new_id("sk-ant-req-fake-")
                             ST.tokens[w["token"]] = wid
-                            w["claims"] += 1
                             return self.send_json(200, work_public(w, with_secret=True))
                 if time.time() >= deadline:
                     break
@@ -503,6 +546,72 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return self.error(404, "not_found_error", "no such route")
 
+    # ---- memory stores (section 8) ----
+    def memory_route(self, method, parts, q, kind):
+        if kind != "sessions_token":
+            ST.violation("%s %s with the %s" % (method, urlparse(self.path).path, kind))
+            return self.error(403, "permission_error", "memory stores need the sessions token")
+        if "agent-memory-2026-07-22" not in (self.headers.get("anthropic-beta") or ""):
+            ST.violation("memory call without anthropic-beta agent-memory-2026-07-22")
+        with LOCK:
+            store = ST.stores.get(parts[2])
+            if store is None:
+                return self.error(404, "not_found_error", "memory store not found")
+            if len(parts) == 4 and method == "GET":
+                view = q.get("view", ["basic"])[0]
+                limit = int(q.get("limit", ["20"])[0])
+                if limit > (20 if view == "full" else 100):
+                    return self.error(400, "invalid_request_error", "limit too large for view=%s" % view)
+                items = sorted(store.values(), key=lambda m: m["path"])
+                start = int(q.get("page", ["0"])[0] or 0)
+                page = items[start:start + limit]
+                nxt = str(start + limit) if start + limit < len(items) else None
+                return self.send_json(200, {"data": [memory_public(m, view == "full") for m in page],
+                                            "next_page": nxt})
+            if len(parts) == 4 and method == "POST":
+                body = self.body_json() or {}
+                path, content = body.get("path"), body.get("content")
+                err = memory_invalid(path, content)
+                if err:
+                    return self.error(err[0], "invalid_request_error", err[1])
+                if any(m["path"] == path for m in store.values()):
+                    return self.error(409, "invalid_request_error", "a memory exists at %s" % path)
+                m = memory_new(parts[2], path, content)
+                store[m["id"]] = m
+                ST.memory_writes.append(("create", parts[2], path))
+                return self.send_json(200, memory_public(m, False))
+            m = store.get(parts[4]) if len(parts) == 5 else None
+            if m is None:
+                return self.error(404, "not_found_error", "memory not found")
+            if method == "GET":
+                return self.send_json(200, memory_public(m, True))
+            if method == "POST":
+                body = self.body_json() or {}
+                content = body.get("content")
+                err = memory_invalid(m["path"], content)
+                if err:
+                    return self.error(err[0], "invalid_request_error", err[1])
+                pre = (body.get("precondition") or {}).get("content_sha256")
+                if pre is None:
+                    ST.violation("memory update without a content_sha256 precondition")
+                if pre != m["content_sha256"]:
+                    if m["content"] == content:
+                        return self.send_json(200, memory_public(m, False))
+                    return self.error(409, "memory_precondition_failed_error",
+                                      "content_sha256 precondition failed")
+                memory_set(m, content)
+                ST.memory_writes.append(("update", parts[2], m["path"]))
+                return self.send_json(200, memory_public(m, False))
+            if method == "DELETE":
+                want = q.get("expected_content_sha256", [None])[0]
+                if want is not None and want != m["content_sha256"]:
+                    return self.error(409, "memory_precondition_failed_error",
+                                      "expected_content_sha256 does not match")
+                del store[m["id"]]
+                ST.memory_writes.append(("delete", parts[2], m["path"]))
+                return self.send_json(200, {"type": "memory_deleted", "id": m["id"]})
+        return self.error(404, "not_found_error", "no such memory route")
+
     def post_events(self, sess):
         body = self.body_json()
         if not isinstance(body, dict) or not isinstance(body.get("events"), list):
@@ -639,6 +748,37 @@ class Handler(BaseHTTPRequestHandler):
                      "archive": base64.b64decode(spec.get("archive", ""))}
                 skill["versions"].append(v)
             return self.send_json(200, {"skill_id": sid, "id": v["id"], "version": v["version"]})
+        if parts == ["memory_stores"] and method == "POST":
+            spec = self.body_json() or {}
+            sid = new_id("memstore_")
+            with LOCK:
+                ST.stores[sid] = {}
+                for path, content in (spec.get("memories") or {}).items():
+                    m = memory_new(sid, path, content)
+                    ST.stores[sid][m["id"]] = m
+            return self.send_json(200, {"memory_store_id": sid})
+        if len(parts) == 2 and parts[0] == "memory_stores" and method == "GET":
+            with LOCK:
+                store = ST.stores.get(parts[1])
+                if store is None:
+                    return self.error(404, "not_found_error", "no store")
+                return self.send_json(200, {"memories": {m["path"]: m["content"] for m in store.values()},
+                                            "writes": [w for w in ST.memory_writes if w[1] == parts[1]]})
+        if len(parts) == 2 and parts[0] == "memory_stores" and method == "POST":
+            # A remote edit by someone else: {"path", "content"} (null deletes).
+            spec = self.body_json() or {}
+            with LOCK:
+                store = ST.stores[parts[1]]
+                m = next((m for m in store.values() if m["path"] == spec["path"]), None)
+                if spec.get("content") is None:
+                    if m:
+                        del store[m["id"]]
+                elif m:
+                    memory_set(m, spec["content"])
+                else:
+                    m = memory_new(parts[1], spec["path"], spec["content"])
+                    store[m["id"]] = m
+            return self.send_json(200, {})
         if parts == ["faults"] and method == "POST":
             with LOCK:
                 ST.faults.update(self.body_json() or {})
@@ -649,6 +789,7 @@ class Handler(BaseHTTPRequestHandler):
                 ST.ttl = cfg.get("ttl", ST.ttl)
                 ST.page_size = cfg.get("page_size", ST.page_size)
                 ST.empty_poll = cfg.get("empty_poll", ST.empty_poll)
+                ST.no_secret = cfg.get("no_secret", ST.no_secret)
             return self.send_json(200, {})
         if parts == ["log"] and method == "GET":
             with LOCK:

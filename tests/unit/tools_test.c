@@ -70,19 +70,28 @@ put_file(const char *name, const char *data, size_t len)
 static void
 path_policy(void)
 {
-  char rel[256];
+  struct place pl;
   struct tool_ctx c = { 0 };
 
   c.workdir = "/workspace";
-  ok(path_confine(&c, "a/b.txt", rel, sizeof(rel)) == PATH_OK && !strcmp(rel, "a/b.txt"), "relative");
-  ok(path_confine(&c, "/workspace/a/../b", rel, sizeof(rel)) == PATH_OK && !strcmp(rel, "b"), "absolute with ..");
-  ok(path_confine(&c, "/workspace", rel, sizeof(rel)) == PATH_OK && !strcmp(rel, "."), "workdir itself");
-  ok(path_confine(&c, "./x/./y//z", rel, sizeof(rel)) == PATH_OK && !strcmp(rel, "x/y/z"), "dots and slashes");
-  ok(path_confine(&c, "../x", rel, sizeof(rel)) == PATH_OUTSIDE, "../x is outside");
-  ok(path_confine(&c, "a/../../x", rel, sizeof(rel)) == PATH_OUTSIDE, "a/../../x is outside");
-  ok(path_confine(&c, "/etc/passwd", rel, sizeof(rel)) == PATH_OUTSIDE, "/etc/passwd is outside");
-  ok(path_confine(&c, "/workspacefoo/x", rel, sizeof(rel)) == PATH_OUTSIDE, "a sibling prefix is outside");
-  ok(path_confine(&c, "/", rel, sizeof(rel)) == PATH_OUTSIDE, "/ is outside");
+  tool_ctx_add_root(&c, "/workspace", -1, 0);
+  tool_ctx_add_root(&c, "/mnt/memory", -1, 0);
+  tool_ctx_add_root(&c, "/mnt/memory/policies", -1, 1);
+  ok(path_confine(&c, "a/b.txt", &pl) == PATH_OK && !strcmp(pl.rel, "a/b.txt"), "relative");
+  ok(path_confine(&c, "/workspace/a/../b", &pl) == PATH_OK && !strcmp(pl.rel, "b"), "absolute with ..");
+  ok(path_confine(&c, "/workspace", &pl) == PATH_OK && !strcmp(pl.rel, "."), "workdir itself");
+  ok(path_confine(&c, "./x/./y//z", &pl) == PATH_OK && !strcmp(pl.rel, "x/y/z"), "dots and slashes");
+  ok(path_confine(&c, "../x", &pl) == PATH_OUTSIDE, "../x is outside");
+  ok(path_confine(&c, "a/../../x", &pl) == PATH_OUTSIDE, "a/../../x is outside");
+  ok(path_confine(&c, "/etc/passwd", &pl) == PATH_OUTSIDE, "/etc/passwd is outside");
+  ok(path_confine(&c, "/workspacefoo/x", &pl) == PATH_OUTSIDE, "a sibling prefix is outside");
+  ok(path_confine(&c, "/", &pl) == PATH_OUTSIDE, "/ is outside");
+  ok(path_confine(&c, "/mnt/memory/notes/a.md", &pl) == PATH_OK && !strcmp(pl.rel, "notes/a.md") &&
+     pl.root == &c.roots[1], "a memory store path is under /mnt/memory");
+  ok(path_confine(&c, "/mnt/memory/policies/r.md", &pl) == PATH_OK && !strcmp(pl.rel, "r.md") &&
+     pl.root->ro, "the deepest root wins: a read-only store");
+  ok(path_confine(&c, "/mnt/memory/../etc/passwd", &pl) == PATH_OUTSIDE, "and .. out of it is outside");
+  ok(path_confine(&c, "/mnt/mem", &pl) == PATH_OUTSIDE, "a prefix of a root is outside");
 }
 
 static void

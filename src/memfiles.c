@@ -1,0 +1,362 @@
+#include "memfiles.h"
+#include "fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_KEPT 8            /* stores per session (section 8.1) */
+#define MAX_DEPTH 32
+#define MAX_FILES 5000
+#define READ_CAP (1 << 20)
+#define TMP_PREFIX ".sandhook-tmp-"
+
+static struct { char *rel; int fd; } kept[MAX_KEPT];
+static int nkept;
+
+int
+memfiles_keep(const char *rel, int dirfd)
+{
+  if(nkept == MAX_KEPT || !(kept[nkept].rel = strdup(rel)))
+    return -1;
+  kept[nkept++].fd = dirfd;
+  return 0;
+}
+
+/* Splits a relative path into clean components; -1 for anything else. */
+static int
+split(char *buf, char **comp, int max)
+{
+  char *p, *save = NULL;
+  int n = 0;
+
+  if(buf[0] == '/' || !buf[0])
+    return -1;
+  for(p = strtok_r(buf, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+    if(!strcmp(p, ".") || !strcmp(p, "..") || n == max)
+      return -1;
+    comp[n++] = p;
+  }
+  return n;
+}
+
+/* Walks comp[0..n) below dirfd without following links, creating what is
+ * missing when create is set; a descriptor the caller closes, or -1. */
+static int
+walk(int dirfd, char **comp, int n, int create)
+{
+  int fd = dup(dirfd), i;
+
+  for(i = 0; fd >= 0 && i < n; i++) {
+    int next;
+
+    if(create && mkdirat(fd, comp[i], 0700) < 0 && errno != EEXIST) {
+      close(fd);
+      return -1;
+    }
+    next = openat(fd, comp[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    close(fd);
+    fd = next;
+  }
+  return fd;
+}
+
+/* The store folder: its kept descriptor when read-only, else walked from
+ * /mnt/memory. */
+static int
+store_dir(const char *rel, int create)
+{
+  char buf[PATH_MAX], *comp[MAX_DEPTH];
+  int i, n, top, fd;
+
+  for(i = 0; i < nkept; i++)
+    if(!strcmp(kept[i].rel, rel))
+      return dup(kept[i].fd);
+  if(strlen(rel) >= sizeof(buf)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  strcpy(buf, rel);
+  n = split(buf, comp, MAX_DEPTH);
+  if(n < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  top = open(MEMORY_ROOT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if(top < 0)
+    return -1;
+  fd = walk(top, comp, n, create);
+  close(top);
+  return fd;
+}
+
+/* The directory holding path's leaf, and the leaf; -1 on a bad path. */
+static int
+parent_of(int base, const char *path, char *buf, size_t cap, const char **leaf, int create)
+{
+  char *comp[MAX_DEPTH];
+  int n;
+
+  if(strlen(path) >= cap) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  strcpy(buf, path);
+  n = split(buf, comp, MAX_DEPTH);
+  if(n <= 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  *leaf = comp[n - 1];
+  return walk(base, comp, n - 1, create);
+}
+
+static cJSON *
+stat_json(const struct stat *st)
+{
+  cJSON *o = cJSON_CreateObject();
+
+  if(o) {
+    cJSON_AddNumberToObject(o, "size", (double)st->st_size);
+    cJSON_AddNumberToObject(o, "mtime", (double)st->st_mtim.tv_sec * 1e9 + (double)st->st_mtim.tv_nsec);
+    cJSON_AddNumberToObject(o, "ctime", (double)st->st_ctim.tv_sec * 1e9 + (double)st->st_ctim.tv_nsec);
+    cJSON_AddNumberToObject(o, "ino", (double)st->st_ino);
+  }
+  return o;
+}
+
+static int
+same_stat(const struct stat *st, const cJSON *want)
+{
+  cJSON *now = stat_json(st), *k;
+  int same = now && cJSON_IsObject(want);
+
+  cJSON_ArrayForEach(k, now)
+    if(same && cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(want, k->string)) !=
+               k->valuedouble)
+      same = 0;
+  cJSON_Delete(now);
+  return same;
+}
+
+static cJSON *
+fail(cJSON *out, const char *what, int err)
+{
+  char msg[256];
+
+  snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
+  cJSON_AddBoolToObject(out, "is_error", 1);
+  cJSON_AddStringToObject(out, "error", msg);
+  return out;
+}
+
+static int
+put(int dir, const char *leaf, const char *data, size_t len, struct stat *st)
+{
+  char tmp[64];
+  int fd, e;
+
+  snprintf(tmp, sizeof(tmp), TMP_PREFIX "%d", (int)getpid());
+  fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if(fd < 0)
+    return -1;
+  /* Written aside and renamed in, so the agent never reads half a memory. */
+  if(write_all(fd, data, len) < 0 || fchmod(fd, 0644) < 0 || close(fd) < 0 ||
+     renameat(dir, tmp, dir, leaf) < 0) {
+    e = errno;
+    unlinkat(dir, tmp, 0);
+    errno = e;
+    return -1;
+  }
+  return fstatat(dir, leaf, st, AT_SYMLINK_NOFOLLOW);
+}
+
+/* UTF-8 without NUL: what a memory's content can be. */
+static int
+text_ok(const char *p, size_t len)
+{
+  const unsigned char *s = (const unsigned char *)p;
+  size_t i = 0, k, more;
+
+  while(i < len) {
+    if(s[i] == 0)
+      return 0;
+    if(s[i] < 0x80) {
+      i++;
+      continue;
+    }
+    more = (s[i] >> 5) == 6 ? 1 : (s[i] >> 4) == 14 ? 2 : (s[i] >> 3) == 30 ? 3 : 0;
+    if(!more || len - i <= more)
+      return 0;
+    for(k = 1; k <= more; k++)
+      if((s[i + k] & 0xC0) != 0x80)
+        return 0;
+    i += more + 1;
+  }
+  return 1;
+}
+
+static void
+scan_dir(int dir, const char *prefix, int depth, cJSON *files, int *count)
+{
+  DIR *d;
+  struct dirent *de;
+  int fd = dup(dir);
+
+  if(fd < 0 || !(d = fdopendir(fd))) {
+    if(fd >= 0)
+      close(fd);
+    return;
+  }
+  while((de = readdir(d)) && *count < MAX_FILES) {
+    char rel[PATH_MAX];
+    struct stat st;
+
+    if(!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+       !strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) ||
+       (!*prefix && !strcmp(de->d_name, MEMORY_MARKER)) ||
+       snprintf(rel, sizeof(rel), "%s%s%s", prefix, *prefix ? "/" : "", de->d_name) >= (int)sizeof(rel) ||
+       fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+      continue;
+    if(S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
+      int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+      if(sub >= 0) {
+        scan_dir(sub, rel, depth + 1, files, count);
+        close(sub);
+      }
+    }
+    else if(S_ISREG(st.st_mode)) {
+      cJSON *o = stat_json(&st);
+
+      if(o) {
+        cJSON_AddStringToObject(o, "path", rel);
+        cJSON_AddItemToArray(files, o);
+        (*count)++;
+      }
+    }
+  }
+  closedir(d);
+}
+
+static void
+read_marker(int dir, cJSON *out)
+{
+  char buf[256];
+  int fd = openat(dir, MEMORY_MARKER, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+  if(fd >= 0)
+    close(fd);
+  if(n >= 0) {
+    buf[n] = '\0';
+    cJSON_AddStringToObject(out, "marker", buf);
+  }
+}
+
+cJSON *
+memfiles_op(const char *op, const cJSON *req)
+{
+  const char *root = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "root"));
+  const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "path"));
+  cJSON *out = cJSON_CreateObject();
+  char buf[PATH_MAX];
+  const char *leaf;
+  struct stat st;
+  int base, dir;
+
+  if(!out)
+    return NULL;
+  if(!root) {
+    cJSON_AddBoolToObject(out, "is_error", 1);
+    cJSON_AddStringToObject(out, "error", "no store root");
+    return out;
+  }
+  base = store_dir(root, !strcmp(op, "mem_prepare"));
+  if(!strcmp(op, "mem_scan")) {
+    cJSON *files = cJSON_AddArrayToObject(out, "files");
+    int count = 0;
+
+    cJSON_AddBoolToObject(out, "exists", base >= 0);
+    if(base >= 0 && files) {
+      read_marker(base, out);
+      scan_dir(base, "", 0, files, &count);
+    }
+  }
+  else if(base < 0)
+    fail(out, root, errno);
+  else if(!strcmp(op, "mem_prepare")) {
+    const char *marker = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "marker"));
+
+    if(!marker || put(base, MEMORY_MARKER, marker, strlen(marker), &st) < 0)
+      fail(out, "write the marker", errno);
+  }
+  else if(!strcmp(op, "mem_read")) {
+    cJSON *files = cJSON_AddObjectToObject(out, "files");
+    cJSON *errors = cJSON_AddObjectToObject(out, "errors");
+    const cJSON *p;
+
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(req, "paths")) {
+      char *data = NULL;
+      size_t len = 0;
+      int fd = -1;
+      const char *why = NULL;
+
+      if(!cJSON_IsString(p))
+        continue;
+      dir = parent_of(base, p->valuestring, buf, sizeof(buf), &leaf, 0);
+      if(dir >= 0)
+        fd = openat(dir, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      if(fd < 0)
+        why = errno == ENOENT ? "gone" : strerror(errno);
+      else if(read_fd(fd, READ_CAP, &data, &len) < 0)
+        why = errno == EFBIG ? "too large" : strerror(errno);
+      else if(!text_ok(data, len))
+        why = "not UTF-8 text";
+      if(why)
+        cJSON_AddStringToObject(errors, p->valuestring, why);
+      else
+        cJSON_AddStringToObject(files, p->valuestring, data);
+      free(data);
+      if(fd >= 0)
+        close(fd);
+      if(dir >= 0)
+        close(dir);
+    }
+  }
+  else if(!strcmp(op, "mem_write")) {
+    const char *content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "content"));
+
+    dir = path && content ? parent_of(base, path, buf, sizeof(buf), &leaf, 1) : -1;
+    if(dir < 0 || put(dir, leaf, content, strlen(content), &st) < 0)
+      fail(out, path ? path : "no path", errno);
+    else
+      cJSON_AddItemToObject(out, "stat", stat_json(&st));
+    if(dir >= 0)
+      close(dir);
+  }
+  else if(!strcmp(op, "mem_remove")) {
+    dir = path ? parent_of(base, path, buf, sizeof(buf), &leaf, 0) : -1;
+    if(dir < 0 || fstatat(dir, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
+      cJSON_AddBoolToObject(out, "gone", 1);
+    else if(!same_stat(&st, cJSON_GetObjectItemCaseSensitive(req, "stat")))
+      cJSON_AddItemToObject(out, "stat", stat_json(&st));
+    else if(unlinkat(dir, leaf, 0) < 0)
+      fail(out, path, errno);
+    else
+      cJSON_AddBoolToObject(out, "removed", 1);
+    if(dir >= 0)
+      close(dir);
+  }
+  else
+    fail(out, op, EINVAL);
+  if(base >= 0)
+    close(base);
+  return out;
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Memory stores end to end against the fake control plane.
+
+A read-write store and a read-only one are downloaded into /mnt/memory with
+their marker, the agent edits through write and bash, someone else edits the
+same memory on the server (the server wins), a file is deleted locally (sent
+only after the corroboration window, here at the final sync), a file the
+server refuses is left alone until it changes, the read-only store refuses
+write and bash alike, and the folders are gone when the item ends.  A
+session with stores but no sessions token fails its item.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (Checks, Scenario, cgi, final_checks, need_root, run_started, wait_for,
+                     write_config)
+
+need_root()
+t = Checks()
+with Scenario() as sc:
+    tmp, fake = sc.tmp, sc.fake
+    cfg, state = write_config(tmp, fake.url, SANDHOOK_WORKSPACE_MB=0, SANDHOOK_MEMORY_SYNC_SECONDS=5)
+    log_path = os.path.join(state, "sandhook.log")
+
+    def store(memories):
+        return fake.call("POST", "/_fake/memory_stores", {"memories": memories})["memory_store_id"]
+
+    def remote(sid):
+        return fake.call("GET", "/_fake/memory_stores/" + sid)["memories"]
+
+    notes = store({"/a.md": "alpha", "/dir/b.md": "beta", "/del.md": "to delete", "/keep.md": "keep"})
+    rules = store({"/rules.md": "rule 1"})
+    resources = [
+        {"type": "memory_store", "memory_store_id": notes, "mount_path": "/mnt/memory/notes",
+         "access": "read_write", "name": "notes"},
+        {"type": "memory_store", "memory_store_id": rules, "mount_path": "/mnt/memory/policies",
+         "access": "read_only", "name": "policies"},
+    ]
+    script = [
+        {"tool": "bash", "input": {"command": "cd /mnt/memory && cat notes/a.md notes/dir/b.md "
+                                              "policies/rules.md; echo; cat notes/.anthropic-memory-store"}},
+        {"tool": "write", "input": {"file_path": "/mnt/memory/notes/new.md", "content": "from write"}},
+        {"tool": "bash", "input": {"command": "cd /mnt/memory/notes && echo 'from bash' > dir/b.md && "
+                                              "rm del.md && echo edited-a > a.md && echo ok"}},
+        {"tool": "write", "input": {"file_path": "/mnt/memory/policies/rules.md", "content": "x"}},
+        {"tool": "edit", "input": {"file_path": "/mnt/memory/policies/rules.md",
+                                   "old_string": "rule", "new_string": "RULE"}},
+        {"tool": "bash", "input": {"command": "echo x > /mnt/memory/policies/rules.md; "
+                                              "touch /mnt/memory/policies/new; echo done"}},
+        {"tool": "write", "input": {"file_path": "/mnt/memory/notes/refused.md", "content": "REFUSE_ME"}},
+        {"tool": "bash", "input": {"command": "sleep 6; echo slept"}},
+        {"tool": "bash", "input": {"command": "cat /mnt/memory/notes/a.md"}},
+        {"tool": "bash", "input": {"command": "sleep 6; echo slept again"}},
+        {"tool": "read", "input": {"file_path": "/mnt/memory/notes/new.md"}},
+    ]
+    sid = fake.session(script, resources=resources, terminate=False)["session_id"]
+    body, hdrs = run_started(sid)
+    st, _, _, _, _ = cgi(cfg, body, hdrs)
+    t.eq(st, 202, "run_started accepted")
+
+    def results():
+        return [r["content"][0]["text"] for r in fake.state(sid)["results"].values()]
+
+    wait_for(lambda: len(results()) >= 1, 30, 0.05, "the first call")
+    # Someone else edits a.md on the server while the agent edits it locally.
+    fake.call("POST", "/_fake/memory_stores/" + notes, {"path": "/a.md", "content": "remote-a"})
+    wait_for(lambda: len(results()) >= 9, 60, 0.1, "the sync after the sleep")
+    t.ok("/del.md" in remote(notes), "a local delete is not sent before the 30 s window")
+    wait_for(lambda: all(w["state"] == "stopped" for w in fake.work()) and len(results()) == len(script),
+             90, 0.2, "the item to end")
+    res = results()
+    t.eq(res[0], "alphabetarule 1\nversion 1\n" + notes,
+         "both stores were downloaded into /mnt/memory with the marker")
+    t.eq(res[1], "wrote 10 bytes to /mnt/memory/notes/new.md", "write reaches a read-write store")
+    t.eq(res[2], "ok", "bash edits and deletes in a read-write store")
+    t.eq(res[3], "write: /mnt/memory/policies/rules.md is inside read-only directory /mnt/memory/policies",
+         "write into the read-only store is refused with the official text")
+    t.eq(res[4], "edit: /mnt/memory/policies/rules.md is inside read-only directory /mnt/memory/policies",
+         "and edit too")
+    t.ok("Read-only file system" in res[5] and res[5].count("Read-only file system") == 2,
+         "bash cannot write in the read-only store either", res[5])
+    t.eq(res[8], "remote-a", "a memory changed on both sides: the server's version wins locally")
+    t.eq(res[10], "from write", "the read tool reaches the store")
+
+    mem = remote(notes)
+    t.eq(mem.get("/a.md"), "remote-a", "the server keeps its concurrent edit")
+    t.eq(mem.get("/dir/b.md"), "from bash\n", "a local edit through bash was pushed")
+    t.eq(mem.get("/new.md"), "from write", "a file made with write was created on the server")
+    t.ok("/del.md" not in mem, "the local delete went out at the final sync")
+    t.eq(mem.get("/keep.md"), "keep", "an untouched memory is untouched")
+    t.ok("/refused.md" not in mem, "the file the server refused is not there")
+    t.eq(remote(rules), {"/rules.md": "rule 1"}, "the read-only store was never pushed to")
+    log = open(log_path).read()
+    t.eq(log.count("event=memory_upload_refused"), 1,
+         "the refused file was tried once and skipped until it changes")
+    t.ok("event=memory_conflict" in log and "keeping the remote version" in log,
+         "the conflict was logged as a warning")
+    reqs = [r for r in fake.log()["requests"] if r["path"].startswith("/v1/memory_stores/")]
+    t.ok(reqs and all(r["credential"] == "sessions_token" for r in reqs),
+         "every memory call used the sessions token")
+    lists = [r for r in reqs if r["method"] == "GET" and r["path"].endswith("/memories")]
+    t.ok(any("view=full&limit=20" in r["query"] for r in lists) and
+         any("view=basic&limit=100" in r["query"] for r in lists),
+         "downloads list view=full&limit=20, syncs view=basic&limit=100")
+    host = os.path.join(state, "sessions", sid)
+    t.ok(os.path.isdir(os.path.join(host, "workspace")) and not os.path.exists(os.path.join(host, "memory")),
+         "the memory folders are removed when the item ends")
+
+    # No sessions token: the item fails before anything runs.
+    fake.config(no_secret=True)
+    sid2 = fake.session([{"tool": "bash", "input": {"command": "echo never"}}],
+                        resources=resources[:1])["session_id"]
+    body, hdrs = run_started(sid2)
+    cgi(cfg, body, hdrs)
+    wait_for(lambda: all(w["state"] == "stopped" for w in fake.work()), 30, 0.2, "the tokenless item")
+    t.eq(fake.state(sid2)["results"], {}, "a session with stores but no sessions token runs nothing")
+    t.ok("the work item carried no sessions token" in open(log_path).read(),
+         "and its item fails with the spec's message")
+    fake.config(no_secret=False)
+    final_checks(t, fake, log_path)
+t.done()
