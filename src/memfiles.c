@@ -202,6 +202,9 @@ text_ok(const char *p, size_t len)
   return 1;
 }
 
+/* Lists the regular files below dir; *count reaches MAX_FILES + 1 when the
+ * listing is not whole (too many files, too deep, unreadable), since a
+ * partial one would read as deletions. */
 static void
 scan_dir(int dir, const char *prefix, int depth, cJSON *files, int *count)
 {
@@ -212,9 +215,10 @@ scan_dir(int dir, const char *prefix, int depth, cJSON *files, int *count)
   if(fd < 0 || !(d = fdopendir(fd))) {
     if(fd >= 0)
       close(fd);
+    *count = MAX_FILES + 1;
     return;
   }
-  while((de = readdir(d)) && *count < MAX_FILES) {
+  while((de = readdir(d)) && *count <= MAX_FILES) {
     char rel[PATH_MAX];
     struct stat st;
 
@@ -224,13 +228,16 @@ scan_dir(int dir, const char *prefix, int depth, cJSON *files, int *count)
        snprintf(rel, sizeof(rel), "%s%s%s", prefix, *prefix ? "/" : "", de->d_name) >= (int)sizeof(rel) ||
        fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
       continue;
-    if(S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
-      int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if(S_ISDIR(st.st_mode)) {
+      int sub = depth < MAX_DEPTH ?
+                openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
 
-      if(sub >= 0) {
-        scan_dir(sub, rel, depth + 1, files, count);
-        close(sub);
+      if(sub < 0) {
+        *count = MAX_FILES + 1;
+        break;
       }
+      scan_dir(sub, rel, depth + 1, files, count);
+      close(sub);
     }
     else if(S_ISREG(st.st_mode)) {
       cJSON *o = stat_json(&st);
@@ -287,6 +294,8 @@ memfiles_op(const char *op, const cJSON *req)
     if(base >= 0 && files) {
       read_marker(base, out);
       scan_dir(base, "", 0, files, &count);
+      if(count > MAX_FILES)
+        cJSON_AddBoolToObject(out, "partial", 1);
     }
   }
   else if(base < 0)

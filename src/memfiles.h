@@ -19,7 +19,8 @@
 int memfiles_keep(const char *rel, int dirfd);
 
 /* {"op":"mem_prepare","root","marker"}: makes the folder, writes the marker.
- * {"op":"mem_scan","root"}: {"exists","marker","files":[{path,size,mtime,ctime,ino}]}.
+ * {"op":"mem_scan","root"}: {"exists","marker","files":[{path,size,mtime,ctime,ino}]},
+ * with "partial" set when the listing is not whole (too many files, too deep).
  * {"op":"mem_read","root","paths"}: {"files":{path:content},"errors":{path:why}}.
  * {"op":"mem_write","root","path","content"}: {"stat"} or {"is_error","error"}.
  * {"op":"mem_remove","root","path","stat"}: removes it only while it is

@@ -262,73 +262,98 @@ same_stat(const cJSON *a, const cJSON *b)
  * each file's sha (read only where the stat changed since last time).  An
  * unreadable file gets the sha "!", which matches nothing and cannot be
  * uploaded. */
+/* Reads the files named in paths (at most READ_BATCH) and adds their shas
+ * to local; paths is consumed. */
+static int
+hash_batch(struct memory *m, struct jail *j, struct store *s, cJSON *paths, struct side *local)
+{
+  cJSON *req = cJSON_CreateObject(), *got, *p;
+
+  if(!req) {
+    cJSON_Delete(paths);
+    return -1;
+  }
+  cJSON_AddItemToObject(req, "paths", paths);
+  got = jop(m, j, "mem_read", s, req);
+  if(!got)
+    return -1;
+  cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(got, "files")) {
+    struct fstate *f = fs_get(s, p->string);
+
+    if(f) {
+      sha256_hex(p->valuestring, strlen(p->valuestring), f->st_sha);
+      side_add(local, p->string, NULL, f->st_sha);
+    }
+  }
+  /* Gone since the scan: absent.  Unreadable: "!", which matches nothing. */
+  cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(got, "errors"))
+    if(strcmp(cJSON_GetStringValue(p) ?: "", "gone")) {
+      struct fstate *f = fs_get(s, p->string);
+
+      if(f) {
+        set_sha(f->st_sha, "!");
+        side_add(local, p->string, NULL, "!");
+      }
+    }
+  cJSON_Delete(got);
+  return 0;
+}
+
+/* The folder as it is: *exists, whether the marker is this store's, and
+ * each file's sha (read only where the stat changed since last time).  Any
+ * failure is -1: a partial picture would read as local deletes. */
 static int
 scan_local(struct memory *m, struct jail *j, struct store *s, struct side *local, int *exists,
            int *marker_ok)
 {
   cJSON *res = jop(m, j, "mem_scan", s, cJSON_CreateObject()), *fl, *batch = NULL;
   const char *marker;
-  int rc = 0;
 
   *exists = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "exists"));
   marker = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "marker"));
   *marker_ok = marker && !strcmp(marker, s->marker);
   if(!res)
     return -1;
+  if(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "partial"))) {
+    log_warn("memory_scan_partial", "memory_store_id=%s reason=\"too many files or too deep; "
+             "not syncing rather than reading the rest as deleted\"", s->id);
+    goto fail;
+  }
   cJSON_ArrayForEach(fl, cJSON_GetObjectItemCaseSensitive(res, "files")) {
     const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fl, "path"));
     struct fstate *f = path ? fs_get(s, path) : NULL;
 
-    if(!f) {
-      rc = -1;
-      break;
-    }
+    if(!f)
+      goto fail;
     if(same_stat(f->stat, fl) && f->st_sha[0]) {
-      side_add(local, path, NULL, f->st_sha);
+      if(side_add(local, path, NULL, f->st_sha) < 0)
+        goto fail;
       continue;
     }
     cJSON_Delete(f->stat);
     f->stat = cJSON_Duplicate(fl, 1);
     f->st_sha[0] = '\0';
     if(!batch && !(batch = cJSON_CreateArray()))
-      break;
+      goto fail;
     cJSON_AddItemToArray(batch, cJSON_CreateString(path));
-    if(cJSON_GetArraySize(batch) == READ_BATCH || !fl->next) {
-      cJSON *req = cJSON_CreateObject(), *got, *p;
+    if(cJSON_GetArraySize(batch) == READ_BATCH) {
+      int rc = hash_batch(m, j, s, batch, local);
 
-      if(req)
-        cJSON_AddItemToObject(req, "paths", batch);
-      else
-        cJSON_Delete(batch);
       batch = NULL;
-      got = jop(m, j, "mem_read", s, req);
-      if(!got) {
-        rc = -1;
-        break;
-      }
-      cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(got, "files")) {
-        struct fstate *g = fs_get(s, p->string);
-
-        if(g) {
-          sha256_hex(p->valuestring, strlen(p->valuestring), g->st_sha);
-          side_add(local, p->string, NULL, g->st_sha);
-        }
-      }
-      cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(got, "errors"))
-        if(strcmp(cJSON_GetStringValue(p) ?: "", "gone")) {
-          struct fstate *g = fs_get(s, p->string);
-
-          if(g) {
-            set_sha(g->st_sha, "!");
-            side_add(local, p->string, NULL, "!");
-          }
-        }
-      cJSON_Delete(got);
+      if(rc < 0)
+        goto fail;
     }
   }
+  if(batch && hash_batch(m, j, s, batch, local) < 0) {
+    batch = NULL;
+    goto fail;
+  }
+  cJSON_Delete(res);
+  return 0;
+fail:
   cJSON_Delete(batch);
   cJSON_Delete(res);
-  return rc;
+  return -1;
 }
 
 /* ---- the server side ---- */

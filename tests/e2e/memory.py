@@ -29,7 +29,8 @@ with Scenario() as sc:
     def remote(sid):
         return fake.call("GET", "/_fake/memory_stores/" + sid)["memories"]
 
-    notes = store({"/a.md": "alpha", "/dir/b.md": "beta", "/del.md": "to delete", "/keep.md": "keep"})
+    notes = store({"/a.md": "alpha", "/dir/b.md": "beta", "/del.md": "to delete", "/keep.md": "keep",
+                   "/theirs.md": "old", "/gone.md": "bye"})
     rules = store({"/rules.md": "rule 1"})
     resources = [
         {"type": "memory_store", "memory_store_id": notes, "mount_path": "/mnt/memory/notes",
@@ -50,7 +51,7 @@ with Scenario() as sc:
                                               "touch /mnt/memory/policies/new; echo done"}},
         {"tool": "write", "input": {"file_path": "/mnt/memory/notes/refused.md", "content": "REFUSE_ME"}},
         {"tool": "bash", "input": {"command": "sleep 6; echo slept"}},
-        {"tool": "bash", "input": {"command": "cat /mnt/memory/notes/a.md"}},
+        {"tool": "bash", "input": {"command": "cd /mnt/memory/notes && for f in a.md theirs.md fresh.md; do cat $f; echo; done; ls"}},
         {"tool": "bash", "input": {"command": "sleep 6; echo slept again"}},
         {"tool": "read", "input": {"file_path": "/mnt/memory/notes/new.md"}},
     ]
@@ -63,8 +64,11 @@ with Scenario() as sc:
         return [r["content"][0]["text"] for r in fake.state(sid)["results"].values()]
 
     wait_for(lambda: len(results()) >= 1, 30, 0.05, "the first call")
-    # Someone else edits a.md on the server while the agent edits it locally.
-    fake.call("POST", "/_fake/memory_stores/" + notes, {"path": "/a.md", "content": "remote-a"})
+    # Someone else edits a.md on the server while the agent edits it locally,
+    # changes theirs.md, adds fresh.md and deletes gone.md.
+    for path, content in (("/a.md", "remote-a"), ("/theirs.md", "new"), ("/fresh.md", "fresh"),
+                          ("/gone.md", None)):
+        fake.call("POST", "/_fake/memory_stores/" + notes, {"path": path, "content": content})
     wait_for(lambda: len(results()) >= 9, 60, 0.1, "the sync after the sleep")
     t.ok("/del.md" in remote(notes), "a local delete is not sent before the 30 s window")
     wait_for(lambda: all(w["state"] == "stopped" for w in fake.work()) and len(results()) == len(script),
@@ -80,7 +84,11 @@ with Scenario() as sc:
          "and edit too")
     t.ok("Read-only file system" in res[5] and res[5].count("Read-only file system") == 2,
          "bash cannot write in the read-only store either", res[5])
-    t.eq(res[8], "remote-a", "a memory changed on both sides: the server's version wins locally")
+    got = res[8].split("\n")
+    t.eq(got[0], "remote-a", "a memory changed on both sides: the server's version wins locally")
+    t.eq(got[1:3], ["new", "fresh"], "remote-only changes and additions were pulled")
+    t.ok("gone.md" not in got and "keep.md" in got and "del.md" not in got,
+         "a memory deleted remotely was removed locally", res[8])
     t.eq(res[10], "from write", "the read tool reaches the store")
 
     mem = remote(notes)
@@ -88,6 +96,7 @@ with Scenario() as sc:
     t.eq(mem.get("/dir/b.md"), "from bash\n", "a local edit through bash was pushed")
     t.eq(mem.get("/new.md"), "from write", "a file made with write was created on the server")
     t.ok("/del.md" not in mem, "the local delete went out at the final sync")
+    t.ok("/gone.md" not in mem and mem.get("/theirs.md") == "new", "and nothing undid the remote changes")
     t.eq(mem.get("/keep.md"), "keep", "an untouched memory is untouched")
     t.ok("/refused.md" not in mem, "the file the server refused is not there")
     t.eq(remote(rules), {"/rules.md": "rule 1"}, "the read-only store was never pushed to")
@@ -106,6 +115,23 @@ with Scenario() as sc:
     host = os.path.join(state, "sessions", sid)
     t.ok(os.path.isdir(os.path.join(host, "workspace")) and not os.path.exists(os.path.join(host, "memory")),
          "the memory folders are removed when the item ends")
+
+    # Twenty memories, nineteen deleted locally: one sync sends at most
+    # max(8, min(50, 20 / 4)) = 8 deletes and holds the rest.
+    many = store({"/m%02d.md" % i: str(i) for i in range(20)})
+    sid3 = fake.session([{"tool": "bash", "input": {"command": "cd /mnt/memory/many && rm m0* m1[0-8]* && ls"}}],
+                        resources=[{"type": "memory_store", "memory_store_id": many,
+                                    "mount_path": "/mnt/memory/many", "access": "read_write"}],
+                        terminate=False)["session_id"]
+    body, hdrs = run_started(sid3)
+    cgi(cfg, body, hdrs)
+    wait_for(lambda: all(w["state"] == "stopped" for w in fake.work()) and fake.state(sid3)["results"],
+             60, 0.2, "the delete-cap item")
+    t.eq([r["content"][0]["text"] for r in fake.state(sid3)["results"].values()], ["m19.md"],
+         "nineteen memories deleted locally")
+    t.eq(len(remote(many)), 12, "the final sync sent 8 deletes, the per-sync cap, and held 11")
+    t.ok("event=memory_delete_cap" in open(log_path).read() and "held=11" in open(log_path).read(),
+         "and said so")
 
     # No sessions token: the item fails before anything runs.
     fake.config(no_secret=True)
