@@ -964,7 +964,7 @@ plan_store(struct memory *m, const cJSON *res, char *err, size_t errlen)
   }
   for(i = 0; i < m->n; i++)
     if(overlaps(m->st[i].rel, rel)) {
-      snprintf(err, errlen, "memory stores %s and %s overlap at " MEMORY_ROOT "/%s", m->st[i].id,
+      snprintf(err, errlen, "memory stores %s and %s overlap at " MEMORY_ROOT "/%.300s", m->st[i].id,
                id, rel);
       return -1;
     }

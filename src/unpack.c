@@ -3,6 +3,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +14,57 @@
 #include <unistd.h>
 
 #define MAX_DEPTH 64
+
+/* libarchive is opened only when a skill is unpacked: linked in, it brings
+ * libxml2 and ICU into every jail start, which costs milliseconds per tool
+ * call session for a library most jails never use. */
+#define ARCHIVE_SONAME "libarchive.so.13"
+#define ARCHIVE_FUNCS(X)                                                       \
+  X(struct archive *, archive_read_new, (void))                                \
+  X(int, archive_read_support_format_zip, (struct archive *))                  \
+  X(int, archive_read_support_format_tar, (struct archive *))                  \
+  X(int, archive_read_support_filter_gzip, (struct archive *))                 \
+  X(int, archive_read_support_filter_bzip2, (struct archive *))                \
+  X(int, archive_read_support_filter_xz, (struct archive *))                   \
+  X(int, archive_read_open_fd, (struct archive *, int, size_t))                \
+  X(int, archive_read_free, (struct archive *))                                \
+  X(int, archive_read_next_header, (struct archive *, struct archive_entry **)) \
+  X(int, archive_read_data_skip, (struct archive *))                           \
+  X(int, archive_read_data_block, (struct archive *, const void **, size_t *,  \
+                                   la_int64_t *))                              \
+  X(const char *, archive_error_string, (struct archive *))                    \
+  X(const char *, archive_entry_pathname, (struct archive_entry *))            \
+  X(int, archive_entry_size_is_set, (struct archive_entry *))                  \
+  X(la_int64_t, archive_entry_size, (struct archive_entry *))                  \
+  X(__LA_MODE_T, archive_entry_filetype, (struct archive_entry *))             \
+  X(const char *, archive_entry_hardlink, (struct archive_entry *))            \
+  X(__LA_MODE_T, archive_entry_perm, (struct archive_entry *))
+
+#define DECLARE(ret, name, args) static ret (*la_##name) args;
+ARCHIVE_FUNCS(DECLARE)
+#undef DECLARE
+
+static int
+load_libarchive(void)
+{
+  static void *lib;
+
+  if(lib)
+    return 0;
+  lib = dlopen(ARCHIVE_SONAME, RTLD_NOW | RTLD_LOCAL);
+  if(!lib)
+    return -1;
+#define LOAD(ret, name, args)                                                  \
+  if(!(*(void **)&la_##name = dlsym(lib, #name))) {                            \
+    dlclose(lib);                                                              \
+    lib = NULL;                                                                \
+    return -1;                                                                 \
+  }
+  ARCHIVE_FUNCS(LOAD)
+#undef LOAD
+  return 0;
+}
+
 
 struct member {
   char *comp[MAX_DEPTH];
@@ -48,18 +100,18 @@ shown(const char *name, char *buf, size_t cap)
 static struct archive *
 open_archive(int fd)
 {
-  struct archive *a = archive_read_new();
+  struct archive *a = la_archive_read_new();
 
   if(!a)
     return NULL;
   if(lseek(fd, 0, SEEK_SET) < 0 ||
-     archive_read_support_format_zip(a) != ARCHIVE_OK ||
-     archive_read_support_format_tar(a) != ARCHIVE_OK ||
-     archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
-     archive_read_support_filter_bzip2(a) != ARCHIVE_OK ||
-     archive_read_support_filter_xz(a) != ARCHIVE_OK ||
-     archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK) {
-    archive_read_free(a);
+     la_archive_read_support_format_zip(a) != ARCHIVE_OK ||
+     la_archive_read_support_format_tar(a) != ARCHIVE_OK ||
+     la_archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+     la_archive_read_support_filter_bzip2(a) != ARCHIVE_OK ||
+     la_archive_read_support_filter_xz(a) != ARCHIVE_OK ||
+     la_archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK) {
+    la_archive_read_free(a);
     return NULL;
   }
   return a;
@@ -70,7 +122,7 @@ open_archive(int fd)
 static int
 split(struct archive_entry *e, struct member *m, const char **why)
 {
-  const char *name = archive_entry_pathname(e);
+  const char *name = la_archive_entry_pathname(e);
   char *p, *save = NULL;
 
   m->n = 0;
@@ -131,19 +183,19 @@ scan(int fd, const struct unpack_limits *lim, int *strip, char *err, size_t errl
     say(err, errlen, "not a zip or tar archive");
     return -1;
   }
-  while((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+  while((rc = la_archive_read_next_header(a, &e)) == ARCHIVE_OK) {
     if(++entries > lim->max_entries) {
       say(err, errlen, "more than %ld entries", lim->max_entries);
       goto fail;
     }
-    if(archive_entry_size_is_set(e))
-      bytes += archive_entry_size(e);
+    if(la_archive_entry_size_is_set(e))
+      bytes += la_archive_entry_size(e);
     if(bytes > lim->max_bytes) {
       say(err, errlen, "more than %lld bytes unpacked", lim->max_bytes);
       goto fail;
     }
     if(split(e, &m, &why) < 0) {
-      say(err, errlen, "member '%s' has %s", shown(archive_entry_pathname(e), sbuf, sizeof(sbuf)),
+      say(err, errlen, "member '%s' has %s", shown(la_archive_entry_pathname(e), sbuf, sizeof(sbuf)),
           why);
       goto fail;
     }
@@ -155,22 +207,22 @@ scan(int fd, const struct unpack_limits *lim, int *strip, char *err, size_t errl
     }
     /* A wrapper holds everything, and something; a plain file at the top
      * means none. */
-    if(strcmp(top, m.comp[0]) || (m.n == 1 && archive_entry_filetype(e) != AE_IFDIR))
+    if(strcmp(top, m.comp[0]) || (m.n == 1 && la_archive_entry_filetype(e) != AE_IFDIR))
       wrapped = 0;
     if(m.n > 1)
       nested = 1;
-    archive_read_data_skip(a);
+    la_archive_read_data_skip(a);
   }
   if(rc != ARCHIVE_EOF) {
-    say(err, errlen, "archive unreadable: %s", archive_error_string(a) ?
-        archive_error_string(a) : "truncated");
+    say(err, errlen, "archive unreadable: %s", la_archive_error_string(a) ?
+        la_archive_error_string(a) : "truncated");
     goto fail;
   }
-  archive_read_free(a);
+  la_archive_read_free(a);
   *strip = any && wrapped && nested;
   return 0;
 fail:
-  archive_read_free(a);
+  la_archive_read_free(a);
   return -1;
 }
 
@@ -210,7 +262,7 @@ write_member(struct archive *a, struct archive_entry *e, int dirfd, const char *
     say(err, errlen, "cannot create '%s': %s", shown(leaf, sbuf, sizeof(sbuf)), strerror(errno));
     return -1;
   }
-  while((rc = archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK) {
+  while((rc = la_archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK) {
     *bytes += (long long)size;
     if(*bytes > lim->max_bytes) {
       say(err, errlen, "more than %lld bytes unpacked", lim->max_bytes);
@@ -222,11 +274,11 @@ write_member(struct archive *a, struct archive_entry *e, int dirfd, const char *
     }
   }
   if(rc != ARCHIVE_EOF) {
-    say(err, errlen, "archive unreadable: %s", archive_error_string(a) ?
-        archive_error_string(a) : "truncated");
+    say(err, errlen, "archive unreadable: %s", la_archive_error_string(a) ?
+        la_archive_error_string(a) : "truncated");
     goto fail;
   }
-  if(fchmod(fd, archive_entry_perm(e) & 0111 ? 0755 : 0644) < 0) {
+  if(fchmod(fd, la_archive_entry_perm(e) & 0111 ? 0755 : 0644) < 0) {
     say(err, errlen, "chmod '%s': %s", shown(leaf, sbuf, sizeof(sbuf)), strerror(errno));
     goto fail;
   }
@@ -254,9 +306,9 @@ extract(int fd, int target, int strip, const struct unpack_limits *lim, cJSON *r
     say(err, errlen, "not a zip or tar archive");
     return -1;
   }
-  while((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-    const char *name = archive_entry_pathname(e);
-    mode_t type = archive_entry_filetype(e);
+  while((rc = la_archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+    const char *name = la_archive_entry_pathname(e);
+    mode_t type = la_archive_entry_filetype(e);
     char **comp;
     int n, dir;
 
@@ -268,7 +320,7 @@ extract(int fd, int target, int strip, const struct unpack_limits *lim, cJSON *r
     n = m.n - (strip ? 1 : 0);
     if(n <= 0)
       continue;
-    if(archive_entry_hardlink(e)) {
+    if(la_archive_entry_hardlink(e)) {
       refuse(refused, name, "hard link");
       continue;
     }
@@ -297,14 +349,14 @@ extract(int fd, int target, int strip, const struct unpack_limits *lim, cJSON *r
     close(dir);
   }
   if(rc != ARCHIVE_EOF) {
-    say(err, errlen, "archive unreadable: %s", archive_error_string(a) ?
-        archive_error_string(a) : "truncated");
+    say(err, errlen, "archive unreadable: %s", la_archive_error_string(a) ?
+        la_archive_error_string(a) : "truncated");
     goto fail;
   }
-  archive_read_free(a);
+  la_archive_read_free(a);
   return files;
 fail:
-  archive_read_free(a);
+  la_archive_read_free(a);
   return -1;
 }
 
@@ -357,6 +409,10 @@ unpack_skill(int archive_fd, const char *skills_dir, const char *name,
 
   if(!valid_name(name)) {
     say(err, errlen, "unusable skill directory name");
+    return -1;
+  }
+  if(load_libarchive() < 0) {
+    say(err, errlen, "cannot load %s: %s", ARCHIVE_SONAME, dlerror());
     return -1;
   }
   if(scan(archive_fd, lim, &strip, err, errlen) < 0)
