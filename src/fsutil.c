@@ -164,3 +164,22 @@ sweep_old_files(const char *dir, const char *suffix, long max_age, time_t now)
   }
   closedir(d);
 }
+
+int
+open_dirs_beneath(int dirfd, char *const *comp, int n, int create)
+{
+  int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0), i;
+
+  for(i = 0; fd >= 0 && i < n; i++) {
+    int next;
+
+    if(create && mkdirat(fd, comp[i], 0700) < 0 && errno != EEXIST) {
+      close(fd);
+      return -1;
+    }
+    next = openat(fd, comp[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    close(fd);
+    fd = next;
+  }
+  return fd;
+}

@@ -25,4 +25,9 @@ int read_fd(int fd, size_t cap, char **out, size_t *len);
  * most once a minute per directory (a .sweep stamp). */
 void sweep_old_files(const char *dir, const char *suffix, long max_age, time_t now);
 
+/* Opens the directories comp[0..n) below dirfd one at a time, never
+ * through a link, creating (0700) what is missing when create is set; a
+ * descriptor the caller closes, or -1. */
+int open_dirs_beneath(int dirfd, char *const *comp, int n, int create);
+
 #endif

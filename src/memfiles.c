@@ -46,27 +46,6 @@ split(char *buf, char **comp, int max)
   return n;
 }
 
-/* Walks comp[0..n) below dirfd without following links, creating what is
- * missing when create is set; a descriptor the caller closes, or -1. */
-static int
-walk(int dirfd, char **comp, int n, int create)
-{
-  int fd = dup(dirfd), i;
-
-  for(i = 0; fd >= 0 && i < n; i++) {
-    int next;
-
-    if(create && mkdirat(fd, comp[i], 0700) < 0 && errno != EEXIST) {
-      close(fd);
-      return -1;
-    }
-    next = openat(fd, comp[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    close(fd);
-    fd = next;
-  }
-  return fd;
-}
-
 /* The store folder: its kept descriptor when read-only, else walked from
  * /mnt/memory. */
 static int
@@ -91,7 +70,7 @@ store_dir(const char *rel, int create)
   top = open(MEMORY_ROOT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if(top < 0)
     return -1;
-  fd = walk(top, comp, n, create);
+  fd = open_dirs_beneath(top, comp, n, create);
   close(top);
   return fd;
 }
@@ -114,7 +93,7 @@ parent_of(int base, const char *path, char *buf, size_t cap, const char **leaf, 
     return -1;
   }
   *leaf = comp[n - 1];
-  return walk(base, comp, n - 1, create);
+  return open_dirs_beneath(base, comp, n - 1, create);
 }
 
 static cJSON *

@@ -4,6 +4,7 @@
 #include "frame.h"
 #include "log.h"
 #include "memfiles.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -77,15 +78,8 @@ fs_get(struct store *s, const char *path)
   for(i = 0; i < s->n; i++)
     if(!strcmp(s->f[i].path, path))
       return &s->f[i];
-  if(s->n == s->cap) {
-    size_t cap = s->cap ? s->cap * 2 : 32;
-    struct fstate *nf = realloc(s->f, cap * sizeof(*nf));
-
-    if(!nf)
-      return NULL;
-    s->f = nf;
-    s->cap = cap;
-  }
+  if(grow_array(&s->f, &s->cap, s->n, sizeof(*s->f)) < 0)
+    return NULL;
   memset(&s->f[s->n], 0, sizeof(s->f[s->n]));
   s->f[s->n].path = strdup(path);
   return s->f[s->n].path ? &s->f[s->n++] : NULL;
@@ -107,15 +101,8 @@ side_add(struct side *sd, const char *path, const char *id, const char *sha)
 {
   struct entry *e;
 
-  if(sd->n == sd->cap) {
-    size_t cap = sd->cap ? sd->cap * 2 : 32;
-    struct entry *nv = realloc(sd->v, cap * sizeof(*nv));
-
-    if(!nv)
-      return -1;
-    sd->v = nv;
-    sd->cap = cap;
-  }
+  if(grow_array(&sd->v, &sd->cap, sd->n, sizeof(*sd->v)) < 0)
+    return -1;
   e = &sd->v[sd->n];
   e->path = strdup(path);
   if(!e->path)

@@ -63,3 +63,23 @@ sb_free(struct strbuf *sb)
   sb->len = sb->cap = 0;
   sb->failed = 0;
 }
+
+/* The array pointer is copied in and out with memcpy: it is a pointer to
+ * some element type, which a void ** must not be used to write. */
+int
+grow_array(void *array, size_t *cap, size_t n, size_t elem)
+{
+  void *old, *nv;
+  size_t nc;
+
+  if(n < *cap)
+    return 0;
+  nc = *cap ? *cap * 2 : 32;
+  memcpy(&old, array, sizeof(old));
+  nv = realloc(old, nc * elem);
+  if(!nv)
+    return -1;
+  memcpy(array, &nv, sizeof(nv));
+  *cap = nc;
+  return 0;
+}

@@ -164,87 +164,79 @@ refuse(cJSON *refused, const char *entry, const char *reason)
   cJSON_AddItemToArray(refused, o);
 }
 
-/* First pass, headers only: refuses the whole archive on a member that
- * points outside or on the limits, and finds the wrapper directory. */
+/* One pass over the archive: every member's name is split (an absolute or
+ * ".." one fails the pass) and handed to visit, which returns -1 to stop
+ * with err set.  The pass fails too on a damaged archive. */
+typedef int (*visit_fn)(struct archive *a, struct archive_entry *e, const struct member *m,
+                        void *ctx, char *err, size_t errlen);
+
 static int
-scan(int fd, const struct unpack_limits *lim, int *strip, char *err, size_t errlen)
+each_member(int fd, visit_fn visit, void *ctx, char *err, size_t errlen)
 {
   struct archive *a = open_archive(fd);
   struct archive_entry *e;
   struct member m;
-  char top[NAME_MAX + 1] = "";
-  long entries = 0;
-  long long bytes = 0;
-  int rc, wrapped = 1, any = 0, nested = 0;
   const char *why;
   char sbuf[256];
+  int rc;
 
   if(!a) {
     say(err, errlen, "not a zip or tar archive");
     return -1;
   }
   while((rc = la_archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-    if(++entries > lim->max_entries) {
-      say(err, errlen, "more than %ld entries", lim->max_entries);
-      goto fail;
-    }
-    if(la_archive_entry_size_is_set(e))
-      bytes += la_archive_entry_size(e);
-    if(bytes > lim->max_bytes) {
-      say(err, errlen, "more than %lld bytes unpacked", lim->max_bytes);
-      goto fail;
-    }
     if(split(e, &m, &why) < 0) {
-      say(err, errlen, "member '%s' has %s", shown(la_archive_entry_pathname(e), sbuf, sizeof(sbuf)),
-          why);
-      goto fail;
+      say(err, errlen, "member '%s' has %s",
+          shown(la_archive_entry_pathname(e), sbuf, sizeof(sbuf)), why);
+      break;
     }
-    if(m.n == 0)
-      continue;
-    if(!any) {
-      snprintf(top, sizeof(top), "%s", m.comp[0]);
-      any = 1;
-    }
-    /* A wrapper holds everything, and something; a plain file at the top
-     * means none. */
-    if(strcmp(top, m.comp[0]) || (m.n == 1 && la_archive_entry_filetype(e) != AE_IFDIR))
-      wrapped = 0;
-    if(m.n > 1)
-      nested = 1;
-    la_archive_read_data_skip(a);
+    if(visit(a, e, &m, ctx, err, errlen) < 0)
+      break;
   }
-  if(rc != ARCHIVE_EOF) {
+  if(rc != ARCHIVE_OK && rc != ARCHIVE_EOF)
     say(err, errlen, "archive unreadable: %s", la_archive_error_string(a) ?
         la_archive_error_string(a) : "truncated");
-    goto fail;
-  }
   la_archive_read_free(a);
-  *strip = any && wrapped && nested;
-  return 0;
-fail:
-  la_archive_read_free(a);
-  return -1;
+  return rc == ARCHIVE_EOF ? 0 : -1;
 }
 
-/* Opens (creating) the directories comp[0..n) below dirfd, never through a
- * link; the caller closes the result. */
+/* The first pass, headers only: the limits, and the wrapper directory. */
+struct scan {
+  const struct unpack_limits *lim;
+  long entries;
+  long long bytes;
+  char top[NAME_MAX + 1];
+  int wrapped, nested;
+};
+
 static int
-open_dirs(int dirfd, char **comp, int n)
+scan_member(struct archive *a, struct archive_entry *e, const struct member *m, void *ctx,
+            char *err, size_t errlen)
 {
-  int fd = dup(dirfd), i;
+  struct scan *sc = ctx;
 
-  for(i = 0; fd >= 0 && i < n; i++) {
-    int next;
-
-    if(mkdirat(fd, comp[i], 0700) < 0 && errno != EEXIST) {
-      close(fd);
-      return -1;
-    }
-    next = openat(fd, comp[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    close(fd);
-    fd = next;
+  if(++sc->entries > sc->lim->max_entries) {
+    say(err, errlen, "more than %ld entries", sc->lim->max_entries);
+    return -1;
   }
-  return fd;
+  if(la_archive_entry_size_is_set(e))
+    sc->bytes += la_archive_entry_size(e);
+  if(sc->bytes > sc->lim->max_bytes) {
+    say(err, errlen, "more than %lld bytes unpacked", sc->lim->max_bytes);
+    return -1;
+  }
+  if(m->n == 0)
+    return 0;
+  if(!sc->top[0])
+    snprintf(sc->top, sizeof(sc->top), "%s", m->comp[0]);
+  /* A wrapper holds everything, and something; a plain file at the top
+   * means none. */
+  if(strcmp(sc->top, m->comp[0]) || (m->n == 1 && la_archive_entry_filetype(e) != AE_IFDIR))
+    sc->wrapped = 0;
+  if(m->n > 1)
+    sc->nested = 1;
+  la_archive_read_data_skip(a);
+  return 0;
 }
 
 static int
@@ -289,75 +281,53 @@ fail:
   return -1;
 }
 
-static long
-extract(int fd, int target, int strip, const struct unpack_limits *lim, cJSON *refused,
-        char *err, size_t errlen)
+/* The second pass: files and directories below the target, the rest
+ * refused one by one. */
+struct extract {
+  const struct unpack_limits *lim;
+  int target, strip;
+  long long bytes;
+  long files;
+  cJSON *refused;
+};
+
+static int
+extract_member(struct archive *a, struct archive_entry *e, const struct member *m, void *ctx,
+               char *err, size_t errlen)
 {
-  struct archive *a = open_archive(fd);
-  struct archive_entry *e;
-  struct member m;
-  long long bytes = 0;
-  long files = 0;
-  int rc;
-  const char *why;
+  struct extract *x = ctx;
+  const char *name = la_archive_entry_pathname(e);
+  mode_t type = la_archive_entry_filetype(e);
+  char *const *comp = m->comp + (x->strip ? 1 : 0);
+  int n = m->n - (x->strip ? 1 : 0), dir, rc = 0;
   char sbuf[256];
 
-  if(!a) {
-    say(err, errlen, "not a zip or tar archive");
+  if(n <= 0)
+    return 0;
+  if(la_archive_entry_hardlink(e)) {
+    refuse(x->refused, name, "hard link");
+    return 0;
+  }
+  if(type == AE_IFLNK) {
+    refuse(x->refused, name, "symbolic link");
+    return 0;
+  }
+  if(type != AE_IFDIR && type != AE_IFREG) {
+    refuse(x->refused, name, "device or special file");
+    return 0;
+  }
+  dir = open_dirs_beneath(x->target, comp, type == AE_IFDIR ? n : n - 1, 1);
+  if(dir < 0) {
+    say(err, errlen, "cannot create the directory of '%s': %s", shown(name, sbuf, sizeof(sbuf)),
+        strerror(errno));
     return -1;
   }
-  while((rc = la_archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-    const char *name = la_archive_entry_pathname(e);
-    mode_t type = la_archive_entry_filetype(e);
-    char **comp;
-    int n, dir;
-
-    if(split(e, &m, &why) < 0) {     /* the scan saw it; the archive changed? */
-      say(err, errlen, "member '%s' has %s", shown(name, sbuf, sizeof(sbuf)), why);
-      goto fail;
-    }
-    comp = m.comp + (strip ? 1 : 0);
-    n = m.n - (strip ? 1 : 0);
-    if(n <= 0)
-      continue;
-    if(la_archive_entry_hardlink(e)) {
-      refuse(refused, name, "hard link");
-      continue;
-    }
-    if(type == AE_IFLNK) {
-      refuse(refused, name, "symbolic link");
-      continue;
-    }
-    if(type != AE_IFDIR && type != AE_IFREG) {
-      refuse(refused, name, "device or special file");
-      continue;
-    }
-    dir = open_dirs(target, comp, type == AE_IFDIR ? n : n - 1);
-    if(dir < 0) {
-      say(err, errlen, "cannot create the directory of '%s': %s", shown(name, sbuf, sizeof(sbuf)),
-          strerror(errno));
-      goto fail;
-    }
-    if(type == AE_IFREG) {
-      rc = write_member(a, e, dir, comp[n - 1], &bytes, lim, err, errlen);
-      if(rc < 0) {
-        close(dir);
-        goto fail;
-      }
-      files++;
-    }
-    close(dir);
+  if(type == AE_IFREG) {
+    rc = write_member(a, e, dir, comp[n - 1], &x->bytes, x->lim, err, errlen);
+    x->files += rc == 0;
   }
-  if(rc != ARCHIVE_EOF) {
-    say(err, errlen, "archive unreadable: %s", la_archive_error_string(a) ?
-        la_archive_error_string(a) : "truncated");
-    goto fail;
-  }
-  la_archive_read_free(a);
-  return files;
-fail:
-  la_archive_read_free(a);
-  return -1;
+  close(dir);
+  return rc;
 }
 
 static int
@@ -404,8 +374,9 @@ long
 unpack_skill(int archive_fd, const char *skills_dir, const char *name,
              const struct unpack_limits *lim, cJSON *refused, char *err, size_t errlen)
 {
-  int parent, target, strip;
-  long files;
+  struct scan sc = { lim, 0, 0, "", 1, 0 };
+  struct extract x = { lim, -1, 0, 0, 0, refused };
+  int parent, target, rc;
 
   if(!valid_name(name)) {
     say(err, errlen, "unusable skill directory name");
@@ -415,7 +386,7 @@ unpack_skill(int archive_fd, const char *skills_dir, const char *name,
     say(err, errlen, "cannot load %s: %s", ARCHIVE_SONAME, dlerror());
     return -1;
   }
-  if(scan(archive_fd, lim, &strip, err, errlen) < 0)
+  if(each_member(archive_fd, scan_member, &sc, err, errlen) < 0)
     return -1;
   if(mkdir(skills_dir, 0700) < 0 && errno != EEXIST) {
     say(err, errlen, "cannot create %s: %s", skills_dir, strerror(errno));
@@ -434,9 +405,13 @@ unpack_skill(int archive_fd, const char *skills_dir, const char *name,
     return -1;
   }
   close(parent);
-  files = extract(archive_fd, target, strip, lim, refused, err, errlen);
+  x.target = target;
+  x.strip = sc.top[0] && sc.wrapped && sc.nested;
+  rc = each_member(archive_fd, extract_member, &x, err, errlen);
   close(target);
-  if(files < 0)
+  if(rc < 0) {
     unpack_remove(skills_dir, name);
-  return files;
+    return -1;
+  }
+  return x.files;
 }

@@ -127,15 +127,8 @@ on_file(int dfd, const char *name, const char *rel, const struct stat *st, void 
       break;
   if(i == g->pats->n)
     return 0;
-  if(g->n == g->cap) {
-    size_t nc = g->cap ? g->cap * 2 : 64;
-    struct hit *nh = realloc(g->hits, nc * sizeof(*nh));
-
-    if(!nh)
-      return -1;
-    g->hits = nh;
-    g->cap = nc;
-  }
+  if(grow_array(&g->hits, &g->cap, g->n, sizeof(*g->hits)) < 0)
+    return -1;
   g->hits[g->n].path = strdup(rel);
   if(!g->hits[g->n].path)
     return -1;
