@@ -60,12 +60,25 @@ with Scenario() as sc:
     except TimeoutError as e:
         t.ok(False, "Apache retired the idle responders", str(e))
 
-    sid = fake.session([{"tool": "bash", "input": {"command": "touch f; stat -c %u:%g f; id -u"}}])["session_id"]
+    # Memory stores work without root too, the read-only one read-only.
+    rw = fake.call("POST", "/_fake/memory_stores", {"memories": {"/a.md": "alpha"}})["memory_store_id"]
+    ro = fake.call("POST", "/_fake/memory_stores", {"memories": {"/r.md": "ro"}})["memory_store_id"]
+    stores = [{"type": "memory_store", "memory_store_id": rw, "mount_path": "/mnt/memory/rw"},
+              {"type": "memory_store", "memory_store_id": ro, "mount_path": "/mnt/memory/ro",
+               "access": "read_only"}]
+    sid = fake.session([{"tool": "bash", "input": {
+        "command": "touch f; stat -c %u:%g f; id -u; echo b > /mnt/memory/rw/a.md; "
+                   "{ echo x > /mnt/memory/ro/r.md; } 2>/dev/null || echo read-only"}}],
+        resources=stores)["session_id"]
     body, hdrs = run_started(sid)
     st, _, _, _ = web.post("/hooks/sandhook", body, hdrs)
     t.eq(st, 202, "the next webhook starts a responder again")
-    wait_for(lambda: fake.state(sid)["status"] == "terminated", 30, 0.1, "the session")
-    t.eq([r["content"][0]["text"] for r in fake.state(sid)["results"].values()], ["65534:65534\n65534"],
-         "and its session ran in the jail as the jail uid and gid")
+    wait_for(lambda: fake.state(sid)["status"] == "terminated" and
+             all(w["state"] == "stopped" for w in fake.work()), 30, 0.1, "the session")
+    t.eq([r["content"][0]["text"] for r in fake.state(sid)["results"].values()],
+         ["65534:65534\n65534\nread-only"],
+         "and its session ran in the jail as the jail uid and gid, a read-only store read-only")
+    t.eq([fake.call("GET", "/_fake/memory_stores/" + i)["memories"] for i in (rw, ro)],
+         [{"/a.md": "b\n"}, {"/r.md": "ro"}], "and the memory edit was synced back")
     final_checks(t, fake, os.path.join(state, "sandhook.log"), web.error_log)
 t.done()
