@@ -15,6 +15,7 @@
 #include <linux/capability.h>
 #include <limits.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -191,6 +192,32 @@ mount_image(const char *image, const char *dst)
   rmdir(lf);
 }
 
+/* Opens (creating) rel's directories below top one at a time, never
+ * through a link, each handed to the jail ids: the folder is the agent's,
+ * and this runs with privileges, so a link it planted must lead nowhere. */
+static int
+own_dirs(int top, const char *rel, unsigned uid, unsigned gid)
+{
+  char sub[PATH_MAX], *c, *save = NULL;
+  int fd = fcntl(top, F_DUPFD_CLOEXEC, 0);
+
+  snprintf(sub, sizeof(sub), "%s", rel);
+  for(c = strtok_r(sub, "/", &save); c && fd >= 0; c = strtok_r(NULL, "/", &save)) {
+    int next;
+
+    if(!strcmp(c, "..") || !strcmp(c, "."))
+      die("bad read-only store path %s", rel);
+    if(mkdirat(fd, c, 0700) < 0 && errno != EEXIST)
+      die("mkdir %s", rel);
+    next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if(next < 0 || fchown(next, uid, gid) < 0)
+      die("%s is not a directory of ours (a link?)", rel);
+    close(fd);
+    fd = next;
+  }
+  return fd;
+}
+
 /* /mnt/memory: the session's memory folder from the host.  A read-only
  * store is bound read-only onto itself, for every tool; the helper keeps a
  * descriptor opened before that, its own way in to pull remote changes. */
@@ -198,38 +225,37 @@ static void
 mount_memory(const char *root, const char *memdir, const char *ro_list, unsigned uid,
              unsigned gid)
 {
-  char mnt[PATH_MAX], p[PATH_MAX], list[PATH_MAX], *rel, *save = NULL;
+  char mnt[PATH_MAX], list[PATH_MAX], path[PATH_MAX], *rel, *save = NULL;
+  int top;
 
   join(mnt, root, "mnt");
   make_node(mnt, 1);
   join(mnt, root, "mnt/memory");
   bind_mount(memdir, mnt, MS_NOSUID | MS_NODEV);
+  top = open(mnt, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if(top < 0)
+    die("open %s", mnt);
   snprintf(list, sizeof(list), "%s", ro_list);
   for(rel = strtok_r(list, ",", &save); rel; rel = strtok_r(NULL, ",", &save)) {
-    char sub[PATH_MAX], *c, *csave = NULL;
+    char self[64];
     int fd;
 
     if(!strcmp(rel, "-"))
       continue;
-    snprintf(p, sizeof(p), "%s", mnt);
-    snprintf(sub, sizeof(sub), "%s", rel);
-    for(c = strtok_r(sub, "/", &csave); c; c = strtok_r(NULL, "/", &csave)) {
-      char parent[PATH_MAX];
-
-      if(!strcmp(c, "..") || !strcmp(c, "."))
-        die("bad read-only store path %s", rel);
-      memcpy(parent, p, sizeof(parent));
-      join(p, parent, c);
-      if(mkdir(p, 0700) < 0 && errno != EEXIST)
-        die("mkdir %s", p);
-      if(chown(p, uid, gid) < 0)
-        die("chown %s", p);
-    }
-    fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    fd = own_dirs(top, rel, uid, gid);
     if(fd < 0 || memfiles_keep(rel, fd) < 0)
-      die("open %s", p);
-    bind_mount(p, p, MS_RDONLY | MS_NOSUID | MS_NODEV);
+      die("open %s", rel);
+    /* The bind lands on the directory own_dirs opened; the remount needs a
+     * path to the new mount's top, which leads there too: own_dirs met no
+     * link, and no process of the agent lives while a jail is built. */
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+    join(path, mnt, rel);
+    if(mount(self, self, NULL, MS_BIND, NULL) < 0 ||
+       mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
+             kept_flags(path), NULL) < 0)
+      die("read-only bind of %s", rel);
   }
+  close(top);
 }
 
 /* The file tools reach /mnt/memory too, and refuse writes in the
@@ -509,6 +535,21 @@ drop_privileges(unsigned uid, unsigned gid, int rootless, int to_parent, int fro
     die("prctl");
 }
 
+/* The drainer ends a jail by killing its outer process: this one, PID 1 of
+ * the namespace, must die with it, and with it everything in the namespace.
+ * The death signal is armed after the uid change, which clears it; the
+ * lifeline pipe, whose other end only the parent holds, tells whether the
+ * parent died before that (getppid() says 0 across the PID namespace). */
+static void
+outlive_no_parent(int lifeline)
+{
+  struct pollfd pfd = { lifeline, POLLIN, 0 };
+
+  if(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || poll(&pfd, 1, 0) != 0)
+    _exit(1);
+  close(lifeline);
+}
+
 /* As PID 1 of the namespace, kill(-1) reaches every other process in it,
  * whatever session or group it moved to. */
 static void
@@ -645,7 +686,7 @@ jail_main(int argc, char **argv)
 {
   struct tool_ctx tctx;
   unsigned uid, gid;
-  int host_net, status, up[2], down[2], rootless = geteuid() != 0;
+  int host_net, status, up[2], down[2], life[2], rootless = geteuid() != 0;
   pid_t child;
 
   log_init("jail");
@@ -668,7 +709,7 @@ jail_main(int argc, char **argv)
   if(unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
              (host_net ? 0 : CLONE_NEWNET)) < 0)
     die("unshare");
-  if(pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0)
+  if(pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0 || pipe2(life, O_CLOEXEC) < 0)
     die("pipe");
   child = fork();
   if(child < 0)
@@ -678,10 +719,11 @@ jail_main(int argc, char **argv)
 
     /* Outside the namespaces: map the child's user namespace when it made
      * one, then wait, so the drainer's kill of this process takes the
-     * whole jail down through the child's death signal. */
+     * whole jail down (outlive_no_parent). */
     close(JAIL_FD);
     close(up[1]);
     close(down[0]);
+    close(life[0]);     /* life[1] stays open for as long as this process lives */
     if(read(up[0], &c, 1) == 1 && c == 'U') {
       map_user_ns(uid, gid);
       if(write(down[1], &c, 1) != 1)
@@ -695,11 +737,7 @@ jail_main(int argc, char **argv)
   }
   close(up[0]);
   close(down[1]);
-  /* Our parent is outside the PID namespace, so getppid() says 0 and cannot
-   * detect a parent that died before this line; that case still ends here,
-   * because the drainer closes the channel when it kills the parent. */
-  if(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-    _exit(1);
+  close(life[1]);
   if(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     die("make / private");
   build_root(argv[0], argv[1], uid, gid, host_net, &jail_lim);
@@ -711,6 +749,7 @@ jail_main(int argc, char **argv)
   if(!host_net)
     loopback_up();
   drop_privileges(uid, gid, rootless, up[1], down[0]);
+  outlive_no_parent(life[0]);
   if(tool_ctx_init(&tctx, JAIL_WORKDIR, 120000) < 0)
     die("open %s", JAIL_WORKDIR);
   if(strcmp(argv[6], "-"))

@@ -515,12 +515,17 @@ call_timeout_ms(const struct session *s, const struct call *c)
 }
 
 /* The jail starts with the first thing that needs it and again after a
- * timeout killed it; the workspace outlives it. */
+ * timeout or a failed request killed it; the workspace outlives it. */
 static int
 jail_up(struct session *s)
 {
-  if(s->jail_up)
+  if(s->jail_up && s->jail.fd >= 0)
     return 0;
+  /* A request of the drainer's own (skills, memory) that failed killed it. */
+  if(s->jail_up) {
+    jail_close(&s->jail);
+    s->jail_up = 0;
+  }
   if(jail_open(&s->jail, s->cfg, s->sid, s->item->id, memory_host_dir(s->mem),
                memory_ro_stores(s->mem)) < 0) {
     log_err("jail_open_failed", "errno=%d error=\"%s\"", errno, strerror(errno));

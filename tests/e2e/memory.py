@@ -133,6 +133,46 @@ with Scenario() as sc:
     t.ok("event=memory_delete_cap" in open(log_path).read() and "held=11" in open(log_path).read(),
          "and said so")
 
+    # A link planted where a read-only store's parent was, then the jail dies
+    # (killed here, as a crash would) and is built again, with privileges:
+    # the host directory the link names must not be chowned or written.
+    target = os.path.join(tmp, "host-target")
+    os.makedirs(target)
+    nested = store({"/r.md": "r"})
+    sid4 = fake.session([
+        {"tool": "bash", "input": {"command": "cd /mnt/memory && mv a a.old && ln -s %s a && echo planted"
+                                              % target}},
+        {"tool": "bash", "input": {"command": "sleep 20"}},
+        {"tool": "bash", "input": {"command": "echo rebuilt"}}],
+        resources=[{"type": "memory_store", "memory_store_id": nested, "mount_path": "/mnt/memory/a/b",
+                    "access": "read_only"}], terminate=False)["session_id"]
+    body, hdrs = run_started(sid4)
+    cgi(cfg, body, hdrs)
+
+    def our_jail():
+        """The jail's outer process, the one the drainer kills."""
+        procs = {}
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cmd = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+                ppid = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
+            except (OSError, IndexError):
+                continue
+            if cmd[0].endswith(b"sandhook-jail") and cmd[1].startswith(state.encode()):
+                procs[pid] = ppid
+        return next((int(p) for p, pp in procs.items() if pp not in procs), None)
+
+    wait_for(lambda: len(fake.state(sid4)["results"]) == 1, 30, 0.1, "the link")
+    os.kill(wait_for(our_jail, 10, 0.1, "the jail"), 9)
+    wait_for(lambda: all(w["state"] == "stopped" for w in fake.work()) and
+             len(fake.state(sid4)["results"]) == 3, 60, 0.2, "the link-planting item")
+    res = [r["content"][0]["text"] for r in fake.state(sid4)["results"].values()]
+    t.eq(res[:2], ["planted", "bash: the sandbox stopped responding"], "a link planted, then the jail died")
+    st_target = os.stat(target)
+    t.ok(st_target.st_uid == 0 and os.listdir(target) == [] and res[2] != "rebuilt",
+         "the jail built again refuses the link: nothing outside the memory folder is touched",
+         "%s %s %s" % (st_target.st_uid, os.listdir(target), res[2]))
+
     # No sessions token: the item fails before anything runs.
     fake.config(no_secret=True)
     sid2 = fake.session([{"tool": "bash", "input": {"command": "echo never"}}],
