@@ -142,7 +142,8 @@ put(int dir, const char *leaf, const char *data, size_t len, struct stat *st)
   int fd, e;
 
   snprintf(tmp, sizeof(tmp), TMP_PREFIX "%d", (int)getpid());
-  fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  unlinkat(dir, tmp, 0);        /* whatever the agent may have put there */
+  fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if(fd < 0)
     return -1;
   /* Written aside and renamed in, so the agent never reads half a memory. */

@@ -197,6 +197,14 @@ download(const struct config *cfg, struct api *api, const char *token, const cha
     return -1;
   }
   fd = open(cfg->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if(fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+    /* A filesystem without O_TMPFILE: a named file, unlinked at once. */
+    char tmp[PATH_MAX];
+
+    if(snprintf(tmp, sizeof(tmp), "%s/.skill-XXXXXX", cfg->state_dir) < (int)sizeof(tmp) &&
+       (fd = mkostemp(tmp, O_CLOEXEC)) >= 0)
+      unlink(tmp);
+  }
   if(fd < 0) {
     snprintf(why, whylen, "cannot make a temporary file in %s: %s", cfg->state_dir,
              strerror(errno));
