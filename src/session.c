@@ -780,7 +780,8 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
       }
       else {
         run_call(&s, c);
-        if(s.mem && jail_up(&s) == 0)
+        /* Not on a claim that is gone: its token no longer counts. */
+        if(s.mem && lease_state(lease) == LEASE_HELD && jail_up(&s) == 0)
           memory_sync(s.mem, api, &s.jail);
       }
       continue;
