@@ -1100,7 +1100,7 @@ memory_finish(struct memory *m, struct api *api, struct jail *j, int clean)
     m->cut = 0;
     for(i = 0; i < m->n; i++)
       sync_store(m, api, j, &m->st[i], 1);
-    if(m->cut)
+    if(out_of_time(m))
       log_warn("memory_final_sync_cut", "bound_ms=%ld reason=\"the flush that follows still uploads "
                "changed files\"", PASS_MS);
   }
@@ -1108,7 +1108,7 @@ memory_finish(struct memory *m, struct api *api, struct jail *j, int clean)
   m->cut = 0;
   for(i = 0; i < m->n; i++)
     flush_store(m, api, j, &m->st[i]);
-  if(m->cut)
+  if(out_of_time(m))
     log_warn("memory_flush_cut", "bound_ms=%ld reason=\"changed files not uploaded yet are not "
              "saved\"", PASS_MS);
   m->deadline = 0;

@@ -11,6 +11,7 @@ session with stores but no sessions token fails its item.
 """
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Checks, Scenario, cgi, final_checks, need_root, run_started, wait_for,
@@ -172,6 +173,24 @@ with Scenario() as sc:
     t.ok(st_target.st_uid == 0 and os.listdir(target) == [] and res[2] != "rebuilt",
          "the jail built again refuses the link: nothing outside the memory folder is touched",
          "%s %s %s" % (st_target.st_uid, os.listdir(target), res[2]))
+
+    # A server that stops answering at the end: the final sync and the flush
+    # each give up after 30 s, and the item still ends.
+    slow = store({"/s.md": "s"})
+    sid5 = fake.session([{"tool": "bash", "input": {"command": "echo edit > /mnt/memory/slow/s.md"}}],
+                        resources=[{"type": "memory_store", "memory_store_id": slow,
+                                    "mount_path": "/mnt/memory/slow"}], terminate=False)["session_id"]
+    body, hdrs = run_started(sid5)
+    cgi(cfg, body, hdrs)
+    wait_for(lambda: fake.state(sid5)["results"], 30, 0.1, "the slow-store call")
+    fake.config(memory_delay=40)
+    t0 = time.time()
+    wait_for(lambda: all(w["state"] == "stopped" for w in fake.work()), 120, 0.5, "the slow item")
+    took = time.time() - t0
+    fake.config(memory_delay=0)
+    log = open(log_path).read()
+    t.ok("event=memory_final_sync_cut" in log and "event=memory_flush_cut" in log and took < 80,
+         "a slow server: the final sync and the flush each stopped at 30 s (the item ended in %.0f s)" % took)
 
     # No sessions token: the item fails before anything runs.
     fake.config(no_secret=True)

@@ -52,6 +52,7 @@ class State:
         self.violations = []
         self.page_size = None
         self.no_secret = False
+        self.memory_delay = 0
 
     def violation(self, text):
         self.violations.append(text)
@@ -548,6 +549,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- memory stores (section 8) ----
     def memory_route(self, method, parts, q, kind):
+        if ST.memory_delay:
+            time.sleep(ST.memory_delay)     # a slow server, for the end-of-item bounds
         if kind != "sessions_token":
             ST.violation("%s %s with the %s" % (method, urlparse(self.path).path, kind))
             return self.error(403, "permission_error", "memory stores need the sessions token")
@@ -790,6 +793,7 @@ class Handler(BaseHTTPRequestHandler):
                 ST.page_size = cfg.get("page_size", ST.page_size)
                 ST.empty_poll = cfg.get("empty_poll", ST.empty_poll)
                 ST.no_secret = cfg.get("no_secret", ST.no_secret)
+                ST.memory_delay = cfg.get("memory_delay", ST.memory_delay)
             return self.send_json(200, {})
         if parts == ["log"] and method == "GET":
             with LOCK:
