@@ -281,6 +281,21 @@ api_call(struct api *a, const struct api_req *rq, struct api_resp *resp)
   return retrying(a, rq, resp, NULL, NULL, NULL);
 }
 
+cJSON *
+api_json(struct api *a, const struct api_req *rq, long *status, char *err, size_t errlen)
+{
+  struct api_resp r;
+  cJSON *root = NULL;
+
+  *status = api_call(a, rq, &r) == 0 ? r.status : 0;
+  if(*status == 200)
+    root = cJSON_ParseWithLength(r.body, r.len);
+  if(err)
+    snprintf(err, errlen, "%s", r.error[0] ? r.error : "-");
+  api_resp_free(&r);
+  return root;
+}
+
 struct to_file {
   int fd;
   size_t got, max;

@@ -9,6 +9,7 @@
 #ifndef SANDHOOK_API_H
 #define SANDHOOK_API_H
 
+#include <cjson/cJSON.h>
 #include <signal.h>
 #include <stddef.h>
 
@@ -53,6 +54,12 @@ void api_cleanup(struct api *a);
 /* 0 with resp->status set to the final HTTP status, or -1 when no response
  * came (resp->error says why).  resp must be freed with api_resp_free. */
 int api_call(struct api *a, const struct api_req *rq, struct api_resp *resp);
+
+/* api_call for a JSON answer: the parsed body of a 200 (NULL for any other
+ * status or a body that does not parse), the final status in *status (0: no
+ * response), curl's text for a network error in err when err is not NULL. */
+cJSON *api_json(struct api *a, const struct api_req *rq, long *status, char *err,
+                size_t errlen);
 
 /* A streaming GET: every byte goes to sink; returns like api_call, without
  * retries.  The transfer ends when the server closes, *cancel is set or

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "memfiles.h"
 #include "strbuf.h"
+#include "workspace.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -350,8 +351,9 @@ mem_call(struct memory *m, struct api *api, const char *method, const char *path
          const char *body, cJSON **out)
 {
   struct api_req rq = { 0 };
-  struct api_resp r;
   long status, left = m->deadline ? (long)(m->deadline - now_ms()) : 30000;
+  char err[256];
+  cJSON *root;
 
   if(out)
     *out = NULL;
@@ -365,15 +367,16 @@ mem_call(struct memory *m, struct api *api, const char *method, const char *path
   rq.timeout_ms = left < 30000 ? (left > 1000 ? left : 1000) : 30000;
   rq.max_retries = 2;
   rq.deadline_ms = m->deadline;
-  status = api_call(api, &rq, &r) == 0 ? r.status : 0;
-  if(out && status == 200)
-    *out = cJSON_ParseWithLength(r.body, r.len);
+  root = api_json(api, &rq, &status, err, sizeof(err));
+  if(out)
+    *out = root;
+  else
+    cJSON_Delete(root);
   /* The statuses the merge answers itself are logged by it. */
   if(status != 200 && status != 404 && status != 400 && status != 409 && status != 412 &&
      status != 413)
     log_warn("memory_api_failed", "method=%s path=%s status=%ld error=\"%s\"", method, path,
-             status, r.error[0] ? r.error : "-");
-  api_resp_free(&r);
+             status, err);
   return status;
 }
 
@@ -981,11 +984,7 @@ host_folder(struct memory *m, const char *sid)
     log_warn("memory_leftovers", "moved_to=%s reason=\"a previous run did not clean up; nothing "
              "of it is uploaded\"", stale);
   }
-  if(mkdir_p(m->host, 0700) < 0 ||
-     (geteuid() == 0 && chown(m->host, m->cfg->jail_uid, m->cfg->jail_gid) < 0) ||
-     chmod(m->host, 0755) < 0)
-    return -1;
-  return 0;
+  return jail_owned_dir(m->host, m->cfg);
 }
 
 int

@@ -355,20 +355,17 @@ static cJSON *
 session_get(struct session *s, const char *path, const char *what, long *status)
 {
   struct api_req rq = { 0 };
-  struct api_resp r;
-  cJSON *root = NULL;
+  char err[256];
+  cJSON *root;
 
   rq.method = "GET";
   rq.path = path;
   rq.token = work_bearer(s->api, s->item);
   rq.beta = API_BETA_WORK;
   rq.max_retries = 2;
-  *status = api_call(s->api, &rq, &r) == 0 ? r.status : 0;
-  if(*status == 200)
-    root = cJSON_ParseWithLength(r.body, r.len);
+  root = api_json(s->api, &rq, status, err, sizeof(err));
   if(!root)
-    log_warn(what, "status=%ld error=\"%s\"", r.status, r.error[0] ? r.error : "-");
-  api_resp_free(&r);
+    log_warn(what, "status=%ld error=\"%s\"", *status, err);
   return root;
 }
 

@@ -36,19 +36,13 @@ static cJSON *
 get_json(struct api *api, const char *token, const char *path, const char *beta, long *status)
 {
   struct api_req rq = { 0 };
-  struct api_resp r;
-  cJSON *root = NULL;
 
   rq.method = "GET";
   rq.path = path;
   rq.token = token;
   rq.beta = beta;
   rq.max_retries = 2;
-  *status = api_call(api, &rq, &r) == 0 ? r.status : 0;
-  if(*status == 200)
-    root = cJSON_ParseWithLength(r.body, r.len);
-  api_resp_free(&r);
-  return root;
+  return api_json(api, &rq, status, NULL, 0);
 }
 
 /* The directory name: the basename of the version's name, trimmed, or the

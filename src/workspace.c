@@ -73,6 +73,19 @@ make_image(const char *path, const struct config *cfg)
   return 0;
 }
 
+/* Only what the jail mounts belongs to the jail uid; everything above it
+ * stays root's and 0700, invisible from inside.  Unprivileged, our own uid
+ * is the one the jail's user namespace maps to the jail uid. */
+int
+jail_owned_dir(const char *path, const struct config *cfg)
+{
+  if(mkdir_p(path, 0700) < 0 ||
+     (geteuid() == 0 && chown(path, cfg->jail_uid, cfg->jail_gid) < 0) ||
+     chmod(path, 0755) < 0)
+    return -1;
+  return 0;
+}
+
 static int
 lock_path(int fd)
 {
@@ -116,13 +129,7 @@ workspace_prepare(struct workspace *w, const struct config *cfg, const char *ses
              "reason=\"no loop devices or mkfs.ext4\" errno=%d fallback=directory", errno);
   }
   if(snprintf(w->path, sizeof(w->path), "%s/workspace", dir) >= (int)sizeof(w->path) ||
-     mkdir_p(w->path, 0700) < 0)
-    return -1;
-  /* Only the workspace belongs to the jail uid; everything above it stays
-   * root's and 0700, invisible from inside.  Unprivileged, our own uid is
-   * the one the jail's user namespace maps to the jail uid. */
-  if((geteuid() == 0 && chown(w->path, cfg->jail_uid, cfg->jail_gid) < 0) ||
-     chmod(w->path, 0755) < 0)
+     jail_owned_dir(w->path, cfg) < 0)
     return -1;
   w->lock_fd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if(w->lock_fd < 0 || lock_path(w->lock_fd) < 0) {

@@ -22,4 +22,8 @@ struct workspace {
 int workspace_prepare(struct workspace *w, const struct config *cfg, const char *session_id);
 void workspace_release(struct workspace *w);
 
+/* Makes path (mkdir -p) a directory of the jail uid's, mode 0755: the
+ * directory workspace, and the memory folder bound at /mnt/memory. */
+int jail_owned_dir(const char *path, const struct config *cfg);
+
 #endif

@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (SANDHOOK, Scenario, Apache, Checks, check_front_server, final_checks,
-                     give_to, need_root, run_started, wait_for, write_config)
+                     give_to, need_root, until, run_started, wait_for, write_config)
 
 need_root()       # to start Apache, which then drops to nobody
 NOBODY = pwd.getpwnam("nobody")
@@ -54,11 +54,7 @@ with Scenario() as sc:
     log = open(os.path.join(state, "sandhook.log")).read()
     t.ok("reason=unprivileged fallback=directory" in log,
          "the jail was built without root (no workspace image)")
-    try:
-        wait_for(lambda: responders() == [], 30, 0.5, "idle responders to go")
-        t.ok(True, "Apache retired the idle responders")
-    except TimeoutError as e:
-        t.ok(False, "Apache retired the idle responders", str(e))
+    t.ok(until(lambda: responders() == [], 30, 0.5), "Apache retired the idle responders")
 
     # Memory stores work without root too, the read-only one read-only.
     rw = fake.call("POST", "/_fake/memory_stores", {"memories": {"/a.md": "alpha"}})["memory_store_id"]

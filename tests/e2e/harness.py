@@ -71,6 +71,14 @@ def wait_for(pred, timeout, step=0.05, what="condition"):
     raise TimeoutError("timed out after %ss waiting for %s" % (timeout, what))
 
 
+def until(pred, timeout, step=0.05):
+    """Whether pred() came true within timeout: for checks that are a wait."""
+    try:
+        return bool(wait_for(pred, timeout, step))
+    except TimeoutError:
+        return False
+
+
 def stop_proc(proc):
     """Ends a server we started: TERM, then KILL after 5 s."""
     proc.terminate()

@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (EVERY_TOOL, Checks, Fake, cgi, check_every_tool, drainer_log, free_tmp,
-                     need_root, run_started, final_checks, wait_for, write_config)
+                     need_root, run_started, final_checks, until, wait_for, write_config)
 
 need_root()
 t = Checks()
@@ -129,9 +129,8 @@ try:
     st, calls, results = results_by_command(sid4)
     r = list(results.values())[0]
     t.ok(r["is_error"] and "cancelled" in text(r), "SIGTERM posts the running call's error result")
-    wait_for(lambda: [w for w in fake.work() if w["data"]["id"] == sid4][0]["state"] == "stopped",
-             15, 0.05, "the stop")
-    t.ok(True, "and stops the item")
+    t.ok(until(lambda: [w for w in fake.work() if w["data"]["id"] == sid4][0]["state"] == "stopped",
+               15), "and stops the item")
 
     def gone():
         try:
@@ -139,8 +138,7 @@ try:
             return False
         except ProcessLookupError:
             return True
-    wait_for(gone, 15, 0.05, "the drainer to exit")
-    t.ok(True, "the drainer exited")
+    t.ok(until(gone, 15), "the drainer exited")
     final_checks(t, fake, os.path.join(state, "sandhook.log"))
 finally:
     fake.stop()

@@ -72,21 +72,20 @@ with Scenario() as sc:
             "skill_id": skill_id, "name": name, "legacy": legacy,
             "archive": base64.b64encode(archive).decode()})
 
+    # tar.gz without a wrapper, two versions, the first pinned by number
+    first = skill("flat", tar_archive([reg("SKILL.md", b"version one\n"), reg("lib/a.py", b"1\n")]))
+    skill("flat", tar_archive([reg("SKILL.md", b"version two\n")]), skill_id=first["skill_id"])
     good = [
         # zip with a wrapper directory, an executable script, fetched as "latest"
         skill("pdf-tools", zip_archive([
             ("pdf-tools/", None, stat.S_IFDIR | 0o755),
             ("pdf-tools/SKILL.md", SKILL_MD, stat.S_IFREG | 0o600),
             ("pdf-tools/scripts/run.sh", b"#!/bin/sh\necho ran\n", stat.S_IFREG | 0o700)])),
-        # tar.gz without a wrapper, two versions, the first pinned by number
-        None,
+        first,
         # tar.bz2 and tar.xz on a legacy server: "latest" means the listing
         skill("bz-skill", tar_archive([reg("bz/SKILL.md", b"bzip2\n")], "bz2"), legacy=True),
         skill("xz-skill", tar_archive([reg("xz/SKILL.md", b"xz\n", 0o755)], "xz")),
     ]
-    first = skill("flat", tar_archive([reg("SKILL.md", b"version one\n"), reg("lib/a.py", b"1\n")]))
-    skill("flat", tar_archive([reg("SKILL.md", b"version two\n")]), skill_id=first["skill_id"])
-    good[1] = first
     hostile = {
         "abs": skill("abs", tar_archive([reg("abs/SKILL.md", b"x"), reg("/tmp/abs-escape", b"x")])),
         "dotdot": skill("dotdot", tar_archive([reg("d/SKILL.md", b"x"), reg("d/../../dotdot-escape", b"x")])),

@@ -7,7 +7,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Checks, Fake, cgi, drainer_log, free_tmp, need_root, run_started,
-                     final_checks, wait_for, write_config)
+                     final_checks, until, wait_for, write_config)
 
 need_root()
 t = Checks()
@@ -23,8 +23,8 @@ try:
     b = fake.session([{"tool": "bash", "input": {"command": "echo B"}}])["session_id"]
     body, hdrs = run_started(b)
     t.eq(cgi(cfg, body, hdrs)[0], 202, "webhook B accepted while A holds the only slot")
-    wait_for(lambda: "drain_slots_busy" in drainer_log(state), 10, 0.05, "B's drainer to give way")
-    t.ok(True, "B's drainer found the slot busy and exited")
+    t.ok(until(lambda: "drain_slots_busy" in drainer_log(state), 10),
+         "B's drainer found the slot busy and exited")
     wait_for(lambda: fake.state(b)["results"] and all(w["state"] == "stopped" for w in fake.work()),
              40, 0.1, "both sessions")
     t.eq([r["content"][0]["text"] for r in fake.state(a)["results"].values()], ["A"], "A ran")
