@@ -172,18 +172,23 @@ kill_members(const char *dir)
   return n;
 }
 
-void
+int
 cgroup_destroy(struct cgroup *cg)
 {
-  int i, tries;
+  int i, tries, left = 0, had = cg->ndirs > 0;
 
   if(cg->version == 2 && cg->ndirs)
     write_str(cg->dirs[0], "cgroup.kill", "1");
   for(i = 0; i < cg->ndirs; i++) {
-    for(tries = 0; tries < 100 && rmdir(cg->dirs[i]) < 0 && errno == EBUSY; tries++) {
+    for(tries = 0; rmdir(cg->dirs[i]) < 0 && errno != ENOENT; tries++) {
+      if(errno != EBUSY || tries == 100) {
+        left = 1;
+        break;
+      }
       kill_members(cg->dirs[i]);
       usleep(10000);
     }
   }
   memset(cg, 0, sizeof(*cg));
+  return left ? -1 : had;
 }

@@ -5,7 +5,8 @@
  * drainer's own, so a container's limits still apply above it.  Where
  * neither works cgroup_create fails and the jail runs with rlimits only
  * (logged).  cgroup_destroy kills every process left in the group, then
- * removes it. */
+ * removes it: 1 when the group is gone (so no process of it is left), 0
+ * when there was none, -1 when it would not empty. */
 #ifndef SANDHOOK_CGROUP_H
 #define SANDHOOK_CGROUP_H
 
@@ -23,6 +24,6 @@ int cgroup_create(struct cgroup *cg, const char *name, const struct jail_limits 
 /* Moves the calling process into the group (from the jail's child before
  * it execs, so every descendant is inside). */
 int cgroup_enter_self(const struct cgroup *cg);
-void cgroup_destroy(struct cgroup *cg);
+int cgroup_destroy(struct cgroup *cg);
 
 #endif

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,24 +35,183 @@ mkdir_p(const char *path, mode_t mode)
   return 0;
 }
 
+/* One level of the walk: a directory held open, the name it has in its
+ * parent and its inode, to check that ".." still leads back there. */
+struct rm_level {
+  char *name;
+  dev_t dev;
+  ino_t ino;
+};
+
+/* Removes every entry of the directory fd it can without descending;
+ * returns 1 with the name of the first subdirectory left in *sub
+ * (malloc'd), 0 when none is left, -1 on error.  A directory on another
+ * filesystem (a mount) is an error, EBUSY: the host never holds one there. */
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+rm_entries(int fd, dev_t dev, char **sub)
 {
-  (void)st;
-  (void)ftw;
-  if(flag == FTW_DP)
-    return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
-  return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+  struct dirent *de;
+  int rc = 0;
+
+  if(!d) {
+    if(dup >= 0)
+      close(dup);
+    return -1;
+  }
+  while((de = readdir(d))) {
+    struct stat st;
+
+    if(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+      continue;
+    if(de->d_type != DT_DIR && de->d_type != DT_UNKNOWN &&
+       (unlinkat(fd, de->d_name, 0) == 0 || errno == ENOENT))
+      continue;
+    if(fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      if(errno == ENOENT)
+        continue;
+      rc = -1;
+      break;
+    }
+    if(!S_ISDIR(st.st_mode)) {
+      if(unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT) {
+        rc = -1;
+        break;
+      }
+      continue;
+    }
+    if(st.st_dev != dev) {
+      errno = EBUSY;
+      rc = -1;
+      break;
+    }
+    if(unlinkat(fd, de->d_name, AT_REMOVEDIR) == 0)
+      continue;
+    *sub = strdup(de->d_name);
+    rc = *sub ? 1 : -1;
+    break;
+  }
+  closedir(d);
+  return rc;
+}
+
+/* Depth-first without recursion and with one directory open at a time, so
+ * neither the stack nor the descriptor table limits how deep a tree can
+ * be; every step is relative to a descriptor opened with O_NOFOLLOW, and a
+ * ".." that does not lead back to the directory we came from stops it. */
+int
+remove_tree_at(int parent, const char *name)
+{
+  struct rm_level *lv = NULL;
+  size_t n = 0, cap = 0;
+  struct stat st;
+  int fd, rc = -1, e;
+
+  fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if(fd < 0) {
+    if(errno == ENOENT)
+      return 0;
+    if(errno != ENOTDIR && errno != ELOOP)
+      return -1;
+    return unlinkat(parent, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+  }
+  if(fstat(fd, &st) < 0)
+    goto out;
+  for(;;) {
+    char *sub = NULL;
+    int r = rm_entries(fd, st.st_dev, &sub), next;
+    struct stat cs;
+
+    if(r < 0)
+      goto out;
+    if(r == 1) {
+      next = openat(fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if(next < 0 || fstat(next, &cs) < 0 || cs.st_dev != st.st_dev) {
+        free(sub);
+        if(next >= 0)
+          close(next);
+        goto out;
+      }
+      if(n == cap) {
+        struct rm_level *nl = realloc(lv, (cap = cap ? cap * 2 : 16) * sizeof(*lv));
+
+        if(!nl) {
+          free(sub);
+          close(next);
+          goto out;
+        }
+        lv = nl;
+      }
+      lv[n++] = (struct rm_level){ sub, st.st_dev, st.st_ino };
+      close(fd);
+      fd = next;
+      st = cs;
+      continue;
+    }
+    if(n == 0)
+      break;
+    /* This level is empty (or holds only mounts): back up one. */
+    next = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    n--;
+    if(next < 0 || fstat(next, &cs) < 0 || cs.st_dev != lv[n].dev || cs.st_ino != lv[n].ino) {
+      if(next >= 0)
+        close(next);
+      free(lv[n].name);
+      errno = EXDEV;
+      goto out;
+    }
+    close(fd);
+    fd = next;
+    st = cs;
+    if(unlinkat(fd, lv[n].name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+      free(lv[n].name);
+      goto out;
+    }
+    free(lv[n].name);
+  }
+  close(fd);
+  fd = -1;
+  rc = unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -1 : 0;
+out:
+  e = errno;
+  if(fd >= 0)
+    close(fd);
+  while(n > 0)
+    free(lv[--n].name);
+  free(lv);
+  errno = e;
+  return rc;
 }
 
 int
 remove_tree(const char *path)
 {
-  /* FTW_PHYS: symlinks are removed, never followed; FTW_MOUNT: a mount left
-   * inside the tree is not descended into. */
-  if(nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
+  char buf[PATH_MAX], *slash;
+  const char *name = path;
+  int parent = AT_FDCWD, rc, e;
+
+  if(strlen(path) >= sizeof(buf)) {
+    errno = ENAMETOOLONG;
     return -1;
-  return 0;
+  }
+  memcpy(buf, path, strlen(path) + 1);
+  for(slash = buf + strlen(buf); slash > buf + 1 && slash[-1] == '/'; )
+    *--slash = '\0';
+  slash = strrchr(buf, '/');
+  if(slash) {
+    *slash = '\0';
+    parent = open(slash == buf ? "/" : buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if(parent < 0)
+      return errno == ENOENT ? 0 : -1;
+    name = slash + 1;
+  }
+  rc = remove_tree_at(parent, name);
+  e = errno;
+  if(parent != AT_FDCWD)
+    close(parent);
+  errno = e;
+  return rc;
 }
 
 int

@@ -9,7 +9,13 @@
 /* mkdir -p; existing directories are fine. */
 int mkdir_p(const char *path, mode_t mode);
 
-/* rm -rf that never follows a symlink out of the tree. */
+/* rm -rf of name below the directory parent, every step relative to a
+ * descriptor opened with O_NOFOLLOW: a link is removed, never followed, a
+ * mount inside stops it (EBUSY), and nothing in the tree is ever resolved
+ * by path.  Missing is success. */
+int remove_tree_at(int parent, const char *name);
+/* The same for a path whose directories, all but the last component, no
+ * one else can change. */
 int remove_tree(const char *path);
 
 /* Writes all of buf, retrying on EINTR and short writes. */

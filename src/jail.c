@@ -3,6 +3,8 @@
 #include "fsutil.h"
 #include "log.h"
 
+#define JAIL_END_MS 5000
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -35,23 +38,34 @@ helper_path(char *buf, size_t cap)
   return snprintf(buf, cap, "%s/sandhook-jail", PKGLIBEXECDIR) < (int)cap ? 0 : -1;
 }
 
-static int
-session_dir(char *buf, size_t cap, const struct config *cfg, const char *sid,
-            const char *leaf)
-{
-  int n = snprintf(buf, cap, "%s/sessions/%s%s", cfg->state_dir, sid, leaf);
-
-  return n > 0 && (size_t)n < cap ? 0 : -1;
-}
-
+/* Removes STATE/sessions/<sid> once no jail of the session can be running:
+ * the workspace lock, held by every open jail, is taken first. */
 void
 jail_forget_session(const struct config *cfg, const char *session_id)
 {
   char path[PATH_MAX];
+  int top = -1, dir = -1, lock = -1;
 
-  if(safe_id(session_id) && session_dir(path, sizeof(path), cfg, session_id, "") == 0 &&
-     remove_tree(path) < 0)
-    log_warn("workspace_remove_failed", "errno=%d", errno);
+  if(!safe_id(session_id) ||
+     snprintf(path, sizeof(path), "%s/sessions", cfg->state_dir) >= (int)sizeof(path))
+    return;
+  top = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  dir = top < 0 ? -1 : openat(top, session_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if(dir >= 0) {
+    lock = openat(dir, "workspace.img", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if(lock < 0)
+      lock = openat(dir, "workspace", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0)
+      log_warn("session_cleanup_deferred", "reason=\"a jail of the session still runs\"");
+    else if(remove_tree_at(top, session_id) < 0)
+      log_warn("workspace_remove_failed", "errno=%d", errno);
+  }
+  if(lock >= 0)
+    close(lock);
+  if(dir >= 0)
+    close(dir);
+  if(top >= 0)
+    close(top);
 }
 
 int
@@ -122,19 +136,50 @@ fail:
   return -1;
 }
 
-static void
+/* Waits for the outer process to exit, at most ms; 1 when it exited
+ * normally, which it does only after the kernel emptied the namespace. */
+static int
+reap(pid_t pid, long ms)
+{
+  long long end = now_ms() + ms;
+  int status;
+  pid_t r;
+
+  for(;;) {
+    r = waitpid(pid, &status, WNOHANG);
+    if(r == pid)
+      return WIFEXITED(status) ? 1 : 0;
+    if(r < 0 && errno != EINTR)
+      return 0;
+    if(now_ms() > end)
+      return -1;
+    usleep(2000);
+  }
+}
+
+/* SIGTERM makes the outer process kill PID 1 and wait for the namespace
+ * to empty (jailproc.c); SIGKILL only if it does not manage that. */
+static int
 jail_kill(struct jail *j)
 {
+  int gone = 1;
+
   if(j->pid > 0) {
-    kill(j->pid, SIGKILL);
-    while(waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
-      ;
+    kill(j->pid, SIGTERM);
+    gone = reap(j->pid, JAIL_END_MS);
+    if(gone < 0) {
+      kill(j->pid, SIGKILL);
+      while(waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+      gone = 0;
+    }
     j->pid = -1;
   }
   if(j->fd >= 0) {
     close(j->fd);
     j->fd = -1;
   }
+  return gone;
 }
 
 enum jail_rc
@@ -200,25 +245,27 @@ jail_call(struct jail *j, const char *tool, const cJSON *input, long timeout_ms,
   return rc;
 }
 
-void
+int
 jail_close(struct jail *j)
 {
-  int i;
+  int gone;
 
   if(j->fd >= 0) {
     close(j->fd);       /* the jail sees EOF and ends its namespace */
     j->fd = -1;
   }
-  for(i = 0; i < 50 && j->pid > 0; i++) {
-    if(waitpid(j->pid, NULL, WNOHANG) == j->pid)
-      j->pid = -1;
-    else
-      usleep(20000);
-  }
-  jail_kill(j);
-  cgroup_destroy(&j->cg);
+  gone = j->pid > 0 ? reap(j->pid, 1000) : 1;
+  if(gone >= 0)
+    j->pid = -1;
+  else
+    gone = jail_kill(j);
+  /* A cgroup that empties vouches for the namespace too. */
+  if(cgroup_destroy(&j->cg) > 0)
+    gone = 1;
   workspace_release(&j->ws);
   if(j->root[0])
     rmdir(j->root);
+  if(!gone)
+    log_err("jail_end_unconfirmed", "reason=\"its processes may still run\" cleanup=deferred");
+  return gone ? 0 : -1;
 }
-

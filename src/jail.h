@@ -54,9 +54,13 @@ enum jail_rc jail_call(struct jail *j, const char *tool, const cJSON *input,
 enum jail_rc jail_op(struct jail *j, cJSON *req, int fd, long wall_ms,
                      int (*abort_fn)(void *), void *ctx, cJSON **result);
 
-void jail_close(struct jail *j);
+/* Ends the jail: 0 once no process of it is left (the namespace's end or
+ * an emptied cgroup says so), -1 when that could not be confirmed, and the
+ * host must then leave the trees the agent could write alone. */
+int jail_close(struct jail *j);
 
-/* Removes a finished session's workspace. */
+/* Removes a finished session's directory, descriptor-relative, unless a
+ * jail of the session still holds its workspace. */
 void jail_forget_session(const struct config *cfg, const char *session_id);
 
 #endif

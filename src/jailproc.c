@@ -432,7 +432,7 @@ enter_root(const char *root)
  * gid, and nothing else, into the child's new user namespace.  The child
  * pivoted the mount namespace they share, so the parent sees the jail's
  * /proc, where the child is PID 1. */
-static void
+static int
 map_user_ns(unsigned uid, unsigned gid)
 {
   char path[64], map[64];
@@ -446,10 +446,15 @@ map_user_ns(unsigned uid, unsigned gid)
       snprintf(map, sizeof(map), "%u %u 1\n", i == 1 ? uid : gid, i == 1 ? uid : gid);
     snprintf(path, sizeof(path), "/proc/1/%s", files[i]);
     fd = open(path, O_WRONLY | O_CLOEXEC);
-    if(fd < 0 || write_all(fd, map, strlen(map)) < 0)
-      die("write %s", path);
+    if(fd < 0 || write_all(fd, map, strlen(map)) < 0) {
+      log_err("jail_setup_failed", "step=\"write %s\" errno=%d", path, errno);
+      if(fd >= 0)
+        close(fd);
+      return -1;
+    }
     close(fd);
   }
+  return 0;
 }
 
 /* Enters a user namespace where only the jail ids exist, so no process in
@@ -681,6 +686,19 @@ reply:
   }
 }
 
+/* The drainer ends a jail with SIGTERM to this outer process, which kills
+ * PID 1 and keeps waiting: the kernel reaps every process of a PID
+ * namespace before its init counts as exited, so when this process exits
+ * normally, nothing of the jail is left and the host may clean up. */
+static volatile pid_t jail_init;
+
+static void
+end_jail(int sig)
+{
+  (void)sig;
+  kill(jail_init, SIGKILL);
+}
+
 int
 jail_main(int argc, char **argv)
 {
@@ -688,7 +706,12 @@ jail_main(int argc, char **argv)
   unsigned uid, gid;
   int host_net, status, up[2], down[2], life[2], rootless = geteuid() != 0;
   pid_t child;
+  sigset_t term;
 
+  /* SIGTERM waits until the outer process knows whom to kill with it. */
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_BLOCK, &term, NULL);
   log_init("jail");
   if(argc != 8)
     die("usage: sandhook-jail ROOT WORKSPACE UID GID NET LIMITS MEMDIR RO_STORES");
@@ -715,19 +738,23 @@ jail_main(int argc, char **argv)
   if(child < 0)
     die("fork");
   if(child > 0) {
+    struct sigaction sa;
     char c;
 
     /* Outside the namespaces: map the child's user namespace when it made
-     * one, then wait, so the drainer's kill of this process takes the
-     * whole jail down (outlive_no_parent). */
+     * one, then wait for the namespace to end (end_jail). */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = end_jail;
+    jail_init = child;
+    if(sigaction(SIGTERM, &sa, NULL) < 0 || sigprocmask(SIG_UNBLOCK, &term, NULL) < 0)
+      kill(child, SIGKILL);
     close(JAIL_FD);
     close(up[1]);
     close(down[0]);
     close(life[0]);     /* life[1] stays open for as long as this process lives */
     if(read(up[0], &c, 1) == 1 && c == 'U') {
-      map_user_ns(uid, gid);
-      if(write(down[1], &c, 1) != 1)
-        die("user namespace handshake");
+      if(map_user_ns(uid, gid) < 0 || write(down[1], &c, 1) != 1)
+        kill(child, SIGKILL);
     }
     close(up[0]);
     close(down[1]);
@@ -738,6 +765,7 @@ jail_main(int argc, char **argv)
   close(up[0]);
   close(down[1]);
   close(life[1]);
+  sigprocmask(SIG_UNBLOCK, &term, NULL);
   if(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     die("make / private");
   build_root(argv[0], argv[1], uid, gid, host_net, &jail_lim);

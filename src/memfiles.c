@@ -1,5 +1,6 @@
 #include "memfiles.h"
 #include "fsutil.h"
+#include "utf8.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -161,25 +162,7 @@ put(int dir, const char *leaf, const char *data, size_t len, struct stat *st)
 static int
 text_ok(const char *p, size_t len)
 {
-  const unsigned char *s = (const unsigned char *)p;
-  size_t i = 0, k, more;
-
-  while(i < len) {
-    if(s[i] == 0)
-      return 0;
-    if(s[i] < 0x80) {
-      i++;
-      continue;
-    }
-    more = (s[i] >> 5) == 6 ? 1 : (s[i] >> 4) == 14 ? 2 : (s[i] >> 3) == 30 ? 3 : 0;
-    if(!more || len - i <= more)
-      return 0;
-    for(k = 1; k <= more; k++)
-      if((s[i + k] & 0xC0) != 0x80)
-        return 0;
-    i += more + 1;
-  }
-  return 1;
+  return !memchr(p, '\0', len) && utf8_valid(p, len);
 }
 
 /* Lists the regular files below dir; *count reaches MAX_FILES + 1 when the

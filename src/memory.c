@@ -1033,7 +1033,7 @@ memory_plan(struct memory **out, const struct config *cfg, const cJSON *session,
     snprintf(err, sizeof(err), "cannot prepare %.400s: %s", m->host, strerror(errno));
   if(err[0]) {
     log_err("memory_unavailable", "reason=\"%s\"", err);
-    memory_free(m);
+    memory_free(m, 1);
     return -1;
   }
   *out = m;
@@ -1114,14 +1114,14 @@ memory_finish(struct memory *m, struct api *api, struct jail *j, int clean)
 }
 
 void
-memory_free(struct memory *m)
+memory_free(struct memory *m, int remove_folder)
 {
   int i;
   size_t k;
 
   if(!m)
     return;
-  if(m->host[0] && remove_tree(m->host) < 0)
+  if(remove_folder && m->host[0] && remove_tree(m->host) < 0)
     log_warn("memory_cleanup_failed", "dir=%s errno=%d", m->host, errno);
   for(i = 0; i < m->n; i++) {
     for(k = 0; k < m->st[i].n; k++) {

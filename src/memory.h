@@ -43,7 +43,9 @@ void memory_sync(struct memory *m, struct api *api, struct jail *j);
 /* The end of the item: the final sync when clean, then the flush. */
 void memory_finish(struct memory *m, struct api *api, struct jail *j, int clean);
 
-/* Removes the host folder (the jail must be closed) and frees m. */
-void memory_free(struct memory *m);
+/* Frees m; with remove_folder, which the caller sets only once every
+ * process of the jail is gone, it removes the host folder first,
+ * descriptor-relative. */
+void memory_free(struct memory *m, int remove_folder);
 
 #endif

@@ -1,4 +1,5 @@
 #include "session.h"
+#include "utf8.h"
 #include "memory.h"
 #include "skills.h"
 #include "jail.h"
@@ -54,6 +55,7 @@ struct session {
   enum session_end end;
   struct jail jail;
   int jail_up;
+  int jail_lingers;                   /* a jail's end went unconfirmed */
   cJSON *session;                     /* as fetched at the start */
   cJSON *skills;                      /* directories installed, to remove */
   struct memory *mem;                 /* the memory stores, if any */
@@ -472,7 +474,9 @@ post_result(struct session *s, struct call *c)
   cJSON_AddItemToObject(ev, "content",
                         cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(c->result, "content"), 1));
   cJSON_AddItemToArray(events, ev);
-  text = cJSON_PrintUnformatted(body);
+  /* The jail is not trusted to have cleaned its text: a body that is not
+   * UTF-8 would be refused, and the call never answered. */
+  text = utf8_clean_json(body) == 0 ? cJSON_PrintUnformatted(body) : NULL;
   cJSON_Delete(body);
   if(!text)
     return;
@@ -513,16 +517,21 @@ call_timeout_ms(const struct session *s, const struct call *c)
 
 /* The jail starts with the first thing that needs it and again after a
  * timeout or a failed request killed it; the workspace outlives it. */
+static void
+jail_down(struct session *s)
+{
+  if(s->jail_up && jail_close(&s->jail) < 0)
+    s->jail_lingers = 1;
+  s->jail_up = 0;
+}
+
 static int
 jail_up(struct session *s)
 {
   if(s->jail_up && s->jail.fd >= 0)
     return 0;
   /* A request of the drainer's own (skills, memory) that failed killed it. */
-  if(s->jail_up) {
-    jail_close(&s->jail);
-    s->jail_up = 0;
-  }
+  jail_down(s);
   if(jail_open(&s->jail, s->cfg, s->sid, s->item->id, memory_host_dir(s->mem),
                memory_ro_stores(s->mem)) < 0) {
     log_err("jail_open_failed", "errno=%d error=\"%s\"", errno, strerror(errno));
@@ -548,10 +557,8 @@ run_call(struct session *s, struct call *c)
   /* The jail enforces the tool's own timeout; the wall clock here catches a
    * jail that stopped answering. */
   rc = jail_call(&s->jail, c->name, c->input, timeout, timeout + 30000, should_abort, s, &res);
-  if(rc != JAIL_OK) {
-    s->jail_up = 0;
-    jail_close(&s->jail);
-  }
+  if(rc != JAIL_OK)
+    jail_down(s);
   if(rc == JAIL_ABORTED) {
     if(lease_state(s->lease) == LEASE_LOST) {
       /* The item is no longer ours; whoever reclaims it re-runs the call. */
@@ -655,9 +662,12 @@ session_free(struct session *s)
     skills_remove(&s->jail, s->skills);
   else
     cJSON_Delete(s->skills);
-  if(s->jail_up)
-    jail_close(&s->jail);
-  memory_free(s->mem);          /* after the jail: no mount left on it */
+  /* The host touches the trees the agent could write only once every
+   * process of the jail is gone, and never when that is in doubt. */
+  jail_down(s);
+  memory_free(s->mem, !s->jail_lingers);
+  if(s->terminated && !s->jail_lingers)
+    jail_forget_session(s->cfg, s->sid);
   cJSON_Delete(s->session);
   for(c = s->calls; c; c = cn) {
     cn = c->next;
@@ -711,8 +721,6 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
   }
   rc = fetch_session(&s);
   if(rc != 0) {
-    if(s.terminated)
-      jail_forget_session(cfg, s.sid);
     session_free(&s);
     return SESSION_DONE;
   }
@@ -790,8 +798,6 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
   /* After a lost lease the token is revoked: nothing more is sent. */
   if(s.mem && end != SESSION_LOST && jail_up(&s) == 0)
     memory_finish(s.mem, api, &s.jail, s.clean);
-  if(s.terminated)
-    jail_forget_session(cfg, s.sid);
   session_free(&s);
   return end;
 }

@@ -337,12 +337,12 @@ valid_name(const char *name)
          strcmp(name, "..");
 }
 
-/* Removes from inside skills_dir, entered without following a link, so a
+/* Removes relative to skills_dir, opened without following a link, so a
  * link planted in its place cannot redirect the removal. */
 int
 unpack_remove(const char *skills_dir, const char *name)
 {
-  int dir, here, rc, e;
+  int dir, rc, e;
 
   if(!valid_name(name)) {
     errno = EINVAL;
@@ -351,20 +351,8 @@ unpack_remove(const char *skills_dir, const char *name)
   dir = open(skills_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if(dir < 0)
     return errno == ENOENT ? 0 : -1;
-  here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if(here < 0 || fchdir(dir) < 0) {
-    e = errno;
-    close(dir);
-    if(here >= 0)
-      close(here);
-    errno = e;
-    return -1;
-  }
-  rc = remove_tree(name);
+  rc = remove_tree_at(dir, name);
   e = errno;
-  if(fchdir(here) < 0)
-    rc = -1;
-  close(here);
   close(dir);
   errno = e;
   return rc;

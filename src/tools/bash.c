@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../fsutil.h"
+#include "../strbuf.h"
 
 #define SENTINEL_PREFIX "__SANDHOOK_"
 
@@ -198,8 +199,9 @@ run_command(struct tool_ctx *ctx, const char *cmd, long timeout_ms,
     }
     if(outbuf_add(o, buf, (size_t)got, BASH_OUTPUT_LIMIT + sizeof(sentinel) + 16) < 0)
       return RUN_ERROR;
-    hit = strstr(o->data, sentinel);
-    if(hit && strchr(hit + strlen(sentinel), '\n')) {
+    /* Output is bytes, NULs included: search by length, never as a string. */
+    hit = memmem(o->data, o->len, sentinel, strlen(sentinel));
+    if(hit && memchr(hit + strlen(sentinel), '\n', o->len - (size_t)(hit - o->data) - strlen(sentinel))) {
       *exit_code = atoi(hit + strlen(sentinel));
       o->len = (size_t)(hit - o->data);
       o->data[o->len] = '\0';
@@ -263,14 +265,13 @@ tool_bash(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
     o.truncated = 1;
   }
   if(o.truncated) {
-    char *t;
+    struct strbuf t = { 0 };
 
-    if(asprintf(&t, "[output truncated]\n%.*s", (int)len, text) < 0) {
-      free(o.data);
-      return;
-    }
-    tool_text_raw(res, code != 0, t, strlen(t));
-    free(t);
+    sb_printf(&t, "[output truncated]\n");
+    sb_append(&t, text, len);
+    if(!t.failed)
+      tool_text_raw(res, code != 0, t.data, t.len);
+    sb_free(&t);
   }
   else if(code != 0 && len == 0)
     tool_text(res, 1, "exit %d", code);

@@ -29,14 +29,15 @@ struct grep_state {
 static int
 emit(struct grep_state *g, const char *path, long lineno, const char *line, size_t len)
 {
-  char head[4200];
-  int n = snprintf(head, sizeof(head), "%s%s:%ld:", g->hits ? "\n" : "", path, lineno);
+  /* Measured, not formatted into a fixed buffer: a display path can be as
+   * long as the tree is deep. */
+  size_t n = (g->hits ? 1 : 0) + strlen(path) + (size_t)snprintf(NULL, 0, ":%ld:", lineno);
 
-  if(n < 0 || g->out.len + (size_t)n + len > GREP_OUTPUT_LIMIT) {
+  if(g->out.len + n + len > GREP_OUTPUT_LIMIT) {
     g->truncated = 1;
     return 1;
   }
-  sb_append(&g->out, head, (size_t)n);
+  sb_printf(&g->out, "%s%s:%ld:", g->hits ? "\n" : "", path, lineno);
   sb_append(&g->out, line, len);
   g->hits++;
   return g->out.failed;

@@ -1,4 +1,5 @@
 #include "tools.h"
+#include "../utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>

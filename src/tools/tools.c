@@ -1,4 +1,5 @@
 #include "tools.h"
+#include "../utf8.h"
 
 #include <errno.h>
 
@@ -86,13 +87,11 @@ tool_text_raw(struct tool_result *res, int is_error, const char *text, size_t le
 {
   cJSON *arr = cJSON_CreateArray();
   cJSON *blk = cJSON_CreateObject();
-  char *copy = malloc(len + 1);
+  /* Whatever a tool produced (a binary, Latin-1, a NUL), what goes out is
+   * text the control plane can parse. */
+  char *copy = utf8_clean(text, len, NULL);
 
   res->is_error = is_error;
-  if(copy) {
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-  }
   if(!arr || !blk || !copy ||
      !cJSON_AddStringToObject(blk, "type", "text") ||
      !cJSON_AddStringToObject(blk, "text", len ? copy : "(no output)")) {
@@ -140,48 +139,6 @@ in_bool(const cJSON *in, const char *name)
   const cJSON *v = in ? cJSON_GetObjectItemCaseSensitive(in, name) : NULL;
 
   return cJSON_IsTrue(v);
-}
-
-int
-utf8_valid(const char *str, size_t len)
-{
-  const unsigned char *s = (const unsigned char *)str;
-  size_t i = 0;
-
-  while(i < len) {
-    unsigned c = s[i];
-    size_t n, k;
-    unsigned cp;
-
-    if(c < 0x80) {
-      i++;
-      continue;
-    }
-    if(c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-      cp = c & 0x1f;
-    }
-    else if(c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      cp = c & 0x0f;
-    }
-    else if(c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      cp = c & 0x07;
-    }
-    else
-      return 0;
-    for(k = 1; k <= n; k++) {
-      if(i + k >= len || (s[i + k] & 0xc0) != 0x80)
-        return 0;
-      cp = (cp << 6) | (s[i + k] & 0x3f);
-    }
-    if((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-       (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-      return 0;
-    i += n + 1;
-  }
-  return 1;
 }
 
 void

@@ -114,7 +114,5 @@ int tool_replace_file(const struct place *pl, int create_dirs, const char *data,
  * (glob.c): "**" spans any number of segments. */
 int glob_match(const char *pattern, const char *path);
 
-/* Whether a UTF-8 byte string is valid. */
-int utf8_valid(const char *s, size_t len);
 
 #endif

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""The escape suite for output that is not clean text, through the real
+path (fake control plane -> nginx -> FastCGI responder -> drainer -> jail).
+
+A NUL in bash's output must not hide the end of the command, and whatever a
+tool produced (binary, Latin-1, a file name that is not UTF-8) must reach
+the control plane as a body it can parse, invalid sequences as U+FFFD, as
+the official worker's Node decoding gives: every call answered, at once.
+A display path longer than any fixed buffer must come out whole.
+"""
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+from harness import (Checks, FcgiPool, Nginx, Scenario, final_checks, need_root, run_started,
+                     until, write_config)
+
+need_root()
+t = Checks()
+R = "\ufffd"
+LONG = "n" * 250
+DEEP = "/".join([LONG] * 20)      # a display path of over 5,000 bytes
+
+CASES = [
+    ("nul", "bash", {"command": "printf 'a\\0b'", "timeout_ms": 60000}),
+    ("print0", "bash", {"command": "mkdir -p z && touch z/one z/two && find z -type f -print0 | sort -z",
+                        "timeout_ms": 60000}),
+    ("latin1", "bash", {"command": "printf 'caf\\xe9\\n'"}),
+    ("binary", "bash", {"command": "head -c 3000 /bin/true; echo; echo after-binary"}),
+    ("truncated binary", "bash", {"command": "head -c 400000 /bin/bash; echo; echo tail-marker"}),
+    ("setup", "bash", {"command": "printf 'na\\xefve match\\n' > latin.txt && cp /bin/true bin.dat && "
+                                  "touch $'\\xff.txt' && (for i in $(seq 20); do mkdir %s && cd %s || exit; done; "
+                                  "echo needle > hay.txt) && echo set" % (LONG, LONG)}),
+    ("grep latin1", "grep", {"pattern": "match", "path": "latin.txt"}),
+    ("read binary", "read", {"file_path": "bin.dat"}),
+    ("glob name", "glob", {"pattern": "*.txt"}),
+    # A long path in the input plus a long path below it: one display path.
+    ("grep deep", "grep", {"pattern": "needle", "output_mode": "content",
+                           "path": "/workspace/" + "/".join([LONG] * 15)}),
+    ("stderr", "bash", {"command": "printf 'no such \\xfe\\xfd\\n' >&2; false"}),
+]
+
+with Scenario() as sc:
+    cfg, state = write_config(sc.tmp, sc.fake.url)
+    pool = sc.add(FcgiPool(sc.tmp, cfg))
+    web = sc.add(Nginx(sc.tmp, pool.sock))
+    sid = sc.fake.session([{"tool": tool, "input": inp} for _, tool, inp in CASES])["session_id"]
+    t0 = time.time()
+    body, hdrs = run_started(sid)
+    t.eq(web.post("/hooks/sandhook", body, hdrs)[0], 202, "run_started accepted through nginx")
+    t.ok(until(lambda: sc.fake.state(sid)["status"] == "terminated" and
+               all(w["state"] == "stopped" for w in sc.fake.work()), 150, 0.1),
+         "the session ended and its work item stopped")
+    took = time.time() - t0
+    s = sc.fake.state(sid)
+    calls = [e for e in s["events"] if e["type"] == "agent.tool_use"]
+    out = {}
+    for (name, _, _), call in zip(CASES, calls):
+        r = s["results"].get(call["id"])
+        out[name] = (r["is_error"], r["content"][0].get("text", "")) if r else (None, "(unanswered)")
+    t.eq(sum(1 for v in out.values() if v[0] is not None), len(CASES), "every call was answered")
+    t.ok(took < 60, "none of them waited for its timeout (the session took %.1fs)" % took)
+    t.eq(out["nul"], (False, "a" + R + "b"), "a NUL in bash's output: the command ends, the NUL is U+FFFD")
+    t.eq(out["print0"], (False, "z/one" + R + "z/two" + R), "find -print0 comes back whole")
+    t.eq(out["latin1"], (False, "caf" + R), "Latin-1 output: the invalid byte is U+FFFD")
+    t.ok(out["binary"][0] is False and out["binary"][1].endswith("after-binary") and R in out["binary"][1],
+         "a binary printed by bash is posted as text", repr(out["binary"])[:300])
+    t.ok(out["truncated binary"][1].startswith("[output truncated]\n") and
+         out["truncated binary"][1].endswith("tail-marker"), "a long binary output keeps its tail",
+         repr(out["truncated binary"][1][:80]))
+    t.eq(out["setup"], (False, "set"), "the hostile files were made")
+    t.ok(out["grep latin1"][1].endswith("na" + R + "ve match"), "grep over a Latin-1 file",
+         repr(out["grep latin1"]))
+    t.ok(out["read binary"][0] and "not valid UTF-8" in out["read binary"][1],
+         "read of a binary file is an error, as the official worker's", repr(out["read binary"]))
+    t.ok(R + ".txt" in out["glob name"][1] and "latin.txt" in out["glob name"][1],
+         "a file name that is not UTF-8 is listed with U+FFFD", repr(out["glob name"]))
+    t.ok(out["grep deep"][1].endswith(DEEP + "/hay.txt:1:needle"),
+         "a %d-byte display path comes out whole" % len(DEEP), repr(out["grep deep"][1][-120:]))
+    t.eq(out["stderr"], (True, "no such " + R + R), "an error on stderr that is not UTF-8")
+    log = os.path.join(state, "sandhook.log")
+    t.ok("post_refused" not in open(log).read() and "tool_result_post_failed" not in open(log).read(),
+         "no post was refused")
+    final_checks(t, sc.fake, log, os.path.join(sc.tmp, "fcgi.err"))
+t.done()
