@@ -268,7 +268,7 @@ retrying(struct api *a, const struct api_req *rq, struct api_resp *resp, api_sin
     wait = backoff_ms(attempt, sc.retry_after_s);
     if(rq->deadline_ms && now_ms() + wait >= rq->deadline_ms)
       break;
-    log_warn("api_retry", "method=%s path=%s status=%ld attempt=%d wait_ms=%ld error=\"%s\"",
+    log_warn("api_retry", "method=%s path=%s status=%ld attempt=%d wait_ms=%ld error=%s",
              rq->method, rq->path, resp->status, attempt + 1, wait, resp->error);
     sleep_ms(wait, a->cancel);
   }

@@ -207,8 +207,8 @@ drain_run(const struct config *cfg)
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
   if(!cfg->environment_id || !cfg->environment_key) {
-    log_err("drain_not_configured",
-            "reason=\"ANTHROPIC_ENVIRONMENT_ID and ANTHROPIC_ENVIRONMENT_KEY are required\"");
+    log_err("drain_not_configured", "reason=%s",
+            "ANTHROPIC_ENVIRONMENT_ID and ANTHROPIC_ENVIRONMENT_KEY are required");
     return 1;
   }
   if(run_path(path, sizeof(path), cfg, "") < 0 || mkdir_p(path, 0700) < 0) {

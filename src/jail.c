@@ -56,7 +56,7 @@ jail_forget_session(const struct config *cfg, const char *session_id)
     if(lock < 0)
       lock = openat(dir, "workspace", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0)
-      log_warn("session_cleanup_deferred", "reason=\"a jail of the session still runs\"");
+      log_warn("session_cleanup_deferred", "reason=%s", "a jail of the session still runs");
     else if(remove_tree_at(top, session_id) < 0)
       log_warn("workspace_remove_failed", "errno=%d", errno);
   }
@@ -266,6 +266,6 @@ jail_close(struct jail *j)
   if(j->root[0])
     rmdir(j->root);
   if(!gone)
-    log_err("jail_end_unconfirmed", "reason=\"its processes may still run\" cleanup=deferred");
+    log_err("jail_end_unconfirmed", "reason=%s cleanup=deferred", "its processes may still run");
   return gone ? 0 : -1;
 }

@@ -43,7 +43,7 @@ die(const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
-  log_err("jail_setup_failed", "step=\"%s\" errno=%d error=\"%s\"", msg, errno, strerror(errno));
+  log_err("jail_setup_failed", "step=%s errno=%d error=%s", msg, errno, strerror(errno));
   _exit(1);
 }
 
@@ -447,7 +447,7 @@ map_user_ns(unsigned uid, unsigned gid)
     snprintf(path, sizeof(path), "/proc/1/%s", files[i]);
     fd = open(path, O_WRONLY | O_CLOEXEC);
     if(fd < 0 || write_all(fd, map, strlen(map)) < 0) {
-      log_err("jail_setup_failed", "step=\"write %s\" errno=%d", path, errno);
+      log_err("jail_setup_failed", "step=write path=%s errno=%d", path, errno);
       if(fd >= 0)
         close(fd);
       return -1;

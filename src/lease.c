@@ -62,7 +62,7 @@ beat(struct lease *l)
   rq.beta = API_BETA_WORK;
   rq.max_retries = 0;
   if(api_call(&l->api, &rq, &r) < 0) {
-    log_warn("heartbeat_failed", "error=\"%s\"", r.error);
+    log_warn("heartbeat_failed", "error=%s", r.error);
     goto out;
   }
   if(r.status == 412) {

@@ -1,7 +1,10 @@
 #include "log.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <sys/types.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -56,39 +59,146 @@ log_ids(const char *work_id, const char *session_id)
   pthread_mutex_unlock(&log_lock);
 }
 
-/* Values arrive already formatted; anything that could break the one-line
- * contract (newlines, control bytes) is escaped here. */
-static size_t
-sanitize(char *dst, size_t cap, const char *src)
+/* Appends one value as logfmt does: bare when it is a plain token, else in
+ * double quotes with '"' and '\\' escaped; control bytes are escaped
+ * either way.  So no value, whoever chose it, can end its field, add a
+ * field or start a line. */
+static void
+put_value(struct strbuf *sb, const char *v)
 {
-  size_t o = 0;
+  const unsigned char *p;
+  int quote = !*v;
 
-  for(; *src && o + 4 < cap; src++) {
-    unsigned char c = (unsigned char)*src;
-
-    if(c == '\n') {
-      dst[o++] = '\\';
-      dst[o++] = 'n';
+  for(p = (const unsigned char *)v; *p && !quote; p++)
+    quote = *p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p == 0x7f;
+  if(quote)
+    sb_append(sb, "\"", 1);
+  for(p = (const unsigned char *)v; *p; p++) {
+    if(*p == '"' || *p == '\\') {
+      sb_append(sb, "\\", 1);
+      sb_append(sb, (const char *)p, 1);
     }
-    else if(c < 0x20 || c == 0x7f) {
-      o += (size_t)snprintf(dst + o, cap - o, "\\x%02x", c);
-    }
+    else if(*p == '\n')
+      sb_append(sb, "\\n", 2);
+    else if(*p < 0x20 || *p == 0x7f)
+      sb_printf(sb, "\\x%02x", *p);
     else
-      dst[o++] = (char)c;
+      sb_append(sb, (const char *)p, 1);
   }
-  dst[o] = '\0';
-  return o;
+  if(quote)
+    sb_append(sb, "\"", 1);
+}
+
+/* fmt is "key=%s key2=%d ..." (the compiler checks it as printf's): the
+ * literal text is the caller's, every conversion is one value, formatted
+ * on its own (at most 1023 bytes) and passed through put_value. */
+static void
+format_fields(struct strbuf *sb, const char *fmt, va_list ap)
+{
+  const char *f = fmt;
+
+  while(*f) {
+    char spec[32], val[1024];
+    const char *start = f;
+    int stars[2], nstars = 0, lng = 0, size = 0;
+    size_t n;
+
+    if(*f != '%') {
+      const char *pct = strchr(f, '%');
+
+      n = pct ? (size_t)(pct - f) : strlen(f);
+      sb_append(sb, f, n);
+      f += n;
+      continue;
+    }
+    if(f[1] == '%') {
+      sb_append(sb, "%", 1);
+      f += 2;
+      continue;
+    }
+    for(f++; *f && strchr("-+ #0", *f); f++)
+      ;
+    for(; *f == '*' || (*f >= '0' && *f <= '9') || *f == '.'; f++)
+      if(*f == '*' && nstars < 2)
+        stars[nstars++] = va_arg(ap, int);
+    for(; *f && strchr("hlzjt", *f); f++) {
+      if(*f == 'l')
+        lng++;
+      else if(*f == 'z' || *f == 'j' || *f == 't')
+        size = 1;
+    }
+    if(!*f)
+      break;
+    n = (size_t)(f - start) + 1;
+    if(n >= sizeof(spec))
+      break;
+    memcpy(spec, start, n);
+    spec[n] = '\0';
+    /* Only the conversions the callers use; each takes its argument. */
+#define ONE(type) (nstars == 2 ? snprintf(val, sizeof(val), spec, stars[0], stars[1], va_arg(ap, type)) : \
+                   nstars == 1 ? snprintf(val, sizeof(val), spec, stars[0], va_arg(ap, type)) : \
+                   snprintf(val, sizeof(val), spec, va_arg(ap, type)))
+    switch(*f) {
+    case 's': {
+      const char *v;
+
+      /* A value cut to a precision still goes through put_value whole. */
+      if(nstars == 1 && strchr(spec, '.')) {
+        v = va_arg(ap, const char *);
+        snprintf(val, sizeof(val), "%.*s", stars[0], v ? v : "(null)");
+      }
+      else
+        ONE(const char *);
+      put_value(sb, val);
+      f++;
+      continue;
+    }
+    case 'd': case 'i':
+      if(size)
+        ONE(ssize_t);
+      else if(lng > 1)
+        ONE(long long);
+      else if(lng)
+        ONE(long);
+      else
+        ONE(int);
+      break;
+    case 'u': case 'x': case 'X': case 'o':
+      if(size)
+        ONE(size_t);
+      else if(lng > 1)
+        ONE(unsigned long long);
+      else if(lng)
+        ONE(unsigned long);
+      else
+        ONE(unsigned);
+      break;
+    case 'c':
+      ONE(int);
+      break;
+    case 'f': case 'g': case 'e':
+      ONE(double);
+      break;
+    case 'p':
+      ONE(void *);
+      break;
+    default:
+      snprintf(val, sizeof(val), "?");
+    }
+#undef ONE
+    put_value(sb, val);
+    f++;
+  }
 }
 
 void
 log_event(enum log_level lvl, const char *event, const char *fmt, ...)
 {
-  char body[2048], clean[4096], line[5120];
+  struct strbuf sb = { 0 };
   char ts[32];
   struct timespec now;
   struct tm tm;
   va_list ap;
-  int n;
 
   if(lvl < log_min)
     return;
@@ -96,28 +206,30 @@ log_event(enum log_level lvl, const char *event, const char *fmt, ...)
   gmtime_r(&now.tv_sec, &tm);
   strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 
-  va_start(ap, fmt);
-  vsnprintf(body, sizeof(body), fmt, ap);
-  va_end(ap);
-  sanitize(clean, sizeof(clean), body);
-
   pthread_mutex_lock(&log_lock);
-  n = snprintf(line, sizeof(line),
-               "ts=%s.%03ldZ level=%s component=%s pid=%d event=%s%s%s%s%s%s%s\n",
-               ts, now.tv_nsec / 1000000L, level_names[lvl], log_component,
-               (int)getpid(), event,
-               cur_work[0] ? " work_id=" : "", cur_work,
-               cur_session[0] ? " session_id=" : "", cur_session,
-               clean[0] ? " " : "", clean);
-  pthread_mutex_unlock(&log_lock);
-  if(n < 0)
-    return;
-  if((size_t)n >= sizeof(line)) {
-    n = sizeof(line) - 1;
-    line[n - 1] = '\n';
+  sb_printf(&sb, "ts=%s.%03ldZ level=%s component=%s pid=%d event=", ts, now.tv_nsec / 1000000L,
+            level_names[lvl], log_component, (int)getpid());
+  put_value(&sb, event);
+  if(cur_work[0]) {
+    sb_append(&sb, " work_id=", 9);
+    put_value(&sb, cur_work);
   }
+  if(cur_session[0]) {
+    sb_append(&sb, " session_id=", 12);
+    put_value(&sb, cur_session);
+  }
+  pthread_mutex_unlock(&log_lock);
+  if(*fmt) {
+    sb_append(&sb, " ", 1);
+    va_start(ap, fmt);
+    format_fields(&sb, fmt, ap);
+    va_end(ap);
+  }
+  sb_append(&sb, "\n", 1);
   /* One write per line keeps lines whole when several processes share the
    * web server's error log. */
-  while(write(log_fd, line, (size_t)n) < 0 && errno == EINTR)
-    ;
+  if(!sb.failed)
+    while(write(log_fd, sb.data, sb.len) < 0 && errno == EINTR)
+      ;
+  sb_free(&sb);
 }

@@ -1,11 +1,13 @@
-/* log: one key=value line per event.
+/* log: one logfmt line per event.
  *
  * Lines go to stderr (the web server's error log) until log_to_file() moves
  * them, which the detached drainer does so it never holds the gateway's
  * stderr open.  The work and session ids set with log_ids() are added to
  * every line.  Callers never pass keys, tokens, secrets or signatures.
- * Control bytes in values are escaped, so a hostile value (a tool name, an
- * error body) cannot forge a second line. */
+ * Callers never quote either: each conversion in fmt is one value, and the
+ * logger writes it bare when it is a plain token, else in double quotes
+ * with '"' and '\\' escaped, control bytes escaped always, so no value,
+ * whoever chose it, can end its field, add one or start a line. */
 #ifndef SANDHOOK_LOG_H
 #define SANDHOOK_LOG_H
 
@@ -18,7 +20,7 @@ int log_to_file(const char *path);
 void log_ids(const char *work_id, const char *session_id);
 void log_set_level(enum log_level min);
 
-/* fmt is a sequence of "key=%s key2=%d ..." pairs. */
+/* fmt is a sequence of "key=%s key2=%d ..." pairs, values unquoted. */
 void log_event(enum log_level lvl, const char *event, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 

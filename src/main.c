@@ -75,7 +75,7 @@ main(int argc, char **argv)
   }
   log_init(drain ? "drainer" : replay_at ? "replay" : "responder");
   if(config_load(&cfg, config_file, err, sizeof(err)) < 0) {
-    log_err("config_invalid", "error=\"%s\"", err);
+    log_err("config_invalid", "error=%s", err);
     if(getenv("GATEWAY_INTERFACE"))
       printf("Status: 503 Service Unavailable\r\nContent-Type: application/json\r\n\r\n"
              "{\"status\":503,\"message\":\"sandhook is misconfigured; see the server log\"}\n");

@@ -218,7 +218,7 @@ write_local(struct memory *m, struct jail *j, struct store *s, const char *path,
   res = jop(m, j, "mem_write", s, req);
   st = cJSON_DetachItemFromObjectCaseSensitive(res, "stat");
   if(!st || !(f = fs_get(s, path))) {
-    log_warn("memory_write_failed", "memory_store_id=%s path=\"%s\" error=\"%s\"", s->id, path,
+    log_warn("memory_write_failed", "memory_store_id=%s path=%s error=%s", s->id, path,
              cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "error")) ?: "-");
     cJSON_Delete(st);
     cJSON_Delete(res);
@@ -303,8 +303,9 @@ scan_local(struct memory *m, struct jail *j, struct store *s, struct side *local
   if(!res)
     return -1;
   if(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "partial"))) {
-    log_warn("memory_scan_partial", "memory_store_id=%s reason=\"too many files or too deep; "
-             "not syncing rather than reading the rest as deleted\"", s->id);
+    log_warn("memory_scan_partial", "memory_store_id=%s reason=%s",
+             s->id,
+             "too many files or too deep; not syncing rather than reading the rest as deleted");
     goto fail;
   }
   cJSON_ArrayForEach(fl, cJSON_GetObjectItemCaseSensitive(res, "files")) {
@@ -375,7 +376,7 @@ mem_call(struct memory *m, struct api *api, const char *method, const char *path
   /* The statuses the merge answers itself are logged by it. */
   if(status != 200 && status != 404 && status != 400 && status != 409 && status != 412 &&
      status != 413)
-    log_warn("memory_api_failed", "method=%s path=%s status=%ld error=\"%s\"", method, path,
+    log_warn("memory_api_failed", "method=%s path=%s status=%ld error=%s", method, path,
              status, err);
   return status;
 }
@@ -479,7 +480,7 @@ stamp_and_pull(struct memory *m, struct api *api, struct jail *j, struct store *
   res = jop(m, j, "mem_prepare", s, req);
   ok = res && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "is_error"));
   if(!ok)
-    log_warn("memory_folder_failed", "memory_store_id=%s root=/mnt/memory/%s error=\"%s\"", s->id,
+    log_warn("memory_folder_failed", "memory_store_id=%s root=/mnt/memory/%s error=%s", s->id,
              s->rel, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "error")) ?: "-");
   cJSON_Delete(res);
   if(!ok)
@@ -490,7 +491,7 @@ stamp_and_pull(struct memory *m, struct api *api, struct jail *j, struct store *
 static void
 recover(struct memory *m, struct api *api, struct jail *j, struct store *s, const char *why)
 {
-  log_warn("memory_redownload", "memory_store_id=%s reason=\"%s\"", s->id, why);
+  log_warn("memory_redownload", "memory_store_id=%s reason=%s", s->id, why);
   stamp_and_pull(m, api, j, s);
 }
 
@@ -525,8 +526,9 @@ upload(struct memory *m, struct api *api, struct jail *j, struct store *s, const
   if(!content) {
     if(strcmp(why, "gone") && local_sha) {
       set_sha(f->refused, local_sha);
-      log_warn("memory_upload_refused", "memory_store_id=%s path=\"%s\" reason=\"the file is not "
-               "UTF-8 text or too large; it stays un-synced until it changes\"", s->id, rel);
+      log_warn("memory_upload_refused", "memory_store_id=%s path=%s reason=%s",
+               s->id, rel,
+               "the file is not UTF-8 text or too large; it stays un-synced until it changes");
     }
     return NULL;
   }
@@ -563,19 +565,22 @@ upload(struct memory *m, struct api *api, struct jail *j, struct store *s, const
     f->refused[0] = f->sent[0] = '\0';
     set_sha(out, sha);
     cJSON_Delete(res);
-    log_info("memory_uploaded", "memory_store_id=%s path=\"%s\"", s->id, rel);
+    log_info("memory_uploaded", "memory_store_id=%s path=%s", s->id, rel);
     return out;
   }
   cJSON_Delete(res);
   if(existing && status == 404)      /* deleted remotely meanwhile: create it */
     return upload(m, api, j, s, rel, local_sha, NULL, out);
   if(existing && status == 409)
-    log_warn("memory_conflict", "memory_store_id=%s path=\"%s\" reason=\"changed both locally and "
-             "remotely; the upload was refused and the local edit loses\"", s->id, rel);
+    log_warn("memory_conflict", "memory_store_id=%s path=%s reason=%s",
+             s->id, rel,
+             "changed both locally and remotely; the upload was refused and the local edit "
+             "loses");
   else if((status == 400 || status == 413) && local_sha) {
     set_sha(f->refused, local_sha);
-    log_warn("memory_upload_refused", "memory_store_id=%s path=\"%s\" status=%ld reason=\"the server "
-             "rejected this file; it stays un-synced until it changes\"", s->id, rel, status);
+    log_warn("memory_upload_refused", "memory_store_id=%s path=%s status=%ld reason=%s",
+             s->id, rel, status,
+             "the server rejected this file; it stays un-synced until it changes");
   }
   return NULL;
 }
@@ -639,8 +644,8 @@ corroborated_delete(struct memory *m, struct api *api, struct jail *j, struct st
   }
   ps->attempted++;
   if(!strcmp(mode, "log_only")) {
-    log_info("memory_delete_logged", "memory_store_id=%s path=\"%s\" reason=\"log_only: would "
-             "delete on the server\"", s->id, f->path);
+    log_info("memory_delete_logged", "memory_store_id=%s path=%s reason=%s",
+             s->id, f->path, "log_only: would delete on the server");
     return f->base;
   }
   snprintf(query, sizeof(query), "?expected_content_sha256=%s", f->base);
@@ -650,13 +655,13 @@ corroborated_delete(struct memory *m, struct api *api, struct jail *j, struct st
   case 200:
   case 204:
   case 404:
-    log_info("memory_deleted", "memory_store_id=%s path=\"%s\"", s->id, f->path);
+    log_info("memory_deleted", "memory_store_id=%s path=%s", s->id, f->path);
     f->pending_since = 0;
     return NULL;
   case 409:
   case 412:
-    log_warn("memory_conflict", "memory_store_id=%s path=\"%s\" reason=\"deleted locally but "
-             "changed remotely; keeping the remote version\"", s->id, f->path);
+    log_warn("memory_conflict", "memory_store_id=%s path=%s reason=%s",
+             s->id, f->path, "deleted locally but changed remotely; keeping the remote version");
     return f->base;
   default:
     return f->base;
@@ -720,11 +725,12 @@ sync_path(struct memory *m, struct api *api, struct jail *j, struct store *s, st
         local = fresh;
       }
       if(s->ro)
-        log_warn("memory_kept", "memory_store_id=%s path=\"%s\" reason=\"deleted remotely but "
-                 "edited locally; a read-only store cannot push it\"", s->id, f->path);
+        log_warn("memory_kept", "memory_store_id=%s path=%s reason=%s",
+                 s->id, f->path,
+                 "deleted remotely but edited locally; a read-only store cannot push it");
       else if(strcmp(f->refused, local))
-        log_info("memory_recreated", "memory_store_id=%s path=\"%s\" reason=\"deleted remotely "
-                 "but edited locally\"", s->id, f->path);
+        log_info("memory_recreated", "memory_store_id=%s path=%s reason=%s",
+                 s->id, f->path, "deleted remotely but edited locally");
     }
     if(s->ro || !strcmp(f->refused, local))
       return NULL;
@@ -734,8 +740,9 @@ sync_path(struct memory *m, struct api *api, struct jail *j, struct store *s, st
   locally_edited = local && (!base || strcmp(local, base)) && strcmp(local, r->sha);
   if(!local && base) {
     if(remote_changed) {
-      log_warn("memory_conflict", "memory_store_id=%s path=\"%s\" reason=\"deleted locally but "
-               "changed remotely; restoring the remote version\"", s->id, f->path);
+      log_warn("memory_conflict", "memory_store_id=%s path=%s reason=%s",
+               s->id, f->path,
+               "deleted locally but changed remotely; restoring the remote version");
       f->pending_since = 0;
       side_add(&ps->pulls, f->path, r->id, r->sha);
     }
@@ -745,8 +752,8 @@ sync_path(struct memory *m, struct api *api, struct jail *j, struct store *s, st
     if(local && !strcmp(local, r->sha))
       return r->sha;
     if(locally_edited)
-      log_warn("memory_conflict", "memory_store_id=%s path=\"%s\" reason=\"changed both locally "
-               "and remotely; keeping the remote version\"", s->id, f->path);
+      log_warn("memory_conflict", "memory_store_id=%s path=%s reason=%s",
+               s->id, f->path, "changed both locally and remotely; keeping the remote version");
     side_add(&ps->pulls, f->path, r->id, r->sha);
     return base;
   }
@@ -778,8 +785,9 @@ sync_store(struct memory *m, struct api *api, struct jail *j, struct store *s, i
     goto out;
   if(!marker_ok) {
     if(local.n > 0)
-      log_warn("memory_untrusted", "memory_store_id=%s root=/mnt/memory/%s reason=\"the marker "
-               "file is gone or names another store; leaving the folder as found\"", s->id, s->rel);
+      log_warn("memory_untrusted", "memory_store_id=%s root=/mnt/memory/%s reason=%s",
+               s->id, s->rel,
+               "the marker file is gone or names another store; leaving the folder as found");
     else
       recover(m, api, j, s, "the folder or its marker is gone");
     goto out;
@@ -831,7 +839,8 @@ sync_store(struct memory *m, struct api *api, struct jail *j, struct store *s, i
   for(i = 0; i < ps.pulls.n && !out_of_time(m); i++)
     pull_one(m, api, j, s, &ps.pulls.v[i]);
   if(ps.capped)
-    log_warn("memory_delete_cap", "memory_store_id=%s sent=%d held=%d", s->id, ps.attempted, ps.capped);
+    log_warn("memory_delete_cap", "memory_store_id=%s sent=%d held=%d",
+             s->id, ps.attempted, ps.capped);
 out:
   free(paths);
   side_free(&ps.pulls);
@@ -850,8 +859,8 @@ flush_store(struct memory *m, struct api *api, struct jail *j, struct store *s)
   if(s->ro || scan_local(m, j, s, &local, &exists, &marker_ok) < 0)
     goto out;
   if(!marker_ok) {
-    log_warn("memory_untrusted", "memory_store_id=%s reason=\"the marker file is gone or names "
-             "another store; not uploading anything\"", s->id);
+    log_warn("memory_untrusted", "memory_store_id=%s reason=%s",
+             s->id, "the marker file is gone or names another store; not uploading anything");
     goto out;
   }
   for(i = 0; i < local.n; i++) {
@@ -876,8 +885,9 @@ flush_store(struct memory *m, struct api *api, struct jail *j, struct store *s)
     if(r && !strcmp(r->sha, sha))
       set_sha(f->base, sha);
     else if(r && strcmp(r->sha, f->base))
-      log_warn("memory_conflict", "memory_store_id=%s path=\"%s\" reason=\"changed both locally "
-               "and remotely; the flush leaves the remote version\"", s->id, f->path);
+      log_warn("memory_conflict", "memory_store_id=%s path=%s reason=%s",
+               s->id, f->path,
+               "changed both locally and remotely; the flush leaves the remote version");
     else if(upload(m, api, j, s, f->path, sha, r, out))
       set_sha(f->base, out);
   }
@@ -981,8 +991,8 @@ host_folder(struct memory *m, const char *sid)
     snprintf(stale, sizeof(stale), "%s.stale-%lld", m->host, (long long)time(NULL));
     if(rename(m->host, stale) < 0)
       return -1;
-    log_warn("memory_leftovers", "moved_to=%s reason=\"a previous run did not clean up; nothing "
-             "of it is uploaded\"", stale);
+    log_warn("memory_leftovers", "moved_to=%s reason=%s",
+             stale, "a previous run did not clean up; nothing of it is uploaded");
   }
   return jail_owned_dir(m->host, m->cfg);
 }
@@ -1004,9 +1014,10 @@ memory_plan(struct memory **out, const struct config *cfg, const cJSON *session,
   if(!res)
     return 0;
   if(!item->sessions_token) {
-    log_err("memory_unavailable", "reason=\"cannot mount the session's memories: the work item "
-            "carried no sessions token; the memory endpoints reject the environment key, so the "
-            "poller must issue a per-item secret carrying sessions_token\"");
+    log_err("memory_unavailable", "reason=%s",
+            "cannot mount the session's memories: the work item carried no sessions token; the "
+            "memory endpoints reject the environment key, so the poller must issue a per-item "
+            "secret carrying sessions_token");
     return -1;
   }
   m = calloc(1, sizeof(*m));
@@ -1032,7 +1043,7 @@ memory_plan(struct memory **out, const struct config *cfg, const cJSON *session,
   if(!err[0] && host_folder(m, item->data_id) < 0)
     snprintf(err, sizeof(err), "cannot prepare %.400s: %s", m->host, strerror(errno));
   if(err[0]) {
-    log_err("memory_unavailable", "reason=\"%s\"", err);
+    log_err("memory_unavailable", "reason=%s", err);
     memory_free(m, 1);
     return -1;
   }
@@ -1062,8 +1073,8 @@ memory_download(struct memory *m, struct api *api, struct jail *j)
     size_t k, count = 0;
 
     if(stamp_and_pull(m, api, j, s) < 0) {
-      log_err("memory_unavailable", "reason=\"failed to download memory store\" memory_store_id=%s",
-              s->id);
+      log_err("memory_unavailable", "reason=%s memory_store_id=%s",
+              "failed to download memory store", s->id);
       return -1;
     }
     for(k = 0; k < s->n; k++)
@@ -1100,16 +1111,16 @@ memory_finish(struct memory *m, struct api *api, struct jail *j, int clean)
     for(i = 0; i < m->n; i++)
       sync_store(m, api, j, &m->st[i], 1);
     if(out_of_time(m))
-      log_warn("memory_final_sync_cut", "bound_ms=%ld reason=\"the flush that follows still uploads "
-               "changed files\"", PASS_MS);
+      log_warn("memory_final_sync_cut", "bound_ms=%ld reason=%s",
+               PASS_MS, "the flush that follows still uploads changed files");
   }
   m->deadline = now_ms() + PASS_MS;
   m->cut = 0;
   for(i = 0; i < m->n; i++)
     flush_store(m, api, j, &m->st[i]);
   if(out_of_time(m))
-    log_warn("memory_flush_cut", "bound_ms=%ld reason=\"changed files not uploaded yet are not "
-             "saved\"", PASS_MS);
+    log_warn("memory_flush_cut", "bound_ms=%ld reason=%s",
+             PASS_MS, "changed files not uploaded yet are not saved");
   m->deadline = 0;
 }
 

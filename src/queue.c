@@ -122,7 +122,7 @@ queue_poll(struct api *a, struct work_item *item)
   rq.send_worker_id = 1;
   rq.max_retries = 2;
   if(api_call(a, &rq, &r) < 0) {
-    log_warn("poll_failed", "error=\"%s\"", r.error);
+    log_warn("poll_failed", "error=%s", r.error);
     goto out;
   }
   if(r.status != 200 && r.status != 204) {
@@ -171,7 +171,7 @@ work_action(struct api *a, const struct work_item *item, const char *action,
   rq.max_retries = 2;
   status = api_call(a, &rq, &r) == 0 ? r.status : 0;
   if(status != 200 && status != 409)
-    log_err("work_action_failed", "action=%s status=%ld error=\"%s\"", action, r.status,
+    log_err("work_action_failed", "action=%s status=%ld error=%s", action, r.status,
             r.error);
   api_resp_free(&r);
   return status;

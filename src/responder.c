@@ -26,7 +26,7 @@ responder_init(struct responder *r, const struct config *cfg)
   if(cfg->signing_key && webhook_key_decode(cfg->signing_key, &r->key) == 0)
     r->key_ok = 1;
   else if(cfg->signing_key)
-    log_err("config_invalid", "reason=\"ANTHROPIC_WEBHOOK_SIGNING_KEY is not valid base64\"");
+    log_err("config_invalid", "reason=%s", "ANTHROPIC_WEBHOOK_SIGNING_KEY is not valid base64");
 }
 
 static void
@@ -154,14 +154,14 @@ responder_handle(struct responder *r, struct request *rq, struct reply *rep)
   if(st != WH_OK) {
     set_reply(rep, webhook_http_status(st), webhook_status_text(st));
     /* The id is logged only once it passed the alphabet check. */
-    log_info("webhook_rejected", "status=%d reason=\"%s\" webhook_id=%s",
+    log_info("webhook_rejected", "status=%d reason=%s webhook_id=%s",
              rep->status, webhook_status_text(st),
              st == WH_MISSING_HEADER || st == WH_BAD_ID ? "-" : id);
     goto out;
   }
   if(webhook_parse(body, got, id, &rep->ev, &why) < 0) {
     set_reply(rep, 400, why);
-    log_info("webhook_rejected", "status=400 reason=\"%s\" webhook_id=%s", why, id);
+    log_info("webhook_rejected", "status=400 reason=%s webhook_id=%s", why, id);
     goto out;
   }
   dup = r->dry_run ? 0 : seen_mark(cfg->state_dir, id, cfg->dedupe_seconds, r->now());

@@ -178,7 +178,7 @@ stream_thread(void *p)
       push(s, Q_FATAL, NULL, 0);
       break;
     }
-    log_info("stream_closed", "status=%ld error=\"%s\" reconnect_ms=%ld", r.status,
+    log_info("stream_closed", "status=%ld error=%s reconnect_ms=%ld", r.status,
              r.error, c.got_event ? 500L : backoff);
     api_resp_free(&r);
     if(c.got_event)
@@ -367,7 +367,7 @@ session_get(struct session *s, const char *path, const char *what, long *status)
   rq.max_retries = 2;
   root = api_json(s->api, &rq, status, err, sizeof(err));
   if(!root)
-    log_warn(what, "status=%ld error=\"%s\"", *status, err);
+    log_warn(what, "status=%ld error=%s", *status, err);
   return root;
 }
 
@@ -499,7 +499,7 @@ post_result(struct session *s, struct call *c)
              cJSON_IsTrue(is_err) ? "true" : "false");
   }
   else
-    log_err("tool_result_post_failed", "tool_use_id=%s status=%ld error=\"%s\"",
+    log_err("tool_result_post_failed", "tool_use_id=%s status=%ld error=%s",
             c->id, r.status, r.error);
   api_resp_free(&r);
   free(text);
@@ -534,7 +534,7 @@ jail_up(struct session *s)
   jail_down(s);
   if(jail_open(&s->jail, s->cfg, s->sid, s->item->id, memory_host_dir(s->mem),
                memory_ro_stores(s->mem)) < 0) {
-    log_err("jail_open_failed", "errno=%d error=\"%s\"", errno, strerror(errno));
+    log_err("jail_open_failed", "errno=%d error=%s", errno, strerror(errno));
     return -1;
   }
   s->jail_up = 1;
@@ -737,7 +737,7 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
     if(jail_up(&s) == 0)
       s.skills = skills_install(cfg, api, work_bearer(api, item), s.session, &s.jail);
     else
-      log_warn("skills_skipped", "reason=\"the sandbox could not be started\"");
+      log_warn("skills_skipped", "reason=%s", "the sandbox could not be started");
   }
   if(s.mem && (jail_up(&s) < 0 || memory_download(s.mem, api, &s.jail) < 0)) {
     session_free(&s);

@@ -248,7 +248,7 @@ unpack_in_jail(const struct config *cfg, struct jail *j, const char *skill_id,
     return -1;
   }
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(res, "refused"))
-    log_warn("skill_entry_refused", "skill_id=%s name=%s entry=\"%s\" reason=\"%s\"", skill_id,
+    log_warn("skill_entry_refused", "skill_id=%s name=%s entry=%s reason=%s", skill_id,
              v->name, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "entry")),
              cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "reason")));
   err = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "error"));
@@ -276,7 +276,7 @@ install_one(const struct config *cfg, struct api *api, const char *token, const 
   int fd, rc = -1;
 
   if(!skill_id || !*skill_id) {
-    log_warn("skill_failed", "reason=\"no skill_id\"");
+    log_warn("skill_failed", "reason=%s", "no skill_id");
     return -1;
   }
   if(cJSON_IsNumber(ver))
@@ -293,7 +293,7 @@ install_one(const struct config *cfg, struct api *api, const char *token, const 
   }
   free(id_esc);
   if(rc < 0)
-    log_warn("skill_failed", "skill_id=%s version=%s reason=\"%s\"", skill_id, version, why);
+    log_warn("skill_failed", "skill_id=%s version=%s reason=%s", skill_id, version, why);
   else
     snprintf(name_out, NAME_MAX + 1, "%s", v.name);
   return rc;
@@ -333,7 +333,7 @@ skills_remove(struct jail *j, cJSON *installed)
     cJSON_AddItemToObject(req, "names", installed);
     installed = NULL;
     if(jail_op(j, req, -1, OP_WALL_MS, NULL, NULL, &res) != JAIL_OK)
-      log_warn("skills_remove_failed", "reason=\"the sandbox stopped responding\"");
+      log_warn("skills_remove_failed", "reason=%s", "the sandbox stopped responding");
   }
   cJSON_Delete(res);
   cJSON_Delete(req);

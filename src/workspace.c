@@ -125,8 +125,8 @@ workspace_prepare(struct workspace *w, const struct config *cfg, const char *ses
       }
       return 0;
     }
-    log_warn("workspace_cap_unavailable",
-             "reason=\"no loop devices or mkfs.ext4\" errno=%d fallback=directory", errno);
+    log_warn("workspace_cap_unavailable", "reason=%s errno=%d fallback=directory",
+             "no loop devices or mkfs.ext4", errno);
   }
   if(snprintf(w->path, sizeof(w->path), "%s/workspace", dir) >= (int)sizeof(w->path) ||
      jail_owned_dir(w->path, cfg) < 0)

@@ -6,9 +6,12 @@ A NUL in bash's output must not hide the end of the command, and whatever a
 tool produced (binary, Latin-1, a file name that is not UTF-8) must reach
 the control plane as a body it can parse, invalid sequences as U+FFFD, as
 the official worker's Node decoding gives: every call answered, at once.
-A display path longer than any fixed buffer must come out whole.
+A display path longer than any fixed buffer must come out whole.  And the
+log: a memory file whose name is a forged log field, and every other value
+the agent chose, stays one quoted value of one line.
 """
 import os
+import re
 import sys
 import time
 
@@ -22,6 +25,20 @@ t = Checks()
 R = "\ufffd"
 LONG = "n" * 250
 DEEP = "/".join([LONG] * 20)      # a display path of over 5,000 bytes
+FORGED = 'x" level=error event=forged note="'
+FIELD = re.compile(r'([a-z_]+)=("(?:[^"\\]|\\.)*"|[^ "]*)(?: |$)')
+
+
+def logfmt(line):
+    """The fields of one logfmt line, or None when it does not parse."""
+    fields, pos = [], 0
+    while pos < len(line):
+        m = FIELD.match(line, pos)
+        if not m or m.end() == pos:
+            return None
+        fields.append((m.group(1), m.group(2)))
+        pos = m.end()
+    return fields
 
 CASES = [
     ("nul", "bash", {"command": "printf 'a\\0b'", "timeout_ms": 60000}),
@@ -39,6 +56,8 @@ CASES = [
     # A long path in the input plus a long path below it: one display path.
     ("grep deep", "grep", {"pattern": "needle", "output_mode": "content",
                            "path": "/workspace/" + "/".join([LONG] * 15)}),
+    ("forge a log field", "bash", {"command": "cd /mnt/memory/notes && echo x > '%s' && "
+                                             "printf 'y\\n' > $'nl\\nts=0 level=error event=forged2' && ls | wc -l" % FORGED}),
     ("stderr", "bash", {"command": "printf 'no such \\xfe\\xfd\\n' >&2; false"}),
 ]
 
@@ -46,7 +65,11 @@ with Scenario() as sc:
     cfg, state = write_config(sc.tmp, sc.fake.url)
     pool = sc.add(FcgiPool(sc.tmp, cfg))
     web = sc.add(Nginx(sc.tmp, pool.sock))
-    sid = sc.fake.session([{"tool": tool, "input": inp} for _, tool, inp in CASES])["session_id"]
+    store = sc.fake.call("POST", "/_fake/memory_stores", {"memories": {"/a.md": "a"}})["memory_store_id"]
+    sid = sc.fake.session([{"tool": tool, "input": inp} for _, tool, inp in CASES],
+                          resources=[{"type": "memory_store", "memory_store_id": store, "name": "notes",
+                                      "mount_path": "/mnt/memory/notes", "access": "read_write"}]
+                          )["session_id"]
     t0 = time.time()
     body, hdrs = run_started(sid)
     t.eq(web.post("/hooks/sandhook", body, hdrs)[0], 202, "run_started accepted through nginx")
@@ -81,6 +104,14 @@ with Scenario() as sc:
          "a %d-byte display path comes out whole" % len(DEEP), repr(out["grep deep"][1][-120:]))
     t.eq(out["stderr"], (True, "no such " + R + R), "an error on stderr that is not UTF-8")
     log = os.path.join(state, "sandhook.log")
+    lines = open(log, errors="replace").read().splitlines()
+    t.ok(any("memory_" in l and "forged" in l for l in lines), "the hostile memory names reached the log",
+         "\n".join(lines[-20:]))
+    bad = [l for l in lines if logfmt(l) is None]
+    t.eq(bad, [], "every log line parses as logfmt")
+    forged = [l for l in lines if any(k == "event" and v.startswith("forged") for k, v in logfmt(l) or [])]
+    t.eq(forged, [], "no value became a field of its own, nor a line")
+    t.ok(all(l.startswith("ts=") for l in lines), "every line is a line of sandhook's")
     t.ok("post_refused" not in open(log).read() and "tool_result_post_failed" not in open(log).read(),
          "no post was refused")
     final_checks(t, sc.fake, log, os.path.join(sc.tmp, "fcgi.err"))

@@ -1,0 +1,135 @@
+/* The logger quotes and escapes every value itself: whatever a value holds
+ * (chosen by the agent, an archive or the control plane), the line parses
+ * back, as logfmt, into the fields the caller wrote and no others. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../src/log.h"
+#include "tap.h"
+
+struct field {
+  char key[64];
+  char val[1024];
+};
+
+/* A strict logfmt reader: key=bare or key="quoted with \" \\ \n \xNN". */
+static int
+parse(const char *line, struct field *f, int max)
+{
+  int n = 0;
+  const char *p = line;
+
+  while(*p && *p != '\n') {
+    size_t k = 0, v = 0;
+
+    if(n == max)
+      return -1;
+    while(*p && *p != '=' && *p != ' ' && k < sizeof(f[n].key) - 1)
+      f[n].key[k++] = *p++;
+    f[n].key[k] = '\0';
+    if(*p++ != '=')
+      return -1;
+    if(*p == '"') {
+      for(p++; *p && *p != '"'; p++) {
+        if(*p == '\\') {
+          p++;
+          if(*p == 'n')
+            f[n].val[v++] = '\n';
+          else if(*p == 'x') {
+            unsigned c;
+
+            if(sscanf(p + 1, "%2x", &c) != 1)
+              return -1;
+            f[n].val[v++] = (char)c;
+            p += 2;
+          }
+          else if(*p == '"' || *p == '\\')
+            f[n].val[v++] = *p;
+          else
+            return -1;
+        }
+        else
+          f[n].val[v++] = *p;
+      }
+      if(*p++ != '"')
+        return -1;
+    }
+    else
+      while(*p && *p != ' ' && *p != '\n')
+        f[n].val[v++] = *p++;
+    f[n].val[v] = '\0';
+    n++;
+    if(*p == ' ')
+      p++;
+    else if(*p && *p != '\n')
+      return -1;
+  }
+  return n;
+}
+
+static const char *
+get(struct field *f, int n, const char *key)
+{
+  int i;
+
+  for(i = 0; i < n; i++)
+    if(!strcmp(f[i].key, key))
+      return f[i].val;
+  return NULL;
+}
+
+int
+main(void)
+{
+  static const char *const hostile[] = {
+    "x\" level=error event=forged note=\"",
+    "line one\nts=2026 level=error event=forged",
+    "back\\slash\\\" still=inside",
+    "tab\tcr\rbell\a del\x7f",
+    "",
+    "plain",
+    "k=v",
+    "\"",
+    "\\",
+    "caf\xc3\xa9 \xff\xfe",
+  };
+  char path[] = "/tmp/sandhook-log-XXXXXX", *line = NULL;
+  struct field f[16];
+  size_t cap = 0;
+  FILE *in;
+  size_t i;
+  int fd = mkstemp(path), n;
+
+  if(fd < 0 || log_to_file(path) < 0)
+    return 99;
+  log_ids("work_1", "sesn_\"x y\"");
+  for(i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++)
+    log_warn("memory_upload_refused", "memory_store_id=%s path=%s status=%ld reason=%.*s", "memstore_1",
+             hostile[i], 400L, 4, hostile[i]);
+  in = fopen(path, "r");
+  for(i = 0; in && i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+    size_t want_len = strlen(hostile[i]) < 4 ? strlen(hostile[i]) : 4;
+    char want[8];
+
+    if(getline(&line, &cap, in) < 0)
+      break;
+    n = parse(line, f, 16);
+    is_int(n, 11, "hostile value %zu: one line of exactly the fields written", i);
+    is_str(get(f, n, "event"), "memory_upload_refused", "  ...the event is the caller's");
+    is_str(get(f, n, "level"), "warn", "  ...and so is the level");
+    is_str(get(f, n, "path"), hostile[i], "  ...the value comes back whole");
+    is_str(get(f, n, "status"), "400", "  ...a number after it is intact");
+    is_str(get(f, n, "session_id"), "sesn_\"x y\"", "  ...the ids are escaped too");
+    memcpy(want, hostile[i], want_len);
+    want[want_len] = '\0';
+    is_str(get(f, n, "reason"), want, "  ...a precision cut is escaped as well");
+  }
+  ok(in && getline(&line, &cap, in) < 0, "no line more than the calls made");
+  free(line);
+  if(in)
+    fclose(in);
+  unlink(path);
+  return tap_done();
+}
