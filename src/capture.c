@@ -5,12 +5,14 @@
 #include "strbuf.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,9 +47,73 @@ append_value(struct strbuf *sb, const char *v)
     sb_append(sb, *v == '\r' || *v == '\n' ? " " : v, 1);
 }
 
+struct cap_file {
+  char name[NAME_MAX + 1];
+  off_t size;
+  struct timespec mtime;
+};
+
+static int
+older_first(const void *a, const void *b)
+{
+  const struct cap_file *x = a, *y = b;
+
+  if(x->mtime.tv_sec != y->mtime.tv_sec)
+    return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+  if(x->mtime.tv_nsec != y->mtime.tv_nsec)
+    return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+  return strcmp(x->name, y->name);
+}
+
+/* With the folder's lock held: removes the oldest files until need more
+ * bytes fit under max; -1 (EFBIG) when need alone is over it. */
+static int
+make_room(int dfd, off_t need, off_t max)
+{
+  struct cap_file *f = NULL;
+  size_t n = 0, cap = 0, i;
+  off_t total = 0;
+  struct dirent *de;
+  DIR *d;
+  int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+
+  if(need > max) {
+    if(dup >= 0)
+      close(dup);
+    errno = EFBIG;
+    return -1;
+  }
+  if(dup < 0 || !(d = fdopendir(dup))) {
+    if(dup >= 0)
+      close(dup);
+    return -1;
+  }
+  while((de = readdir(d))) {
+    struct stat st;
+
+    if(de->d_name[0] == '.' || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+       !S_ISREG(st.st_mode))
+      continue;
+    if(grow_array(&f, &cap, n, sizeof(*f)) < 0)
+      break;
+    snprintf(f[n].name, sizeof(f[n].name), "%s", de->d_name);
+    f[n].size = st.st_size;
+    f[n].mtime = st.st_mtim;
+    total += st.st_size;
+    n++;
+  }
+  closedir(d);
+  qsort(f, n, sizeof(*f), older_first);
+  for(i = 0; i < n && total + need > max; i++)
+    if(unlinkat(dfd, f[i].name, 0) == 0 || errno == ENOENT)
+      total -= f[i].size;
+  free(f);
+  return total + need > max ? -1 : 0;
+}
+
 int
 capture_write(const char *dir, struct request *rq, const char *body, size_t len,
-              char *path, size_t pathcap)
+              long max_mb, char *path, size_t pathcap)
 {
   const char *method = rq->param(rq->ctx, "REQUEST_METHOD");
   const char *uri = rq->param(rq->ctx, "REQUEST_URI");
@@ -55,7 +121,7 @@ capture_write(const char *dir, struct request *rq, const char *body, size_t len,
   struct strbuf sb = { 0 };
   struct timespec now;
   unsigned char rnd[4] = { 0 };
-  int fd, rc = -1;
+  int fd, dfd = -1, rc = -1;
 
   if(mkdir_p(dir, 0700) < 0)
     return -1;
@@ -74,6 +140,11 @@ capture_write(const char *dir, struct request *rq, const char *body, size_t len,
   if(len)
     sb_append(&sb, body, len);
   if(sb.failed)
+    goto out;
+  /* One writer at a time makes room and writes, so the folder never holds
+   * more than SANDHOOK_CAPTURE_MAX_MB whatever arrives. */
+  dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if(dfd < 0 || flock(dfd, LOCK_EX) < 0 || make_room(dfd, (off_t)sb.len, (off_t)max_mb << 20) < 0)
     goto out;
   clock_gettime(CLOCK_REALTIME, &now);
   fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
@@ -96,6 +167,8 @@ capture_write(const char *dir, struct request *rq, const char *body, size_t len,
   }
   rc = 0;
 out:
+  if(dfd >= 0)
+    close(dfd);
   sb_free(&sb);
   return rc;
 }

@@ -4,7 +4,9 @@
  * verifies it: the request line, the headers, a blank line and the exact
  * body, with CRLF line ends, one file per request, readable by the owner
  * only, so it can be replayed (sandhook replay) or sent again with curl or
- * netcat.  Files older than SANDHOOK_CAPTURE_KEEP_HOURS are swept.
+ * netcat.  Files older than SANDHOOK_CAPTURE_KEEP_HOURS are swept, and the
+ * folder never holds more than SANDHOOK_CAPTURE_MAX_MB: the oldest go first,
+ * and a request larger than that is not captured (EFBIG).
  * capture_parse reads such a file back, or a hand-written one. */
 #ifndef SANDHOOK_CAPTURE_H
 #define SANDHOOK_CAPTURE_H
@@ -15,7 +17,7 @@
 struct request;
 
 int capture_write(const char *dir, struct request *rq, const char *body, size_t len,
-                  char *path, size_t pathcap);
+                  long max_mb, char *path, size_t pathcap);
 void capture_sweep(const char *dir, long keep_seconds, time_t now);
 
 #define CAPTURE_MAX_PARAMS 128

@@ -46,6 +46,7 @@ static const struct setting settings[] = {
   { "SANDHOOK_MEMORY_SYNC_DELETIONS", K_STR, OFF(memory_sync_deletions), 0, 0 },
   { "SANDHOOK_CAPTURE_DIR", K_STR, OFF(capture_dir), 0, 0 },
   { "SANDHOOK_CAPTURE_KEEP_HOURS", K_LONG, OFF(capture_keep_hours), 1, 24L * 365 },
+  { "SANDHOOK_CAPTURE_MAX_MB", K_LONG, OFF(capture_max_mb), 1, 1L << 20 },
   { "SANDHOOK_LIMIT_CPU_SECONDS", K_LONG, OFF(limits.cpu_s), 1, 86400 },
   { "SANDHOOK_LIMIT_ADDRESS_SPACE_MB", K_LONG, OFF(limits.as_mb), 64, 1L << 20 },
   { "SANDHOOK_LIMIT_OPEN_FILES", K_LONG, OFF(limits.nofile), 16, 1L << 20 },
@@ -75,6 +76,7 @@ set_defaults(struct config *cfg)
   cfg->skill_max_entries = 10000;
   cfg->memory_sync_s = 15;
   cfg->capture_keep_hours = 72;
+  cfg->capture_max_mb = 100;
   limits_default(&cfg->limits);
 }
 

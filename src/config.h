@@ -39,6 +39,7 @@ struct config {
   char *memory_sync_deletions;    /* enabled | log_only | disabled */
   char *capture_dir;              /* capture every request here (opt-in) */
   long capture_keep_hours;
+  long capture_max_mb;             /* the folder's cap, oldest dropped first */
   int log_debug;
 };
 

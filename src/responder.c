@@ -91,8 +91,9 @@ capture(struct responder *r, struct request *rq, const char *body, size_t len)
 
   if(!r->cfg->capture_dir || r->replaying)
     return;
-  if(capture_write(r->cfg->capture_dir, rq, body, len, path, sizeof(path)) < 0)
-    log_warn("capture_failed", "errno=%d", errno);
+  if(capture_write(r->cfg->capture_dir, rq, body, len, r->cfg->capture_max_mb, path,
+                   sizeof(path)) < 0)
+    log_warn("capture_failed", "errno=%d error=%s", errno, strerror(errno));
   capture_sweep(r->cfg->capture_dir, r->cfg->capture_keep_hours * 3600L, r->now());
 }
 
