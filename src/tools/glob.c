@@ -1,10 +1,10 @@
 #include "tools.h"
 #include "walk.h"
+#include "../clock.h"
 #include "../strbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,16 +65,104 @@ expand_braces(const char *pat, struct patterns *out)
   return 0;
 }
 
+/* One bracket expression at p ('[' already passed) against c; *end gets
+ * what follows the ']', or NULL when there is none (then '[' is literal). */
+static int
+in_class(const char *p, unsigned char c, const char **end)
+{
+  int neg = *p == '!' || *p == '^', hit = 0, first = 1;
+
+  if(neg)
+    p++;
+  for(; *p && (first || *p != ']'); first = 0) {
+    unsigned char lo = (unsigned char)(*p == '\\' && p[1] ? *++p : *p), hi = lo;
+
+    p++;
+    if(*p == '-' && p[1] && p[1] != ']') {
+      hi = (unsigned char)(p[1] == '\\' && p[2] ? p[2] : p[1]);
+      p += p[1] == '\\' && p[2] ? 3 : 2;
+    }
+    hit |= c >= lo && c <= hi;
+  }
+  *end = *p == ']' ? p + 1 : NULL;
+  return hit != neg;
+}
+
+/* One path segment against one pattern segment, as fnmatch(FNM_PERIOD)
+ * would, but in O(|p| x |s|): on a mismatch only the last '*' is retried,
+ * so no pattern, however many stars it has, can backtrack exponentially. */
+static int
+seg_match(const char *p, const char *s)
+{
+  const char *star_p = NULL, *star_s = NULL;
+
+  if(*s == '.' && *p != '.' && !(*p == '\\' && p[1] == '.'))
+    return 0;
+  while(*s) {
+    const char *next = NULL;
+
+    if(*p == '*') {
+      while(*p == '*')
+        p++;
+      star_p = p;
+      star_s = s;
+      continue;
+    }
+    if(*p == '?')
+      next = p + 1;
+    else if(*p == '[') {
+      const char *end;
+
+      if(in_class(p + 1, (unsigned char)*s, &end) && end)
+        next = end;
+      else if(!end && *s == '[')
+        next = p + 1;
+    }
+    else if(*p == '\\' && p[1]) {
+      if(p[1] == *s)
+        next = p + 2;
+    }
+    else if(*p && *p == *s)
+      next = p + 1;
+    if(next) {
+      p = next;
+      s++;
+    }
+    else if(star_p) {
+      p = star_p;
+      s = ++star_s;
+    }
+    else
+      return 0;
+  }
+  while(*p == '*')
+    p++;
+  return !*p;
+}
+
+/* '**' segments by dynamic programming over (pattern segment, path
+ * segment): each pair is decided once, so the cost is np x ns matches. */
 static int
 match_segs(char **pat, int np, char **seg, int ns)
 {
-  if(np == 0)
-    return ns == 0;
-  if(!strcmp(pat[0], "**"))
-    return match_segs(pat + 1, np - 1, seg, ns) ||
-           (ns > 0 && match_segs(pat, np, seg + 1, ns - 1));
-  return ns > 0 && fnmatch(pat[0], seg[0], FNM_PERIOD) == 0 &&
-         match_segs(pat + 1, np - 1, seg + 1, ns - 1);
+  unsigned char *dp = calloc((size_t)(np + 1) * (size_t)(ns + 1), 1);
+  int i, j, r;
+
+  if(!dp)
+    return 0;
+#define DP(i, j) dp[(size_t)(i) * (size_t)(ns + 1) + (size_t)(j)]
+  DP(np, ns) = 1;
+  for(i = np - 1; i >= 0; i--)
+    for(j = ns; j >= 0; j--) {
+      if(!strcmp(pat[i], "**"))
+        DP(i, j) = DP(i + 1, j) || (j < ns && DP(i, j + 1));
+      else
+        DP(i, j) = j < ns && DP(i + 1, j + 1) && seg_match(pat[i], seg[j]);
+    }
+  r = DP(0, 0);
+#undef DP
+  free(dp);
+  return r;
 }
 
 static int
@@ -202,11 +290,12 @@ tool_glob(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
     tool_text(res, 1, "glob: pattern has too many brace alternatives");
     goto out;
   }
-  if(walk_tree(root, on_file, &g, 0, NULL) < 0) {
+  rc = walk_tree(root, on_file, &g, now_ms() + WALK_TIMEOUT_MS, now_ms);
+  if(rc < 0) {
     path_error(res, "glob", path ? path : ".", -1, &pl);
     goto out;
   }
-  if(g.n == 0) {
+  if(g.n == 0 && rc != 1) {
     tool_text(res, 0, "no matches");
     goto out;
   }
@@ -214,6 +303,9 @@ tool_glob(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   for(i = 0; i < g.n && i < GLOB_RESULT_LIMIT; i++)
     sb_printf(&out, "%s%s/%s%s%s", i ? "\n" : "", pl.root->path,
               strcmp(pl.rel, ".") ? pl.rel : "", strcmp(pl.rel, ".") ? "/" : "", g.hits[i].path);
+  if(rc == 1)
+    sb_printf(&out, "\n[the search was cut short after %d ms or %d entries]", WALK_TIMEOUT_MS,
+              WALK_MAX_ENTRIES);
   if(out.failed)
     tool_text(res, 1, "glob: out of memory");
   else

@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GREP_TIMEOUT_MS 60000
 #define GREP_MAX_LINE 2000
 
 struct grep_state {
@@ -135,7 +134,7 @@ tool_grep(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   if(S_ISREG(st.st_mode))
     grep_fd(&g, fd, prefix);
   else {
-    cut = walk_tree(fd, on_file, &g, now_ms() + GREP_TIMEOUT_MS, now_ms) == 1 && !g.truncated;
+    cut = walk_tree(fd, on_file, &g, now_ms() + WALK_TIMEOUT_MS, now_ms) == 1 && !g.truncated;
     close(fd);
   }
   if(g.out.failed)
@@ -147,7 +146,7 @@ tool_grep(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
       sb_printf(&g.out, "\n[output truncated at %d bytes]", GREP_OUTPUT_LIMIT);
     else if(cut)
       sb_printf(&g.out, "\n[the search was cut short after %d ms or %d entries]",
-                GREP_TIMEOUT_MS, WALK_MAX_ENTRIES);
+                WALK_TIMEOUT_MS, WALK_MAX_ENTRIES);
     tool_text_raw(res, 0, g.out.data, g.out.len);
   }
 out:

@@ -18,6 +18,8 @@
 #define GLOB_RESULT_LIMIT 200
 #define WALK_MAX_ENTRIES 50000
 #define WALK_MAX_DEPTH 40
+/* Every file tool's walk ends by then, whatever the tree or the pattern. */
+#define WALK_TIMEOUT_MS 60000
 
 struct bash_shell {
   pid_t pid;

@@ -6,7 +6,8 @@ A NUL in bash's output must not hide the end of the command, and whatever a
 tool produced (binary, Latin-1, a file name that is not UTF-8) must reach
 the control plane as a body it can parse, invalid sequences as U+FFFD, as
 the official worker's Node decoding gives: every call answered, at once.
-A display path longer than any fixed buffer must come out whole.  And the
+A display path longer than any fixed buffer must come out whole, and a
+glob pattern built to backtrack is decided at once.  And the
 log: a memory file whose name is a forged log field, and every other value
 the agent chose, stays one quoted value of one line.
 """
@@ -58,6 +59,9 @@ CASES = [
                            "path": "/workspace/" + "/".join([LONG] * 15)}),
     ("forge a log field", "bash", {"command": "cd /mnt/memory/notes && echo x > '%s' && "
                                              "printf 'y\\n' > $'nl\\nts=0 level=error event=forged2' && ls | wc -l" % FORGED}),
+    ("deep tree", "bash", {"command": "mkdir -p /workspace/bomb/$(printf 'a/%.0s' $(seq 24)) && "
+                                      "touch /workspace/bomb/$(printf 'a/%.0s' $(seq 24))b && echo built"}),
+    ("glob bomb", "glob", {"pattern": "**/" * 12 + "x", "path": "bomb"}),
     ("stderr", "bash", {"command": "printf 'no such \\xfe\\xfd\\n' >&2; false"}),
 ]
 
@@ -102,6 +106,7 @@ with Scenario() as sc:
          "a file name that is not UTF-8 is listed with U+FFFD", repr(out["glob name"]))
     t.ok(out["grep deep"][1].endswith(DEEP + "/hay.txt:1:needle"),
          "a %d-byte display path comes out whole" % len(DEEP), repr(out["grep deep"][1][-120:]))
+    t.eq(out["glob bomb"], (False, "no matches"), "twelve ** against a tree 25 deep is decided at once")
     t.eq(out["stderr"], (True, "no such " + R + R), "an error on stderr that is not UTF-8")
     log = os.path.join(state, "sandhook.log")
     lines = open(log, errors="replace").read().splitlines()

@@ -1,6 +1,7 @@
 /* The six tools outside the jail, in a temporary workdir: outputs, errors,
  * limits and the path policy (symlinks included). */
 #include <errno.h>
+#include <fnmatch.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <stdlib.h>
@@ -94,6 +95,56 @@ path_policy(void)
   ok(path_confine(&c, "/mnt/mem", &pl) == PATH_OUTSIDE, "a prefix of a root is outside");
 }
 
+/* Within one segment the matcher answers as fnmatch(FNM_PERIOD) does. */
+static void
+globbing_like_fnmatch(void)
+{
+  static const char *const pats[] = {
+    "*", "?", "*.c", "a*b*c", "[abc]x", "[!abc]x", "[^a-c]x", "[a-c]*", "[]]x", "[!]]x",
+    "[a-]x", "\\*x", "a\\?", "[", "a[b", "*[", ".*", "*.", "?*?", "***a", "x[.]y",
+    "[.]x", "\\.x", "*a*a*a*b", "[z-a]", "[\\]]x",
+  };
+  static const char *const names[] = {
+    "", "a", "x", "ax", "bx", "dx", "]x", "-x", "*x", "a?", "ab", "[", "a[b", ".x", ".hidden",
+    "abc", "aXbYc", "file.c", "file.", "x.y", "aaab", "aaaa", "zx", "\\x",
+  };
+  size_t i, j;
+  int same = 1;
+
+  for(i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
+    for(j = 0; j < sizeof(names) / sizeof(names[0]); j++) {
+      int want = fnmatch(pats[i], names[j], FNM_PERIOD) == 0;
+
+      if(!*names[j] || glob_match(pats[i], names[j]) == want)
+        continue;
+      printf("#   '%s' against '%s': fnmatch says %d\n", pats[i], names[j], want);
+      same = 0;
+    }
+  ok(same, "one segment: the same answers as fnmatch(FNM_PERIOD), %zu x %zu cases",
+     sizeof(pats) / sizeof(pats[0]), sizeof(names) / sizeof(names[0]));
+}
+
+/* Patterns that make a backtracking matcher exponential finish here: the
+ * test ends at all only if the matcher is polynomial. */
+static void
+globbing_bombs(void)
+{
+  char pat[256] = "", path[512] = "", seg[300];
+  int i;
+
+  for(i = 0; i < 12; i++)
+    strcat(pat, "**/");
+  strcat(pat, "x");
+  for(i = 0; i < 24; i++)
+    strcat(path, "a/");
+  strcat(path, "b");
+  ok(!glob_match(pat, path), "twelve ** against a path 25 deep: no match, decided");
+  memset(seg, 'a', 250);
+  seg[250] = '\0';
+  ok(!glob_match("*a*a*a*a*a*a*a*a*a*a*a*a*b", seg), "thirteen * in one segment against 250 a's");
+  ok(glob_match("*a*a*a*a*a*a*a*a*a*a*a*a*", seg), "  ...and one that matches");
+}
+
 static void
 globbing(void)
 {
@@ -104,6 +155,8 @@ globbing(void)
   ok(glob_match("a/**/b/*.c", "a/b/x.c"), "** may match nothing");
   ok(!glob_match("*.txt", ".hidden.txt"), "* does not match a leading dot");
   ok(glob_match(".*.txt", ".hidden.txt"), "an explicit dot matches");
+  globbing_like_fnmatch();
+  globbing_bombs();
 }
 
 static void
