@@ -119,8 +119,12 @@ header_cb(char *data, size_t sz, size_t n, void *p)
       sc->resp->status = strtol(sp + 1, NULL, 10);
     sc->retry_after_s = 0;
   }
-  else if(len > 12 && !strncasecmp(data, "retry-after:", 12))
-    sc->retry_after_s = strtol(data + 12, NULL, 10);
+  else if(len > 12 && !strncasecmp(data, "retry-after:", 12)) {
+    /* Bounded before any arithmetic: backoff multiplies it by 1000. */
+    long s = strtol(data + 12, NULL, 10);
+
+    sc->retry_after_s = s < 0 ? 0 : s > 3600 ? 3600 : s;
+  }
   else if((len == 2 && data[0] == '\r') || (len == 1 && data[0] == '\n')) {
     /* End of the headers: tell a stream's reader it is open, before any
      * event arrives, so it can list the history. */

@@ -255,6 +255,13 @@ load_file(struct config *cfg, const char *path, int required, char *err,
     char *k, *eq, *v;
 
     lineno++;
+    /* A line the buffer cuts would have its tail read as a line of its
+     * own: an overlong value could smuggle in another setting. */
+    if(!strchr(line, '\n') && !feof(f)) {
+      snprintf(err, errlen, "%s:%d: line longer than %zu bytes", path, lineno, sizeof(line) - 2);
+      rc = -1;
+      break;
+    }
     k = trim(line);
     if(!*k || *k == '#')
       continue;

@@ -112,6 +112,7 @@ char *
 recv_frame_fd(int sock, size_t *len, int *fd)
 {
   unsigned char hdr[4];
+  size_t cap, have = 0;
   ssize_t n;
   char *buf;
 
@@ -123,10 +124,28 @@ recv_frame_fd(int sock, size_t *len, int *fd)
   *len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
   if(*len > FRAME_MAX)
     goto fail;
-  buf = malloc(*len + 1);
-  if(!buf)
-    goto fail;
-  if(read_exact(sock, buf, *len) < 0) {
+  /* The buffer grows with what arrives, not with what the header claims:
+   * a peer cannot make us hold FRAME_MAX for a frame it never sends. */
+  cap = *len < 65536 ? *len : 65536;
+  buf = malloc(cap + 1);
+  while(buf && have < *len) {
+    if(have == cap) {
+      char *nb;
+
+      cap = cap * 2 < *len ? cap * 2 : *len;
+      nb = realloc(buf, cap + 1);
+      if(!nb)
+        break;
+      buf = nb;
+    }
+    n = read(sock, buf + have, cap - have);
+    if(n < 0 && errno == EINTR)
+      continue;
+    if(n <= 0)
+      break;
+    have += (size_t)n;
+  }
+  if(!buf || have < *len) {
     free(buf);
     goto fail;
   }

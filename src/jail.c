@@ -103,7 +103,8 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
     goto fail;
   if(pid == 0) {
     char *argv[] = { "sandhook-jail", j->root, j->ws.path, uid, gid, net, lim,
-                     (char *)(memdir ? memdir : "-"), (char *)(ro_stores && *ro_stores ? ro_stores : "-"),
+                     /* Nothing is reserved in-band: no memory, no read-only store is "". */
+                     (char *)(memdir ? memdir : ""), (char *)(ro_stores ? ro_stores : ""),
                      NULL };
     char *envp[] = { NULL };
     int null = open("/dev/null", O_RDWR);

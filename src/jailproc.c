@@ -1,4 +1,5 @@
 #include "jailproc.h"
+#include "jsonnum.h"
 #include "frame.h"
 #include "fsutil.h"
 #include "jail_limits.h"
@@ -240,8 +241,6 @@ mount_memory(const char *root, const char *memdir, const char *ro_list, unsigned
     char self[64];
     int fd;
 
-    if(!strcmp(rel, "-"))
-      continue;
     fd = own_dirs(top, rel, uid, gid);
     if(fd < 0 || memfiles_keep(rel, fd) < 0)
       die("open %s", rel);
@@ -271,8 +270,6 @@ memory_roots(struct tool_ctx *tctx, const char *ro_list)
     die("open %s", MEMORY_ROOT);
   snprintf(list, sizeof(list), "%s", ro_list);
   for(rel = strtok_r(list, ",", &save); rel && n < TOOL_MAX_ROOTS; rel = strtok_r(NULL, ",", &save)) {
-    if(!strcmp(rel, "-"))
-      continue;
     snprintf(paths[n], sizeof(paths[n]), MEMORY_ROOT "/%s", rel);
     fd = open(paths[n], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if(fd < 0 || tool_ctx_add_root(tctx, paths[n], fd, 1) < 0)
@@ -600,8 +597,8 @@ run_op(const char *op, const cJSON *req, int archive_fd)
     return NULL;
   if(!strcmp(op, "skill_install") && cJSON_IsString(name) && archive_fd >= 0) {
     struct unpack_limits lim = {
-      (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(req, "max_bytes")),
-      (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(req, "max_entries")),
+      json_long(cJSON_GetObjectItemCaseSensitive(req, "max_bytes"), 0, 1L << 40, 0),
+      json_long(cJSON_GetObjectItemCaseSensitive(req, "max_entries"), 0, 1L << 24, 0),
     };
 
     refused = cJSON_AddArrayToObject(out, "refused");
@@ -661,7 +658,7 @@ serve(int fd, struct tool_ctx *tctx)
     tool = cJSON_GetObjectItemCaseSensitive(req, "tool");
     tmo = cJSON_GetObjectItemCaseSensitive(req, "timeout_ms");
     if(cJSON_IsNumber(tmo) && tmo->valuedouble >= 1)
-      tctx->default_timeout_ms = (long)tmo->valuedouble;
+      tctx->default_timeout_ms = json_long(tmo, 1, 86400000L, 120000);
     if(!cJSON_IsString(tool) ||
        tool_run(tctx, tool->valuestring, cJSON_GetObjectItemCaseSensitive(req, "input"), &res) < 0)
       tool_text(&res, 1, "unknown tool");
@@ -714,7 +711,7 @@ jail_main(int argc, char **argv)
   sigprocmask(SIG_BLOCK, &term, NULL);
   log_init("jail");
   if(argc != 8)
-    die("usage: sandhook-jail ROOT WORKSPACE UID GID NET LIMITS MEMDIR RO_STORES");
+    die("usage: sandhook-jail ROOT WORKSPACE UID GID NET LIMITS MEMDIR|\"\" RO_STORES|\"\"");
   /* Nothing but the channel crosses into the jail, and the channel must
    * not reach anything this process executes. */
   syscall(SYS_close_range, JAIL_FD + 1, ~0U, 0);
@@ -769,7 +766,7 @@ jail_main(int argc, char **argv)
   if(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     die("make / private");
   build_root(argv[0], argv[1], uid, gid, host_net, &jail_lim);
-  if(strcmp(argv[6], "-"))
+  if(*argv[6])
     mount_memory(argv[0], argv[6], argv[7], uid, gid);
   enter_root(argv[0]);
   if(sethostname("sandhook", 8) < 0)
@@ -780,7 +777,7 @@ jail_main(int argc, char **argv)
   outlive_no_parent(life[0]);
   if(tool_ctx_init(&tctx, JAIL_WORKDIR, 120000) < 0)
     die("open %s", JAIL_WORKDIR);
-  if(strcmp(argv[6], "-"))
+  if(*argv[6])
     memory_roots(&tctx, argv[7]);
   tctx.kill_tree = kill_namespace;
   tctx.before_exec = shell_before_exec;

@@ -89,7 +89,8 @@ beat(struct lease *l)
   l->last_ok_ms = now_ms();
   v = cJSON_GetObjectItemCaseSensitive(root, "ttl_seconds");
   if(cJSON_IsNumber(v) && v->valuedouble > 0) {
-    l->ttl_ms = (long)(v->valuedouble * 1000);
+    /* Capped before the cast: a double past long's range is undefined. */
+    l->ttl_ms = v->valuedouble >= 86400.0 ? 86400000L : (long)(v->valuedouble * 1000);
     l->interval_ms = clamp_interval(l->ttl_ms);
   }
   pthread_mutex_unlock(&l->mu);

@@ -1,4 +1,5 @@
 #include "session.h"
+#include "jsonnum.h"
 #include "utf8.h"
 #include "memory.h"
 #include "skills.h"
@@ -511,7 +512,7 @@ call_timeout_ms(const struct session *s, const struct call *c)
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(c->input, "timeout_ms");
 
   if(!strcmp(c->name, "bash") && cJSON_IsNumber(t) && t->valuedouble >= 1)
-    return t->valuedouble > 86400000.0 ? 86400000L : (long)t->valuedouble;
+    return json_long(t, 1, 86400000L, s->cfg->tool_timeout_ms);
   return s->cfg->tool_timeout_ms;
 }
 

@@ -1,4 +1,5 @@
 #include "tools.h"
+#include "../jsonnum.h"
 #include "../clock.h"
 
 #include <errno.h>
@@ -223,7 +224,7 @@ tool_bash(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   size_t len;
 
   if(cJSON_IsNumber(tv) && tv->valuedouble >= 1)
-    timeout_ms = tv->valuedouble > 86400000.0 ? 86400000L : (long)tv->valuedouble;
+    timeout_ms = json_long(tv, 1, 86400000L, timeout_ms);
   if(in_bool(in, "restart"))
     shell_reap(ctx);
   if(!cmd || !*cmd) {

@@ -1,4 +1,5 @@
 #include "tools.h"
+#include "../jsonnum.h"
 #include "../utf8.h"
 
 #include <errno.h>
@@ -138,8 +139,8 @@ tool_read(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
     }
     if(cJSON_GetArraySize(vr) == 2) {
       have_range = 1;
-      start = (long)cJSON_GetArrayItem(vr, 0)->valuedouble;
-      end = (long)cJSON_GetArrayItem(vr, 1)->valuedouble;
+      start = json_long(cJSON_GetArrayItem(vr, 0), -(1L << 40), 1L << 40, 0);
+      end = json_long(cJSON_GetArrayItem(vr, 1), -(1L << 40), 1L << 40, 0);
     }
   }
   rc = path_confine(ctx, p, &pl);

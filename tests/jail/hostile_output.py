@@ -62,6 +62,9 @@ CASES = [
     ("deep tree", "bash", {"command": "mkdir -p /workspace/bomb/$(printf 'a/%.0s' $(seq 24)) && "
                                       "touch /workspace/bomb/$(printf 'a/%.0s' $(seq 24))b && echo built"}),
     ("glob bomb", "glob", {"pattern": "**/" * 12 + "x", "path": "bomb"}),
+    ("write the - store", "write", {"file_path": "/mnt/memory/-/r.md", "content": "changed"}),
+    ("bash in the - store", "bash", {"command": "cat /mnt/memory/-/r.md; echo x > /mnt/memory/-/new 2>&1; "
+                                                "ls /mnt/memory/-"}),
     ("stderr", "bash", {"command": "printf 'no such \\xfe\\xfd\\n' >&2; false"}),
 ]
 
@@ -70,9 +73,13 @@ with Scenario() as sc:
     pool = sc.add(FcgiPool(sc.tmp, cfg))
     web = sc.add(Nginx(sc.tmp, pool.sock))
     store = sc.fake.call("POST", "/_fake/memory_stores", {"memories": {"/a.md": "a"}})["memory_store_id"]
+    # Named like the helper's old in-band "no read-only store" placeholder.
+    dash = sc.fake.call("POST", "/_fake/memory_stores", {"memories": {"/r.md": "r"}})["memory_store_id"]
     sid = sc.fake.session([{"tool": tool, "input": inp} for _, tool, inp in CASES],
                           resources=[{"type": "memory_store", "memory_store_id": store, "name": "notes",
-                                      "mount_path": "/mnt/memory/notes", "access": "read_write"}]
+                                      "mount_path": "/mnt/memory/notes", "access": "read_write"},
+                                     {"type": "memory_store", "memory_store_id": dash, "name": "-",
+                                      "access": "read_only"}]
                           )["session_id"]
     t0 = time.time()
     body, hdrs = run_started(sid)
@@ -106,6 +113,11 @@ with Scenario() as sc:
          "a file name that is not UTF-8 is listed with U+FFFD", repr(out["glob name"]))
     t.ok(out["grep deep"][1].endswith(DEEP + "/hay.txt:1:needle"),
          "a %d-byte display path comes out whole" % len(DEEP), repr(out["grep deep"][1][-120:]))
+    t.ok(out["write the - store"][0] and "read-only" in out["write the - store"][1],
+         "a read-only store named - is refused to write", repr(out["write the - store"]))
+    t.ok(out["bash in the - store"][1].startswith("r") and "Read-only file system" in out["bash in the - store"][1]
+         and out["bash in the - store"][1].split("\n")[-1] == "r.md", "and bash cannot write in it either",
+         repr(out["bash in the - store"]))
     t.eq(out["glob bomb"], (False, "no matches"), "twelve ** against a tree 25 deep is decided at once")
     t.eq(out["stderr"], (True, "no such " + R + R), "an error on stderr that is not UTF-8")
     log = os.path.join(state, "sandhook.log")

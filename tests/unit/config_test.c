@@ -48,6 +48,22 @@ main(void)
   is_str(cfg.base_url, "https://api.anthropic.com", "default base URL");
   is_str(cfg.state_dir, "/var/lib/sandhook", "default state dir");
   is_int(cfg.max_body, 1 << 20, "default body cap 1 MiB");
+  {
+    /* A value past the read buffer must not leave its tail to be parsed as
+     * a setting of its own. */
+    static char smuggle[20000];
+    const char *lf;
+    size_t n;
+
+    n = (size_t)snprintf(smuggle, sizeof(smuggle), "ANTHROPIC_ENVIRONMENT_ID=env_");
+    memset(smuggle + n, 'x', 8190 - n);
+    snprintf(smuggle + 8190, sizeof(smuggle) - 8190, "SANDHOOK_JAIL_NETWORK=host\n");
+    lf = put("long.conf", smuggle, 0600);
+    config_free(&cfg);
+    ok(config_load(&cfg, lf, err, sizeof(err)) < 0 && strstr(err, "long.conf:1: line longer than"),
+       "an overlong line is refused, naming the file and line (%s)", err);
+    ok(!cfg.jail_network_host, "  ...and its tail set nothing");
+  }
   config_free(&cfg);
 
   setenv("SANDHOOK_MAX_SESSIONS", "3", 1);

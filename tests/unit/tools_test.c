@@ -171,6 +171,20 @@ file_tools(void)
          "read view_range [2,3]");
   EXPECT("read", "{\"file_path\":\"d/e/f.txt\",\"view_range\":[2,-1]}", 0, "two\nthree\n",
          "read view_range to the end");
+  /* Numbers far outside any integer type: clamped, never cast as they are
+   * (UBSan in CI would report the undefined conversion). */
+  {
+    int e_ = -1;
+    char *o_ = run("read", "{\"file_path\":\"d/e/f.txt\",\"view_range\":[1e300,2]}", &e_);
+
+    ok(o_ != NULL, "read view_range [1e300, 2] is answered: %s", o_ ? o_ : "(null)");
+    free(o_);
+    o_ = run("read", "{\"file_path\":\"d/e/f.txt\",\"view_range\":[-1e300,1e300]}", &e_);
+    ok(o_ != NULL, "read view_range [-1e300, 1e300] is answered: %s", o_ ? o_ : "(null)");
+    free(o_);
+  }
+  EXPECT("bash", "{\"command\":\"echo big\",\"timeout_ms\":1e300}", 0, "big",
+         "bash timeout_ms 1e300 is a bounded timeout");
   EXPECT("read", "{\"file_path\":\"d/e/f.txt\",\"view_range\":[1]}", 1,
          "read: view_range must be [start_line, end_line]", "bad view_range");
   EXPECT("read", "{\"file_path\":\"nope.txt\"}", 1, "read: nope.txt: no such file or directory",
