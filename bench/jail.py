@@ -28,12 +28,15 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 50
 def sandhook_once(root, ws):
     a, b = socket.socketpair()
     t0 = time.perf_counter()
-    # The jail takes its channel on fd 3 and closes every other descriptor.
-    p = subprocess.Popen([JAIL, root, ws, "65534", "65534", "none",
-                          "cpu=600,as=4096,nofile=1024,nproc=512,fsize=1024,tmp=64", "-", "-"],
-                         close_fds=False, env={}, stdin=subprocess.DEVNULL,
+    # The jail takes its channel on fd 3, closes every other descriptor and
+    # reads its setup as the first frame.
+    p = subprocess.Popen([JAIL], close_fds=False, env={}, stdin=subprocess.DEVNULL,
                          preexec_fn=lambda: os.dup2(b.fileno(), 3))
     b.close()
+    setup = json.dumps({"root": root, "workspace": ws, "uid": 65534, "gid": 65534,
+                        "host_network": False, "memdir": "", "ro_stores": "",
+                        "limits": "cpu=600,as=4096,nofile=1024,nproc=512,fsize=1024,tmp=64"}).encode()
+    a.sendall(struct.pack(">I", len(setup)) + setup)
     msg = json.dumps({"tool": "bash", "input": {"command": "true"}, "timeout_ms": 10000}).encode()
     a.sendall(struct.pack(">I", len(msg)) + msg)
     n = struct.unpack(">I", a.recv(4, socket.MSG_WAITALL))[0]

@@ -72,7 +72,8 @@ int
 jail_open(struct jail *j, const struct config *cfg, const char *session_id,
           const char *work_id, const char *memdir, const char *ro_stores)
 {
-  char uid[16], gid[16], net[8], lim[160], helper[PATH_MAX];
+  char lim[160], helper[PATH_MAX], *text = NULL;
+  cJSON *setup = NULL;
   int sv[2] = { -1, -1 }, e;
   pid_t pid;
 
@@ -84,9 +85,6 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
     errno = EINVAL;
     return -1;
   }
-  snprintf(uid, sizeof(uid), "%u", cfg->jail_uid);
-  snprintf(gid, sizeof(gid), "%u", cfg->jail_gid);
-  snprintf(net, sizeof(net), "%s", cfg->jail_network_host ? "host" : "none");
   if(limits_format(&cfg->limits, lim, sizeof(lim)) < 0 ||
      helper_path(helper, sizeof(helper)) < 0 ||
      snprintf(j->root, sizeof(j->root), "%s/jails/%s", cfg->state_dir, work_id) >= (int)sizeof(j->root)) {
@@ -96,16 +94,29 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
   if(mkdir_p(j->root, 0700) < 0 || workspace_prepare(&j->ws, cfg, session_id) < 0 ||
      socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     goto fail;
+  /* The setup goes over the channel, not on the command line, which every
+   * process of the jail could read in /proc/1/cmdline.  Nothing is
+   * reserved in-band: no memory, no read-only store is "". */
+  setup = cJSON_CreateObject();
+  if(!setup || !cJSON_AddStringToObject(setup, "root", j->root) ||
+     !cJSON_AddStringToObject(setup, "workspace", j->ws.path) ||
+     !cJSON_AddStringToObject(setup, "memdir", memdir ? memdir : "") ||
+     !cJSON_AddStringToObject(setup, "ro_stores", ro_stores ? ro_stores : "") ||
+     !cJSON_AddNumberToObject(setup, "uid", cfg->jail_uid) ||
+     !cJSON_AddNumberToObject(setup, "gid", cfg->jail_gid) ||
+     !cJSON_AddBoolToObject(setup, "host_network", cfg->jail_network_host) ||
+     !cJSON_AddStringToObject(setup, "limits", lim) ||
+     !(text = cJSON_PrintUnformatted(setup))) {
+    errno = ENOMEM;
+    goto fail;
+  }
   if(cfg->cgroups && cgroup_create(&j->cg, work_id, &cfg->limits) < 0)
     log_warn("cgroup_unavailable", "errno=%d limits=rlimits_only", errno);
   pid = fork();
   if(pid < 0)
     goto fail;
   if(pid == 0) {
-    char *argv[] = { "sandhook-jail", j->root, j->ws.path, uid, gid, net, lim,
-                     /* Nothing is reserved in-band: no memory, no read-only store is "". */
-                     (char *)(memdir ? memdir : ""), (char *)(ro_stores ? ro_stores : ""),
-                     NULL };
+    char *argv[] = { "sandhook-jail", NULL };
     char *envp[] = { NULL };
     int null = open("/dev/null", O_RDWR);
 
@@ -121,11 +132,24 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
     _exit(127);
   }
   close(sv[1]);
+  sv[1] = -1;
   j->pid = pid;
   j->fd = sv[0];
+  if(send_frame(j->fd, text, strlen(text)) < 0) {
+    e = errno;
+    jail_close(j);
+    cJSON_Delete(setup);
+    free(text);
+    errno = e;
+    return -1;
+  }
+  cJSON_Delete(setup);
+  free(text);
   return 0;
 fail:
   e = errno;
+  cJSON_Delete(setup);
+  free(text);
   if(sv[0] >= 0) {
     close(sv[0]);
     close(sv[1]);

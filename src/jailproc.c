@@ -370,7 +370,7 @@ build_root(const char *root, const char *workspace, unsigned uid, unsigned gid,
   snprintf(tmpopts, sizeof(tmpopts), "size=%ldm,mode=1777", lim->tmp_mb);
   if(mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, tmpopts) < 0)
     die("tmpfs /tmp");
-  snprintf(p, sizeof(p), "%s%s", root, JAIL_WORKDIR);
+  join(p, root, JAIL_WORKDIR + 1);
   if(stat(workspace, &st) < 0)
     die("stat %s", workspace);
   if(S_ISREG(st.st_mode))
@@ -493,7 +493,8 @@ enter_own_user_ns(unsigned uid, unsigned gid)
 }
 
 static void
-drop_privileges(unsigned uid, unsigned gid, int rootless, int to_parent, int from_parent)
+drop_privileges(unsigned uid, unsigned gid, int rootless, int new_net, int to_parent,
+                int from_parent)
 {
   uid_t r, e, s;
 
@@ -511,6 +512,13 @@ drop_privileges(unsigned uid, unsigned gid, int rootless, int to_parent, int fro
     if(setgroups(0, NULL) < 0)
       die("setgroups");
     enter_user_ns(to_parent, from_parent);
+    /* Made here, the network namespace belongs to the jail's user
+     * namespace: the kernel sends it none of the host's uevents. */
+    if(new_net) {
+      if(unshare(CLONE_NEWNET) < 0)
+        die("unshare the network namespace");
+      loopback_up();
+    }
   }
   /* Empty the bounding and ambient sets (a new user namespace starts with
    * full ones), so no exec can ever bring a capability back. */
@@ -696,9 +704,53 @@ end_jail(int sig)
   kill(jail_init, SIGKILL);
 }
 
+/* What the drainer sends as the first frame: host paths and ids never go
+ * on the command line, which every process in the jail could read from
+ * /proc/1/cmdline. */
+struct setup {
+  char root[PATH_MAX], workspace[PATH_MAX], memdir[PATH_MAX], ro_stores[PATH_MAX];
+  unsigned uid, gid;
+  int host_net;
+};
+
+static void
+copy_field(char *dst, const cJSON *req, const char *name, int required)
+{
+  const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, name));
+
+  if((!v && required) || (v && strlen(v) >= PATH_MAX))
+    die("setup: %s missing or too long", name);
+  snprintf(dst, PATH_MAX, "%s", v ? v : "");
+}
+
+static void
+read_setup(struct setup *su)
+{
+  size_t len;
+  char *frame = recv_frame(JAIL_FD, &len);
+  cJSON *req = frame ? cJSON_ParseWithLength(frame, len) : NULL;
+  const char *lim;
+
+  free(frame);
+  if(!req)
+    die("setup: no setup frame");
+  copy_field(su->root, req, "root", 1);
+  copy_field(su->workspace, req, "workspace", 1);
+  copy_field(su->memdir, req, "memdir", 0);
+  copy_field(su->ro_stores, req, "ro_stores", 0);
+  su->uid = (unsigned)json_long(cJSON_GetObjectItemCaseSensitive(req, "uid"), 0, 0x7fffffffL, 0);
+  su->gid = (unsigned)json_long(cJSON_GetObjectItemCaseSensitive(req, "gid"), 0, 0x7fffffffL, 0);
+  su->host_net = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "host_network"));
+  lim = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "limits"));
+  if(!lim || limits_parse(lim, &jail_lim) < 0)
+    die("setup: bad limits");
+  cJSON_Delete(req);
+}
+
 int
 jail_main(int argc, char **argv)
 {
+  static struct setup su;
   struct tool_ctx tctx;
   unsigned uid, gid;
   int host_net, status, up[2], down[2], life[2], rootless = geteuid() != 0;
@@ -710,24 +762,26 @@ jail_main(int argc, char **argv)
   sigaddset(&term, SIGTERM);
   sigprocmask(SIG_BLOCK, &term, NULL);
   log_init("jail");
-  if(argc != 8)
-    die("usage: sandhook-jail ROOT WORKSPACE UID GID NET LIMITS MEMDIR|\"\" RO_STORES|\"\"");
+  (void)argv;
+  if(argc != 0)
+    die("usage: sandhook-jail, started by sandhook with its setup on fd %d", JAIL_FD);
   /* Nothing but the channel crosses into the jail, and the channel must
    * not reach anything this process executes. */
   syscall(SYS_close_range, JAIL_FD + 1, ~0U, 0);
   if(fcntl(JAIL_FD, F_SETFD, FD_CLOEXEC) < 0)
     die("channel fd");
-  if(limits_parse(argv[5], &jail_lim) < 0)
-    die("bad limits %s", argv[5]);
-  uid = (unsigned)strtoul(argv[2], NULL, 10);
-  gid = (unsigned)strtoul(argv[3], NULL, 10);
-  host_net = !strcmp(argv[4], "host");
+  read_setup(&su);
+  uid = su.uid;
+  gid = su.gid;
+  host_net = su.host_net;
   if(uid == 0 || gid == 0)
     die("the jail uid and gid must not be 0");
   if(rootless)
     enter_own_user_ns(uid, gid);
+  /* With root, the network namespace waits for the jail's own user
+   * namespace (drop_privileges); without, ours owns it already. */
   if(unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-             (host_net ? 0 : CLONE_NEWNET)) < 0)
+             (!host_net && rootless ? CLONE_NEWNET : 0)) < 0)
     die("unshare");
   if(pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0 || pipe2(life, O_CLOEXEC) < 0)
     die("pipe");
@@ -765,20 +819,20 @@ jail_main(int argc, char **argv)
   sigprocmask(SIG_UNBLOCK, &term, NULL);
   if(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     die("make / private");
-  build_root(argv[0], argv[1], uid, gid, host_net, &jail_lim);
-  if(*argv[6])
-    mount_memory(argv[0], argv[6], argv[7], uid, gid);
-  enter_root(argv[0]);
+  build_root(su.root, su.workspace, uid, gid, host_net, &jail_lim);
+  if(*su.memdir)
+    mount_memory(su.root, su.memdir, su.ro_stores, uid, gid);
+  enter_root(su.root);
   if(sethostname("sandhook", 8) < 0)
     die("sethostname");
-  if(!host_net)
+  if(!host_net && rootless)
     loopback_up();
-  drop_privileges(uid, gid, rootless, up[1], down[0]);
+  drop_privileges(uid, gid, rootless, !host_net && !rootless, up[1], down[0]);
   outlive_no_parent(life[0]);
   if(tool_ctx_init(&tctx, JAIL_WORKDIR, 120000) < 0)
     die("open %s", JAIL_WORKDIR);
-  if(*argv[6])
-    memory_roots(&tctx, argv[7]);
+  if(*su.memdir)
+    memory_roots(&tctx, su.ro_stores);
   tctx.kill_tree = kill_namespace;
   tctx.before_exec = shell_before_exec;
   /* A write over RLIMIT_FSIZE fails with EFBIG instead of killing us. */

@@ -10,6 +10,8 @@
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/personality.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
 
 static const char *const denied[] = {
   "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
@@ -65,6 +67,18 @@ main(void)
                          SCMP_A0(SCMP_CMP_MASKED_EQ, ADDR_NO_RANDOMIZE, ADDR_NO_RANDOMIZE));
   rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
                          SCMP_A0(SCMP_CMP_MASKED_EQ, READ_IMPLIES_EXEC, READ_IMPLIES_EXEC));
+  /* Sockets: only the families the tools need, all namespaced.  Others
+   * (vsock reaches a hypervisor, the rest is attack surface) answer
+   * EAFNOSUPPORT; netlink only as NETLINK_ROUTE, since a uevent socket
+   * would hear the host's devices. */
+  for(i = 0; i < 64; i++)
+    if(i != AF_UNIX && i != AF_INET && i != AF_INET6 && i != AF_NETLINK)
+      rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+                             SCMP_A0(SCMP_CMP_EQ, i));
+  rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+                         SCMP_A0(SCMP_CMP_GE, 64));
+  rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPROTONOSUPPORT), SCMP_SYS(socket), 2,
+                         SCMP_A0(SCMP_CMP_EQ, AF_NETLINK), SCMP_A2(SCMP_CMP_NE, NETLINK_ROUTE));
   fd = mkstemp(tmpl);
   if(rc != 0 || fd < 0 || seccomp_export_bpf(ctx, fd) != 0) {
     fprintf(stderr, "syscall-filter-gen: cannot build the filter\n");

@@ -159,7 +159,12 @@ with Scenario() as sc:
                 ppid = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
             except (OSError, IndexError):
                 continue
-            if cmd[0].endswith(b"sandhook-jail") and cmd[1].startswith(state.encode()):
+            # Its setup came over the channel; stderr is this state's log.
+            try:
+                log = os.readlink("/proc/%s/fd/2" % pid)
+            except OSError:
+                continue
+            if cmd[0].endswith(b"sandhook-jail") and log == os.path.join(state, "sandhook.log"):
                 procs[pid] = ppid
         return next((int(p) for p, pp in procs.items() if pp not in procs), None)
 

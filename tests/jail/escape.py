@@ -86,6 +86,18 @@ CASES = [
     ("x32 syscall", "bash", {"command": PY + "\"import ctypes; ctypes.CDLL(None).syscall(0x40000000 | 39); print('ESCAPED-x32')\"; echo exit=$?"}, None),
     ("TIOCSTI", "bash", {"command": PY + "\"import fcntl,termios,os\ntry:\n fcntl.ioctl(0, termios.TIOCSTI, b'x'); print('ESCAPED-tiocsti')\nexcept OSError as e: print('tiocsti', os.strerror(e.errno))\"; cat /dev/tty 2>&1 | head -1"}, None),
     ("loopback service", "bash", {"command": "(echo hi > /dev/tcp/127.0.0.1/%d) 2>&1; echo done" % svc_port}, None),
+    ("host facts", "bash", {"command": "tr '\\0' ' ' < /proc/1/cmdline; echo; " + PY + "\"" +
+                            "import socket\n"
+                            "def s(name, *a):\n"
+                            " try: socket.socket(*a).close(); print(name, 'OPEN')\n"
+                            " except OSError as e: print(name, e.strerror)\n"
+                            "s('uevent', socket.AF_NETLINK, socket.SOCK_DGRAM, 15)\n"
+                            "s('route', socket.AF_NETLINK, socket.SOCK_RAW, 0)\n"
+                            "s('vsock', 40, socket.SOCK_STREAM)\n"
+                            "s('packet', socket.AF_PACKET, socket.SOCK_RAW)\n"
+                            "s('alg', 38, socket.SOCK_SEQPACKET)\n"
+                            "s('unix', socket.AF_UNIX, socket.SOCK_STREAM)\n"
+                            "s('inet6', socket.AF_INET6, socket.SOCK_STREAM)\""}, None),
     ("inherited fds", "bash", {"command": "ls -l /proc/self/fd | tail -n +2 | awk '{print $9, $11}'"}, None),
     ("secrets", "bash", {"command": "env | grep -c ANTHROPIC; cat /proc/1/environ 2>&1 | head -c 200; echo; grep -rl --exclude-dir=proc --exclude-dir=sys -e '%s' -e '%s' / 2>/dev/null | head; echo scanned" % (ENV_KEY[-24:], SIGNING_KEY[6:30])}, None),
     ("fork bomb", "bash", {"command": "f(){ f | f & }; f; sleep 30", "timeout_ms": 4000}, None),
@@ -176,6 +188,16 @@ try:
          "TIOCSTI is denied", out["TIOCSTI"][1])
     t.ok(not svc_hits and "refused" in out["loopback service"][1].lower(),
          "the host's loopback service is unreachable under network none", out["loopback service"][1])
+    text = out["host facts"][1]
+    t.eq(text.split("\n")[0].strip(), "sandhook-jail",
+         "/proc/1/cmdline holds no host path, session or work id")
+    t.ok(state not in text and "sesn_" not in text and "work_" not in text, "nor does anything else here", text)
+    for fam, want in (("uevent", "Protocol not supported"), ("vsock", "Address family not supported by protocol"),
+                      ("packet", "Address family not supported by protocol"),
+                      ("alg", "Address family not supported by protocol")):
+        t.ok("%s %s" % (fam, want) in text, "a %s socket is refused (%s)" % (fam, want), text)
+    for fam in ("route", "unix", "inet6"):
+        t.ok("%s OPEN" % fam in text, "a %s socket still opens" % fam, text)
     fds = out["inherited fds"][1].split("\n")
     t.ok(all(l.split()[0] in ("0", "1", "2", "3") for l in fds if l.strip()) and
          "socket:" not in out["inherited fds"][1],
