@@ -215,11 +215,30 @@ scan_dir(int dir, const char *prefix, int depth, cJSON *files, int *count)
   closedir(d);
 }
 
+/* Opens leaf for reading only if it is a regular file, checked on the
+ * open descriptor: a FIFO or device the agent swapped in after the listing
+ * can neither block this process (O_NONBLOCK) nor be read (EINVAL). */
+static int
+open_regular(int dir, const char *leaf)
+{
+  int fd = openat(dir, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  struct stat st;
+
+  if(fd < 0)
+    return -1;
+  if(fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    errno = EINVAL;
+    return -1;
+  }
+  return fd;
+}
+
 static void
 read_marker(int dir, cJSON *out)
 {
   char buf[256];
-  int fd = openat(dir, MEMORY_MARKER, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = open_regular(dir, MEMORY_MARKER);
   ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
 
   if(fd >= 0)
@@ -284,9 +303,9 @@ memfiles_op(const char *op, const cJSON *req)
         continue;
       dir = parent_of(base, p->valuestring, buf, sizeof(buf), &leaf, 0);
       if(dir >= 0)
-        fd = openat(dir, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        fd = open_regular(dir, leaf);
       if(fd < 0)
-        why = errno == ENOENT ? "gone" : strerror(errno);
+        why = errno == ENOENT ? "gone" : errno == EINVAL ? "not a regular file" : strerror(errno);
       else if(read_fd(fd, READ_CAP, &data, &len) < 0)
         why = errno == EFBIG ? "too large" : strerror(errno);
       else if(!text_ok(data, len))

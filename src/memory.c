@@ -43,6 +43,8 @@ struct store {
   int ro;
   struct fstate *f;
   size_t n, cap;
+  size_t max_tracked;         /* SANDHOOK_MEMORY_MAX_FILES */
+  int full;                   /* said so in the log */
 };
 
 /* One side's view in a sync: path -> sha (and the memory's id, remotely). */
@@ -79,6 +81,16 @@ fs_get(struct store *s, const char *path)
   for(i = 0; i < s->n; i++)
     if(!strcmp(s->f[i].path, path))
       return &s->f[i];
+  /* Bounded, so a store with endless distinct names cannot grow the
+   * drainer without end: past the cap the store is not synced. */
+  if(s->n >= s->max_tracked) {
+    if(!s->full)
+      log_warn("memory_state_full", "memory_store_id=%s files=%zu reason=%s", s->id, s->n,
+               "more files than SANDHOOK_MEMORY_MAX_FILES; this store is not synced until "
+               "there are fewer");
+    s->full = 1;
+    return NULL;
+  }
   if(grow_array(&s->f, &s->cap, s->n, sizeof(*s->f)) < 0)
     return NULL;
   memset(&s->f[s->n], 0, sizeof(s->f[s->n]));
@@ -95,6 +107,28 @@ side_find(const struct side *sd, const char *path)
     if(!strcmp(sd->v[i].path, path))
       return &sd->v[i];
   return NULL;
+}
+
+/* After a whole pass: forgets paths neither side has and nothing is
+ * pending for, so the state follows the store, not its history. */
+static void
+fs_prune(struct store *s, const struct side *local, const struct side *remote)
+{
+  size_t i, k = 0;
+
+  for(i = 0; i < s->n; i++) {
+    struct fstate *f = &s->f[i];
+
+    if(!f->base[0] && !f->sent[0] && !f->pending_since && !side_find(local, f->path) &&
+       !side_find(remote, f->path)) {
+      free(f->path);
+      cJSON_Delete(f->stat);
+      continue;
+    }
+    s->f[k++] = *f;
+  }
+  s->n = k;
+  s->full = 0;
 }
 
 static int
@@ -838,6 +872,8 @@ sync_store(struct memory *m, struct api *api, struct jail *j, struct store *s, i
   }
   for(i = 0; i < ps.pulls.n && !out_of_time(m); i++)
     pull_one(m, api, j, s, &ps.pulls.v[i]);
+  if(!out_of_time(m))
+    fs_prune(s, &local, &remote);
   if(ps.capped)
     log_warn("memory_delete_cap", "memory_store_id=%s sent=%d held=%d",
              s->id, ps.attempted, ps.capped);
@@ -920,6 +956,15 @@ below_root(const char *mount)
   return mount + n;
 }
 
+/* A name or id usable as one folder below /mnt/memory. */
+static int
+clean_leaf(const char *v)
+{
+  return v && *v && !strchr(v, '/') && strcmp(v, ".") && strcmp(v, "..");
+}
+
+/* Both paths are clean (below_root or clean_leaf): no "//", "." or "..",
+ * so comparing them component-wise is comparing the folders. */
 static int
 overlaps(const char *a, const char *b)
 {
@@ -955,8 +1000,13 @@ plan_store(struct memory *m, const cJSON *res, char *err, size_t errlen)
       return -1;
     }
   }
-  else
-    rel = name && *name && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..") ? name : id;
+  else if(clean_leaf(name) || clean_leaf(id))
+    rel = clean_leaf(name) ? name : id;
+  else {
+    snprintf(err, errlen, "memory store has no mount_path and neither its name nor its id can "
+             "be a folder: \"%.300s\" (memory_store_id=%.300s)", name ? name : "", id);
+    return -1;
+  }
   if(strchr(rel, ',') || strlen(rel) >= sizeof(s->rel)) {
     snprintf(err, errlen, "memory store path \"%.300s\" cannot be mounted (memory_store_id=%s)",
              rel, id);
@@ -973,6 +1023,7 @@ plan_store(struct memory *m, const cJSON *res, char *err, size_t errlen)
   snprintf(s->rel, sizeof(s->rel), "%s", rel);
   snprintf(s->marker, sizeof(s->marker), "version 1\n%s", id);
   s->ro = access && !strcmp(access, "read_only");
+  s->max_tracked = (size_t)m->cfg->memory_max_files;
   m->n++;
   return 0;
 }
