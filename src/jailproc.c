@@ -97,9 +97,36 @@ kept_flags(const char *path)
   return flags;
 }
 
+/* The same flags on every mount below dst, from /proc/self/mountinfo, for
+ * a kernel without mount_setattr (before 5.12). */
+static void
+remount_below(const char *dst, unsigned long flags)
+{
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  size_t n = strlen(dst);
+  char *line = NULL;
+  size_t cap = 0;
+
+  if(!f)
+    die("open /proc/self/mountinfo");
+  while(getline(&line, &cap, f) > 0) {
+    char mp[PATH_MAX];
+
+    /* "id parent major:minor root mountpoint ..."; octal escapes in the
+     * mount point are left as they are: such a path is not ours. */
+    if(sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && !strncmp(mp, dst, n) &&
+       (mp[n] == '/' || mp[n] == '\0') &&
+       mount(NULL, mp, NULL, MS_BIND | MS_REMOUNT | flags | kept_flags(mp), NULL) < 0)
+      die("remount %s", mp);
+  }
+  free(line);
+  fclose(f);
+}
+
 static void
 bind_mount(const char *src, const char *dst, unsigned long flags)
 {
+  struct mount_attr attr;
   struct stat st;
 
   if(stat(src, &st) < 0)
@@ -107,8 +134,19 @@ bind_mount(const char *src, const char *dst, unsigned long flags)
   make_node(dst, S_ISDIR(st.st_mode));
   if(mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
     die("bind %s", src);
-  if(mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | flags | kept_flags(dst), NULL) < 0)
-    die("remount %s", dst);
+  /* Every mount the recursive bind brought along gets the flags, not only
+   * the top one: a writable or setuid submount of /usr would otherwise
+   * reach the jail as it is on the host. */
+  memset(&attr, 0, sizeof(attr));
+  attr.attr_set = (flags & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) |
+                  (flags & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
+                  (flags & MS_NODEV ? MOUNT_ATTR_NODEV : 0) |
+                  (flags & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0);
+  if(mount_setattr(AT_FDCWD, dst, AT_RECURSIVE, &attr, sizeof(attr)) == 0)
+    return;
+  if(errno != ENOSYS)
+    die("set the flags of %s and its submounts", dst);
+  remount_below(dst, flags);
 }
 
 static void

@@ -57,6 +57,11 @@ def serve():
 
 threading.Thread(target=serve, daemon=True).start()
 victim = subprocess.Popen(["sleep", "300"])
+# A writable, setuid-capable mount below /usr on the host: the jail's
+# read-only /usr must carry it read-only, nosuid and nodev too.
+submount = "/usr/share/sandhook-submount-" + secrets.token_hex(4)
+os.mkdir(submount)
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0777", "tmpfs", submount], check=True)
 
 PY = "python3 -c "
 CASES = [
@@ -98,6 +103,8 @@ CASES = [
                             "s('alg', 38, socket.SOCK_SEQPACKET)\n"
                             "s('unix', socket.AF_UNIX, socket.SOCK_STREAM)\n"
                             "s('inet6', socket.AF_INET6, socket.SOCK_STREAM)\""}, None),
+    ("submount", "bash", {"command": "awk '$5 == \"%s\" {print $6}' /proc/self/mountinfo; "
+                          "touch %s/w 2>&1; echo done" % (submount, submount)}, None),
     ("inherited fds", "bash", {"command": "ls -l /proc/self/fd | tail -n +2 | awk '{print $9, $11}'"}, None),
     ("secrets", "bash", {"command": "env | grep -c ANTHROPIC; cat /proc/1/environ 2>&1 | head -c 200; echo; grep -rl --exclude-dir=proc --exclude-dir=sys -e '%s' -e '%s' / 2>/dev/null | head; echo scanned" % (ENV_KEY[-24:], SIGNING_KEY[6:30])}, None),
     ("fork bomb", "bash", {"command": "f(){ f | f & }; f; sleep 30", "timeout_ms": 4000}, None),
@@ -188,6 +195,10 @@ try:
          "TIOCSTI is denied", out["TIOCSTI"][1])
     t.ok(not svc_hits and "refused" in out["loopback service"][1].lower(),
          "the host's loopback service is unreachable under network none", out["loopback service"][1])
+    text = out["submount"][1]
+    opts = text.split("\n")[0].split(",")
+    t.ok("ro" in opts and "nosuid" in opts and "nodev" in opts and "Read-only file system" in text,
+         "a mount below a read-only host tree is read-only, nosuid and nodev too", text)
     text = out["host facts"][1]
     t.eq(text.split("\n")[0].strip(), "sandhook-jail",
          "/proc/1/cmdline holds no host path, session or work id")
@@ -234,6 +245,8 @@ try:
          "and nothing escaped to the host's process table")
     final_checks(t, fake, os.path.join(state, "sandhook.log"), os.path.join(tmp, "fcgi.err"))
 finally:
+    subprocess.run(["umount", "-l", submount])
+    os.rmdir(submount)
     svc_stop.set()
     victim.kill()
     if pool:
