@@ -103,7 +103,8 @@ make_room(int dfd, off_t need, off_t max)
     n++;
   }
   closedir(d);
-  qsort(f, n, sizeof(*f), older_first);
+  if(n)
+    qsort(f, n, sizeof(*f), older_first);
   for(i = 0; i < n && total + need > max; i++)
     if(unlinkat(dfd, f[i].name, 0) == 0 || errno == ENOENT)
       total -= f[i].size;

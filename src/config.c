@@ -43,6 +43,7 @@ static const struct setting settings[] = {
   { "SANDHOOK_SKILL_MAX_MB", K_LONG, OFF(skill_max_mb), 1, 1L << 20 },
   { "SANDHOOK_SKILL_MAX_ENTRIES", K_LONG, OFF(skill_max_entries), 1, 1L << 24 },
   { "SANDHOOK_MEMORY_SYNC_SECONDS", K_LONG, OFF(memory_sync_s), 5, 86400 },
+  { "SANDHOOK_MEMORY_MB", K_LONG, OFF(memory_mb), 0, 1L << 20 },
   { "SANDHOOK_MEMORY_MAX_FILES", K_LONG, OFF(memory_max_files), 1, 1L << 20 },
   { "SANDHOOK_MEMORY_SYNC_DELETIONS", K_STR, OFF(memory_sync_deletions), 0, 0 },
   { "SANDHOOK_CAPTURE_DIR", K_STR, OFF(capture_dir), 0, 0 },
@@ -77,6 +78,7 @@ set_defaults(struct config *cfg)
   cfg->skill_max_entries = 10000;
   cfg->memory_sync_s = 15;
   cfg->memory_max_files = 20000;
+  cfg->memory_mb = 100;
   cfg->capture_keep_hours = 72;
   cfg->capture_max_mb = 100;
   limits_default(&cfg->limits);

@@ -36,6 +36,7 @@ struct config {
   long skill_max_mb;              /* per skill: download and unpacked size */
   long skill_max_entries;         /* per skill: archive members */
   long memory_sync_s;             /* at most one memory sync this often */
+  long memory_mb;                 /* the stores' image (0: an uncapped directory) */
   long memory_max_files;          /* per store, the paths the drainer keeps state for */
   char *memory_sync_deletions;    /* enabled | log_only | disabled */
   char *capture_dir;              /* capture every request here (opt-in) */

@@ -184,8 +184,9 @@ mirror_host(const char *root, const char *name)
     bind_mount(src, dst, MS_RDONLY | MS_NOSUID | MS_NODEV);
 }
 
-/* The capped workspace: an ext4 image on a loop device that detaches by
- * itself once the namespace, and with it the mount, is gone. */
+/* The capped workspace or memory folder: an ext4 image on a loop device
+ * that detaches by itself once the namespace, and with it the mount, is
+ * gone. */
 static void
 mount_image(const char *image, const char *dst)
 {
@@ -217,12 +218,12 @@ mount_image(const char *image, const char *dst)
   }
   memset(&info, 0, sizeof(info));
   info.lo_flags = LO_FLAGS_AUTOCLEAR;
-  snprintf((char *)info.lo_file_name, sizeof(info.lo_file_name), "sandhook-workspace");
+  snprintf((char *)info.lo_file_name, sizeof(info.lo_file_name), "sandhook");
   if(ioctl(loop, LOOP_SET_STATUS64, &info) < 0)
     die("LOOP_SET_STATUS64");
   make_node(dst, 1);
   if(mount(dev, dst, "ext4", MS_NOSUID | MS_NODEV, "errors=remount-ro") < 0)
-    die("mount the workspace image");
+    die("mount the image %s", image);
   close(loop);
   close(img);
   close(ctl);
@@ -265,12 +266,18 @@ mount_memory(const char *root, const char *memdir, const char *ro_list, unsigned
              unsigned gid)
 {
   char mnt[PATH_MAX], list[PATH_MAX], path[PATH_MAX], *rel, *save = NULL;
+  struct stat st;
   int top;
 
   join(mnt, root, "mnt");
   make_node(mnt, 1);
   join(mnt, root, "mnt/memory");
-  bind_mount(memdir, mnt, MS_NOSUID | MS_NODEV);
+  if(stat(memdir, &st) < 0)
+    die("stat %s", memdir);
+  if(S_ISREG(st.st_mode))
+    mount_image(memdir, mnt);       /* capped at SANDHOOK_MEMORY_MB */
+  else
+    bind_mount(memdir, mnt, MS_NOSUID | MS_NODEV);
   top = open(mnt, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if(top < 0)
     die("open %s", mnt);
@@ -408,7 +415,7 @@ build_root(const char *root, const char *workspace, unsigned uid, unsigned gid,
   snprintf(tmpopts, sizeof(tmpopts), "size=%ldm,mode=1777", lim->tmp_mb);
   if(mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, tmpopts) < 0)
     die("tmpfs /tmp");
-  join(p, root, JAIL_WORKDIR + 1);
+  join(p, root, &JAIL_WORKDIR[1]);
   if(stat(workspace, &st) < 0)
     die("stat %s", workspace);
   if(S_ISREG(st.st_mode))

@@ -4,6 +4,7 @@
 #include "frame.h"
 #include "log.h"
 #include "memfiles.h"
+#include "memsync.h"
 #include "strbuf.h"
 #include "workspace.h"
 
@@ -733,70 +734,70 @@ remove_local(struct memory *m, struct jail *j, struct store *s, struct fstate *f
   return 2;                         /* edited since the scan */
 }
 
+/* Carries out memsync_decide's action for one path; the new baseline
+ * (NULL: none). */
 static const char *
 sync_path(struct memory *m, struct api *api, struct jail *j, struct store *s, struct fstate *f,
           const struct entry *r, const char *local, struct pass *ps, char *out)
 {
-  const char *base = f->base[0] ? f->base : NULL;
+  struct memsync_case c = { f->base[0] ? f->base : NULL, r ? r->sha : NULL, local, f->refused, s->ro };
+  enum memsync_note note;
+  enum memsync_action act = memsync_decide(&c, &note);
   char fresh[SHA_LEN];
-  int remote_changed, locally_edited;
 
-  if(local)
+  if(act == MEMSYNC_REMOVE_LOCAL) {
+    int rc = remove_local(m, j, s, f, fresh);
+
+    if(rc == 0)
+      act = MEMSYNC_FORGET;
+    else if(rc == 1 || !strcmp(fresh, c.base))
+      act = MEMSYNC_HOLD;
+    else {
+      c.local = fresh;              /* edited since the scan: decide again */
+      act = memsync_decide(&c, &note);
+    }
+  }
+  if(act != MEMSYNC_DELETE_REMOTE)
     f->pending_since = 0;
-  if(!r) {
-    if(!local) {
-      f->pending_since = 0;
-      return NULL;
-    }
-    if(base) {
-      if(!strcmp(local, base)) {
-        int rc = remove_local(m, j, s, f, fresh);
-
-        if(rc == 0)
-          return NULL;
-        if(rc == 1 || !strcmp(fresh, base))
-          return base;
-        local = fresh;
-      }
-      if(s->ro)
-        log_warn("memory_kept", "memory_store_id=%s path=%s reason=%s",
-                 s->id, f->path,
-                 "deleted remotely but edited locally; a read-only store cannot push it");
-      else if(strcmp(f->refused, local))
-        log_info("memory_recreated", "memory_store_id=%s path=%s reason=%s",
-                 s->id, f->path, "deleted remotely but edited locally");
-    }
-    if(s->ro || !strcmp(f->refused, local))
-      return NULL;
-    return upload(m, api, j, s, f->path, local, NULL, out);
+  switch(note) {
+  case MEMSYNC_NOTE_KEPT:
+    log_warn("memory_kept", "memory_store_id=%s path=%s reason=%s", s->id, f->path,
+             "deleted remotely but edited locally; a read-only store cannot push it");
+    break;
+  case MEMSYNC_NOTE_RECREATED:
+    log_info("memory_recreated", "memory_store_id=%s path=%s reason=%s", s->id, f->path,
+             "deleted remotely but edited locally");
+    break;
+  case MEMSYNC_NOTE_RESTORED:
+    log_warn("memory_conflict", "memory_store_id=%s path=%s reason=%s", s->id, f->path,
+             "deleted locally but changed remotely; restoring the remote version");
+    break;
+  case MEMSYNC_NOTE_BOTH_CHANGED:
+    log_warn("memory_conflict", "memory_store_id=%s path=%s reason=%s", s->id, f->path,
+             "changed both locally and remotely; keeping the remote version");
+    break;
+  case MEMSYNC_NOTE_NONE:
+    break;
   }
-  remote_changed = !base || strcmp(r->sha, base);
-  locally_edited = local && (!base || strcmp(local, base)) && strcmp(local, r->sha);
-  if(!local && base) {
-    if(remote_changed) {
-      log_warn("memory_conflict", "memory_store_id=%s path=%s reason=%s",
-               s->id, f->path,
-               "deleted locally but changed remotely; restoring the remote version");
-      f->pending_since = 0;
-      side_add(&ps->pulls, f->path, r->id, r->sha);
-    }
-    return base;
-  }
-  if(remote_changed) {
-    if(local && !strcmp(local, r->sha))
-      return r->sha;
-    if(locally_edited)
-      log_warn("memory_conflict", "memory_store_id=%s path=%s reason=%s",
-               s->id, f->path, "changed both locally and remotely; keeping the remote version");
+  switch(act) {
+  case MEMSYNC_FORGET:
+    return NULL;
+  case MEMSYNC_IN_STEP:
+    return r->sha;
+  case MEMSYNC_HOLD:
+  case MEMSYNC_REMOVE_LOCAL:
+    return c.base;
+  case MEMSYNC_UPLOAD_NEW:
+    return upload(m, api, j, s, f->path, c.local, NULL, out);
+  case MEMSYNC_UPLOAD:
+    return upload(m, api, j, s, f->path, c.local, r, out) ?: r->sha;
+  case MEMSYNC_PULL:
     side_add(&ps->pulls, f->path, r->id, r->sha);
-    return base;
+    return c.base;
+  case MEMSYNC_DELETE_REMOTE:
+    return corroborated_delete(m, api, j, s, f, r, ps);
   }
-  if(!s->ro && locally_edited) {
-    if(!strcmp(f->refused, local))
-      return r->sha;
-    return upload(m, api, j, s, f->path, local, r, out) ?: r->sha;
-  }
-  return r->sha;
+  return c.base;
 }
 
 static int
@@ -863,10 +864,7 @@ sync_store(struct memory *m, struct api *api, struct jail *j, struct store *s, i
       break;
     r = side_find(&remote, paths[i]);
     l = side_find(&local, paths[i]);
-    if(!l && f->base[0] && r && !strcmp(r->sha, f->base) && !s->ro)
-      nb = corroborated_delete(m, api, j, s, f, r, &ps);
-    else
-      nb = sync_path(m, api, j, s, f, r, l ? l->sha : NULL, &ps, out);
+    nb = sync_path(m, api, j, s, f, r, l ? l->sha : NULL, &ps, out);
     set_sha(keep, nb);
     set_sha(f->base, keep);
   }
@@ -1028,23 +1026,42 @@ plan_store(struct memory *m, const cJSON *res, char *err, size_t errlen)
   return 0;
 }
 
-/* The host folder starts empty for every item: what a dead run left is
- * moved aside, neither uploaded nor lost. */
+/* The stores start empty for every item: what a dead run left is moved
+ * aside, neither uploaded nor lost.  With SANDHOOK_MEMORY_MB they live in
+ * an ext4 image of that size, so the agent cannot fill the state
+ * filesystem through /mnt/memory, and the host holds one file, no tree the
+ * agent writes; else (no root, no loop devices) in a directory. */
 static int
 host_folder(struct memory *m, const char *sid)
 {
-  char stale[PATH_MAX + 32];
+  static const char *const leaves[] = { "memory.img", "memory" };
+  char base[PATH_MAX - 16], stale[PATH_MAX + 32];
+  size_t i;
 
-  if(snprintf(m->host, sizeof(m->host), "%s/sessions/%s/memory", m->cfg->state_dir, sid) >=
-     (int)sizeof(m->host))
+  if(snprintf(base, sizeof(base), "%s/sessions/%s", m->cfg->state_dir, sid) >= (int)sizeof(base) - 16 ||
+     mkdir_p(base, 0700) < 0)
     return -1;
-  if(access(m->host, F_OK) == 0) {
-    snprintf(stale, sizeof(stale), "%s.stale-%lld", m->host, (long long)time(NULL));
-    if(rename(m->host, stale) < 0)
+  for(i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
+    if(snprintf(m->host, sizeof(m->host), "%s/%s", base, leaves[i]) >= (int)sizeof(m->host))
+      return -1;
+    if(access(m->host, F_OK) < 0)
+      continue;
+    if(snprintf(stale, sizeof(stale), "%s.stale-%lld", m->host, (long long)time(NULL)) >=
+       (int)sizeof(stale) || rename(m->host, stale) < 0)
       return -1;
     log_warn("memory_leftovers", "moved_to=%s reason=%s",
              stale, "a previous run did not clean up; nothing of it is uploaded");
   }
+  if(m->cfg->memory_mb > 0 && image_possible()) {
+    if(snprintf(m->host, sizeof(m->host), "%s/memory.img", base) >= (int)sizeof(m->host))
+      return -1;
+    return image_create(m->host, m->cfg->memory_mb, m->cfg);
+  }
+  if(m->cfg->memory_mb > 0)
+    log_warn("memory_cap_unavailable", "reason=%s fallback=directory",
+             geteuid() ? "unprivileged" : "no loop devices or mkfs.ext4");
+  if(snprintf(m->host, sizeof(m->host), "%s/memory", base) >= (int)sizeof(m->host))
+    return -1;
   return jail_owned_dir(m->host, m->cfg);
 }
 
@@ -1092,7 +1109,8 @@ memory_plan(struct memory **out, const struct config *cfg, const cJSON *session,
       strcat(m->ro_list, m->st[i].rel);
     }
   if(!err[0] && host_folder(m, item->data_id) < 0)
-    snprintf(err, sizeof(err), "cannot prepare %.400s: %s", m->host, strerror(errno));
+    snprintf(err, sizeof(err), "cannot prepare %.400s: %s%s", m->host, strerror(errno),
+             errno == ENOSPC ? " (free space in SANDHOOK_STATE_DIR or lower SANDHOOK_MEMORY_MB)" : "");
   if(err[0]) {
     log_err("memory_unavailable", "reason=%s", err);
     memory_free(m, 1);

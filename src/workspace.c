@@ -27,16 +27,23 @@ find_mkfs(void)
   return NULL;
 }
 
-/* A sparse file of the cap's size, formatted with the jail uid owning its
- * root directory; built under a temporary name so a crash leaves no
- * half-made image behind. */
-static int
-make_image(const char *path, const struct config *cfg)
+int
+image_possible(void)
+{
+  return geteuid() == 0 && access("/dev/loop-control", R_OK | W_OK) == 0 && find_mkfs() != NULL;
+}
+
+/* The image's blocks are allocated up front (and mkfs told not to discard
+ * them), so another session filling the state filesystem cannot make this
+ * one's writes fail later.  Built under a temporary name so a crash leaves
+ * no half-made image behind. */
+int
+image_create(const char *path, long mb, const struct config *cfg)
 {
   char tmp[PATH_MAX + 8], owner[96];
   const char *mkfs = find_mkfs();
   char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-  int fd, status;
+  int fd, status, e;
   pid_t pid;
 
   if(!mkfs) {
@@ -47,15 +54,17 @@ make_image(const char *path, const struct config *cfg)
   fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if(fd < 0)
     return -1;
-  if(ftruncate(fd, (off_t)cfg->workspace_mb << 20) < 0) {
+  if(fallocate(fd, 0, 0, (off_t)mb << 20) < 0) {
+    e = errno;
     close(fd);
     unlink(tmp);
+    errno = e;
     return -1;
   }
   close(fd);
   snprintf(owner, sizeof(owner), "root_owner=%u:%u,nodiscard", cfg->jail_uid, cfg->jail_gid);
   {
-    char *const argv[] = { (char *)mkfs, "-q", "-F", "-m", "0", "-J", "size=4", "-L", "workspace",
+    char *const argv[] = { (char *)mkfs, "-q", "-F", "-m", "0", "-J", "size=4", "-L", "sandhook",
                            "-E", owner, tmp, NULL };
 
     if(posix_spawn(&pid, mkfs, NULL, NULL, argv, envp) != 0) {
@@ -116,8 +125,14 @@ workspace_prepare(struct workspace *w, const struct config *cfg, const char *ses
   else if(cfg->workspace_mb > 0) {
     if(snprintf(w->path, sizeof(w->path), "%s/workspace.img", dir) >= (int)sizeof(w->path))
       return -1;
-    if(access(w->path, F_OK) == 0 ||
-       (access("/dev/loop-control", R_OK | W_OK) == 0 && make_image(w->path, cfg) == 0)) {
+    if(access(w->path, F_OK) == 0 || image_possible()) {
+      /* A disk too small for the cap is the operator's to fix, never a
+       * reason to run the session uncapped. */
+      if(access(w->path, F_OK) < 0 && image_create(w->path, cfg->workspace_mb, cfg) < 0) {
+        log_err("workspace_image_failed", "path=%s size_mb=%ld error=%s hint=%s", w->path,
+                cfg->workspace_mb, strerror(errno), "free space in SANDHOOK_STATE_DIR or lower SANDHOOK_WORKSPACE_MB");
+        return -1;
+      }
       w->lock_fd = open(w->path, O_RDONLY | O_CLOEXEC);
       if(w->lock_fd < 0 || lock_path(w->lock_fd) < 0) {
         workspace_release(w);
@@ -125,8 +140,7 @@ workspace_prepare(struct workspace *w, const struct config *cfg, const char *ses
       }
       return 0;
     }
-    log_warn("workspace_cap_unavailable", "reason=%s errno=%d fallback=directory",
-             "no loop devices or mkfs.ext4", errno);
+    log_warn("workspace_cap_unavailable", "reason=%s fallback=directory", "no loop devices or mkfs.ext4");
   }
   if(snprintf(w->path, sizeof(w->path), "%s/workspace", dir) >= (int)sizeof(w->path) ||
      jail_owned_dir(w->path, cfg) < 0)

@@ -1,4 +1,4 @@
-#include "tools.h"
+#include "bash_output.h"
 #include "../jsonnum.h"
 #include "../clock.h"
 
@@ -90,67 +90,11 @@ shell_start(struct tool_ctx *ctx)
   return 0;
 }
 
-/* Keeps the last BASH_OUTPUT_LIMIT bytes plus room for the sentinel. */
-struct outbuf {
-  char *data;
-  size_t len, cap;
-  int truncated;
-};
-
-static int
-outbuf_add(struct outbuf *o, const char *d, size_t n, size_t keep)
-{
-  if(o->len + n > o->cap) {
-    size_t nc = o->cap ? o->cap : 65536;
-    char *nd;
-
-    while(nc < o->len + n)
-      nc *= 2;
-    nd = realloc(o->data, nc + 1);
-    if(!nd)
-      return -1;
-    o->data = nd;
-    o->cap = nc;
-  }
-  memcpy(o->data + o->len, d, n);
-  o->len += n;
-  if(o->len > 2 * keep) {
-    memmove(o->data, o->data + o->len - keep, keep);
-    o->len = keep;
-    o->truncated = 1;
-  }
-  o->data[o->len] = '\0';
-  return 0;
-}
-
-static size_t
-strip_ansi(char *s, size_t len)
-{
-  size_t i = 0, o = 0;
-
-  while(i < len) {
-    if(s[i] == '\x1b' && i + 1 < len && s[i + 1] == '[') {
-      size_t j = i + 2;
-
-      while(j < len && ((s[j] >= '0' && s[j] <= '9') || s[j] == ';' || s[j] == '?'))
-        j++;
-      while(j < len && s[j] >= ' ' && s[j] <= '/')
-        j++;
-      if(j < len && s[j] >= '@' && s[j] <= '~') {
-        i = j + 1;
-        continue;
-      }
-    }
-    s[o++] = s[i++];
-  }
-  return o;
-}
-
 enum run_rc { RUN_DONE, RUN_TIMEOUT, RUN_DIED, RUN_ERROR };
 
 static enum run_rc
 run_command(struct tool_ctx *ctx, const char *cmd, long timeout_ms,
-            struct outbuf *o, int *exit_code)
+            struct bash_output *o, int *exit_code)
 {
   struct bash_shell *b = &ctx->bash;
   char sentinel[64], split[80], *script;
@@ -183,7 +127,7 @@ run_command(struct tool_ctx *ctx, const char *cmd, long timeout_ms,
   for(;;) {
     struct pollfd pfd = { b->out_fd, POLLIN, 0 };
     long long left = deadline - now_ms();
-    char buf[65536], *hit;
+    char buf[65536];
     ssize_t got;
 
     if(left <= 0)
@@ -198,16 +142,11 @@ run_command(struct tool_ctx *ctx, const char *cmd, long timeout_ms,
         continue;
       return RUN_DIED;
     }
-    if(outbuf_add(o, buf, (size_t)got, BASH_OUTPUT_LIMIT + sizeof(sentinel) + 16) < 0)
+    /* Room for the newest BASH_OUTPUT_LIMIT bytes and the marker after them. */
+    if(bash_output_add(o, buf, (size_t)got, BASH_OUTPUT_LIMIT + sizeof(sentinel) + 16) < 0)
       return RUN_ERROR;
-    /* Output is bytes, NULs included: search by length, never as a string. */
-    hit = memmem(o->data, o->len, sentinel, strlen(sentinel));
-    if(hit && memchr(hit + strlen(sentinel), '\n', o->len - (size_t)(hit - o->data) - strlen(sentinel))) {
-      *exit_code = atoi(hit + strlen(sentinel));
-      o->len = (size_t)(hit - o->data);
-      o->data[o->len] = '\0';
+    if(bash_output_end(o, sentinel, exit_code))
       return RUN_DONE;
-    }
   }
 }
 
@@ -217,11 +156,9 @@ tool_bash(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   const char *cmd = in_str(in, "command");
   const cJSON *tv = in ? cJSON_GetObjectItemCaseSensitive(in, "timeout_ms") : NULL;
   long timeout_ms = ctx->default_timeout_ms;
-  struct outbuf o = { 0 };
+  struct bash_output o = { 0 };
   enum run_rc rc;
   int code = -1;
-  char *text;
-  size_t len;
 
   if(cJSON_IsNumber(tv) && tv->valuedouble >= 1)
     timeout_ms = json_long(tv, 1, 86400000L, timeout_ms);
@@ -252,31 +189,5 @@ tool_bash(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
     free(o.data);
     return;
   }
-  if(!o.data) {
-    tool_text(res, code != 0, code != 0 ? "exit %d" : "", code);
-    return;
-  }
-  len = strip_ansi(o.data, o.len);
-  while(len && o.data[len - 1] == '\n')
-    len--;
-  text = o.data;
-  if(len > BASH_OUTPUT_LIMIT) {
-    text += len - BASH_OUTPUT_LIMIT;
-    len = BASH_OUTPUT_LIMIT;
-    o.truncated = 1;
-  }
-  if(o.truncated) {
-    struct strbuf t = { 0 };
-
-    sb_printf(&t, "[output truncated]\n");
-    sb_append(&t, text, len);
-    if(!t.failed)
-      tool_text_raw(res, code != 0, t.data, t.len);
-    sb_free(&t);
-  }
-  else if(code != 0 && len == 0)
-    tool_text(res, 1, "exit %d", code);
-  else
-    tool_text_raw(res, code != 0, text, len);
-  free(o.data);
+  bash_output_result(&o, code, res);
 }

@@ -299,7 +299,8 @@ tool_glob(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
     tool_text(res, 0, "no matches");
     goto out;
   }
-  qsort(g.hits, g.n, sizeof(*g.hits), newest_first);
+  if(g.n)
+    qsort(g.hits, g.n, sizeof(*g.hits), newest_first);
   for(i = 0; i < g.n && i < GLOB_RESULT_LIMIT; i++)
     sb_printf(&out, "%s%s/%s%s%s", i ? "\n" : "", pl.root->path,
               strcmp(pl.rel, ".") ? pl.rel : "", strcmp(pl.rel, ".") ? "/" : "", g.hits[i].path);

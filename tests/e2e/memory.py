@@ -114,7 +114,8 @@ with Scenario() as sc:
          any("view=basic&limit=100" in r["query"] for r in lists),
          "downloads list view=full&limit=20, syncs view=basic&limit=100")
     host = os.path.join(state, "sessions", sid)
-    t.ok(os.path.isdir(os.path.join(host, "workspace")) and not os.path.exists(os.path.join(host, "memory")),
+    t.ok(os.path.isdir(os.path.join(host, "workspace")) and not os.path.exists(os.path.join(host, "memory"))
+         and not os.path.exists(os.path.join(host, "memory.img")),
          "the memory folders are removed when the item ends")
 
     # Twenty memories, nineteen deleted locally: one sync sends at most

@@ -7,78 +7,8 @@
 #include <unistd.h>
 
 #include "../../src/log.h"
+#include "logfmt.h"
 #include "tap.h"
-
-struct field {
-  char key[64];
-  char val[1024];
-};
-
-/* A strict logfmt reader: key=bare or key="quoted with \" \\ \n \xNN". */
-static int
-parse(const char *line, struct field *f, int max)
-{
-  int n = 0;
-  const char *p = line;
-
-  while(*p && *p != '\n') {
-    size_t k = 0, v = 0;
-
-    if(n == max)
-      return -1;
-    while(*p && *p != '=' && *p != ' ' && k < sizeof(f[n].key) - 1)
-      f[n].key[k++] = *p++;
-    f[n].key[k] = '\0';
-    if(*p++ != '=')
-      return -1;
-    if(*p == '"') {
-      for(p++; *p && *p != '"'; p++) {
-        if(*p == '\\') {
-          p++;
-          if(*p == 'n')
-            f[n].val[v++] = '\n';
-          else if(*p == 'x') {
-            unsigned c;
-
-            if(sscanf(p + 1, "%2x", &c) != 1)
-              return -1;
-            f[n].val[v++] = (char)c;
-            p += 2;
-          }
-          else if(*p == '"' || *p == '\\')
-            f[n].val[v++] = *p;
-          else
-            return -1;
-        }
-        else
-          f[n].val[v++] = *p;
-      }
-      if(*p++ != '"')
-        return -1;
-    }
-    else
-      while(*p && *p != ' ' && *p != '\n')
-        f[n].val[v++] = *p++;
-    f[n].val[v] = '\0';
-    n++;
-    if(*p == ' ')
-      p++;
-    else if(*p && *p != '\n')
-      return -1;
-  }
-  return n;
-}
-
-static const char *
-get(struct field *f, int n, const char *key)
-{
-  int i;
-
-  for(i = 0; i < n; i++)
-    if(!strcmp(f[i].key, key))
-      return f[i].val;
-  return NULL;
-}
 
 int
 main(void)
@@ -115,16 +45,16 @@ main(void)
 
     if(getline(&line, &cap, in) < 0)
       break;
-    n = parse(line, f, 16);
+    n = logfmt_parse(line, f, 16);
     is_int(n, 11, "hostile value %zu: one line of exactly the fields written", i);
-    is_str(get(f, n, "event"), "memory_upload_refused", "  ...the event is the caller's");
-    is_str(get(f, n, "level"), "warn", "  ...and so is the level");
-    is_str(get(f, n, "path"), hostile[i], "  ...the value comes back whole");
-    is_str(get(f, n, "status"), "400", "  ...a number after it is intact");
-    is_str(get(f, n, "session_id"), "sesn_\"x y\"", "  ...the ids are escaped too");
+    is_str(logfmt_get(f, n, "event"), "memory_upload_refused", "  ...the event is the caller's");
+    is_str(logfmt_get(f, n, "level"), "warn", "  ...and so is the level");
+    is_str(logfmt_get(f, n, "path"), hostile[i], "  ...the value comes back whole");
+    is_str(logfmt_get(f, n, "status"), "400", "  ...a number after it is intact");
+    is_str(logfmt_get(f, n, "session_id"), "sesn_\"x y\"", "  ...the ids are escaped too");
     memcpy(want, hostile[i], want_len);
     want[want_len] = '\0';
-    is_str(get(f, n, "reason"), want, "  ...a precision cut is escaped as well");
+    is_str(logfmt_get(f, n, "reason"), want, "  ...a precision cut is escaped as well");
   }
   ok(in && getline(&line, &cap, in) < 0, "no line more than the calls made");
   free(line);
