@@ -21,15 +21,11 @@ safe_id(const char *id)
   return 1;
 }
 
-/* The header goes by sendmsg so that a descriptor can ride on its first
- * byte; the receiver takes it with the header. */
-int
-send_frame_fd(int sock, const char *data, size_t len, int fd)
+ssize_t
+send_with_fd(int sock, const void *data, size_t len, int fd)
 {
-  unsigned char hdr[4] = { (unsigned char)(len >> 24), (unsigned char)(len >> 16),
-                           (unsigned char)(len >> 8), (unsigned char)len };
   union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } cm;
-  struct iovec iov = { hdr, 4 };
+  struct iovec iov = { (void *)data, len };
   struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
   ssize_t n;
 
@@ -45,6 +41,18 @@ send_frame_fd(int sock, const char *data, size_t len, int fd)
   do
     n = sendmsg(sock, &msg, MSG_NOSIGNAL);
   while(n < 0 && errno == EINTR);
+  return n;
+}
+
+/* The descriptor rides on the header's first byte; the receiver takes it
+ * with the header. */
+int
+send_frame_fd(int sock, const char *data, size_t len, int fd)
+{
+  unsigned char hdr[4] = { (unsigned char)(len >> 24), (unsigned char)(len >> 16),
+                           (unsigned char)(len >> 8), (unsigned char)len };
+  ssize_t n = send_with_fd(sock, hdr, 4, fd);
+
   if(n < 0 || write_all(sock, hdr + n, 4 - (size_t)n) < 0)
     return -1;
   return write_all(sock, data, len);

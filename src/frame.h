@@ -7,13 +7,17 @@
 #define SANDHOOK_FRAME_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define FRAME_MAX (64u << 20)
 /* The jail process receives its end of the channel on this descriptor. */
 #define JAIL_FD 3
 
 int send_frame(int sock, const char *data, size_t len);
-/* The same, passing descriptor fd along (SCM_RIGHTS) when fd >= 0. */
+/* One sendmsg of len bytes with descriptor fd (SCM_RIGHTS) when fd >= 0;
+ * the bytes sent, or -1. */
+ssize_t send_with_fd(int sock, const void *data, size_t len, int fd);
+/* send_frame, passing descriptor fd along when fd >= 0. */
 int send_frame_fd(int sock, const char *data, size_t len, int fd);
 /* A NUL-terminated frame, or NULL on EOF, error or an oversized frame.  A
  * descriptor sent along is closed. */

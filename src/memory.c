@@ -734,6 +734,20 @@ remove_local(struct memory *m, struct jail *j, struct store *s, struct fstate *f
   return 2;                         /* edited since the scan */
 }
 
+/* What the log says when a sync decision came with a note. */
+static const struct {
+  enum log_level level;
+  const char *event, *reason;
+} notes[] = {
+  [MEMSYNC_NOTE_BOTH_CHANGED] = { LOG_WARN, "memory_conflict",
+                                  "changed both locally and remotely; keeping the remote version" },
+  [MEMSYNC_NOTE_RESTORED] = { LOG_WARN, "memory_conflict",
+                              "deleted locally but changed remotely; restoring the remote version" },
+  [MEMSYNC_NOTE_RECREATED] = { LOG_INFO, "memory_recreated", "deleted remotely but edited locally" },
+  [MEMSYNC_NOTE_KEPT] = { LOG_WARN, "memory_kept",
+                          "deleted remotely but edited locally; a read-only store cannot push it" },
+};
+
 /* Carries out memsync_decide's action for one path; the new baseline
  * (NULL: none). */
 static const char *
@@ -759,26 +773,9 @@ sync_path(struct memory *m, struct api *api, struct jail *j, struct store *s, st
   }
   if(act != MEMSYNC_DELETE_REMOTE)
     f->pending_since = 0;
-  switch(note) {
-  case MEMSYNC_NOTE_KEPT:
-    log_warn("memory_kept", "memory_store_id=%s path=%s reason=%s", s->id, f->path,
-             "deleted remotely but edited locally; a read-only store cannot push it");
-    break;
-  case MEMSYNC_NOTE_RECREATED:
-    log_info("memory_recreated", "memory_store_id=%s path=%s reason=%s", s->id, f->path,
-             "deleted remotely but edited locally");
-    break;
-  case MEMSYNC_NOTE_RESTORED:
-    log_warn("memory_conflict", "memory_store_id=%s path=%s reason=%s", s->id, f->path,
-             "deleted locally but changed remotely; restoring the remote version");
-    break;
-  case MEMSYNC_NOTE_BOTH_CHANGED:
-    log_warn("memory_conflict", "memory_store_id=%s path=%s reason=%s", s->id, f->path,
-             "changed both locally and remotely; keeping the remote version");
-    break;
-  case MEMSYNC_NOTE_NONE:
-    break;
-  }
+  if(note != MEMSYNC_NOTE_NONE)
+    log_event(notes[note].level, notes[note].event, "memory_store_id=%s path=%s reason=%s", s->id,
+              f->path, notes[note].reason);
   switch(act) {
   case MEMSYNC_FORGET:
     return NULL;

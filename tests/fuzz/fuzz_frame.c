@@ -21,30 +21,6 @@ lowest_free_fd(void)
   return fd;
 }
 
-static void
-send_raw(int sock, const uint8_t *d, size_t n, int with_fd)
-{
-  union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } cm;
-  struct iovec iov = { (void *)d, n };
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-  int fd = -1;
-
-  if(with_fd) {
-    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    FUZZ_ASSERT(fd >= 0);
-    memset(&cm, 0, sizeof(cm));
-    msg.msg_control = cm.buf;
-    msg.msg_controllen = sizeof(cm.buf);
-    CMSG_FIRSTHDR(&msg)->cmsg_level = SOL_SOCKET;
-    CMSG_FIRSTHDR(&msg)->cmsg_type = SCM_RIGHTS;
-    CMSG_FIRSTHDR(&msg)->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(CMSG_FIRSTHDR(&msg)), &fd, sizeof(int));
-  }
-  (void)sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-  if(fd >= 0)
-    close(fd);
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -52,7 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   size_t off = 0, len;
   char *frame;
 
-  FUZZ_ASSERT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  FUZZ_ASSERT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) == 0);
   while(off + 2 <= size) {
     int flags = data[off];
     size_t n = data[off + 1];
@@ -60,8 +36,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     off += 2;
     if(n > size - off)
       n = size - off;
-    if(n)
-      send_raw(sv[0], data + off, n, flags & 1);
+    if(n) {
+      int fd = flags & 1 ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
+
+      (void)send_with_fd(sv[0], data + off, n, fd);
+      if(fd >= 0)
+        close(fd);
+    }
     off += n;
   }
   close(sv[0]);
