@@ -95,6 +95,8 @@ def copy_sources(tmp):
         drop = {".git", "node_modules", "autom4te.cache"}
         if os.path.samefile(d, TOP):     # distcheck's and install's leftovers
             drop |= {n for n in names if n.startswith(("sandhook-", "_dest"))}
+        if os.path.basename(d) == "fuzz":  # a campaign's corpus changes as it runs
+            drop |= {"work", "obj"} | {n for n in names if n.startswith("fuzz_") and not n.endswith(".c")}
         return [n for n in names if n in drop or n.endswith((".o", ".a"))]
 
     shutil.copytree(TOP, src, symlinks=True, ignore=ignore)

@@ -7,9 +7,10 @@ fill it.
 
 /workspace is an image whose blocks are allocated when it is made, and the
 memory stores live in an image of SANDHOOK_MEMORY_MB: the filling session
-runs out of room in each of its places (ENOSPC inside the jail), the state
-filesystem keeps its free space, and the other session, started before and
-continued after, writes its workspace and its memory store as before.
+runs out of room in each of its places (ENOSPC inside the jail) and, while
+it is still running and holding all it wrote, the state filesystem keeps
+its free space and the other session, started before, writes its workspace
+and its memory store as before.
 """
 import os
 import subprocess
@@ -28,11 +29,15 @@ t = Checks()
 FILL = ("for d in /workspace /mnt/memory/notes /tmp; do "
         "dd if=/dev/zero of=$d/fill bs=1M count=400 2>&1 | grep -o 'No space left on device' | head -1; "
         "done; echo filled")
+# Holds the filling session's work item open, all it wrote in place, until
+# the test lets it go (a file it creates through the jail's root).
+HOLD = ("(exec -a starve_hold sleep infinity &); "
+        "while [ ! -e /tmp/go ]; do sleep 0.1; done; echo released")
 
 
 def ended(sc, sid):
     return until(lambda: sc.fake.state(sid)["status"] in ("terminated", "idle") and
-                 all(w["state"] == "stopped" for w in sc.fake.work()), 180, 0.2)
+                 all(w["state"] == "stopped" for w in sc.fake.work() if w["data"]["id"] == sid), 180, 0.2)
 
 
 with Scenario() as sc:
@@ -63,16 +68,22 @@ with Scenario() as sc:
         t.eq(run(b), 202, "the second session starts first")
         t.ok(ended(sc, b), "and goes idle with its workspace made")
 
-        a = sc.fake.session([{"tool": "bash", "input": {"command": FILL}}],
+        a = sc.fake.session([{"tool": "bash", "input": {"command": FILL}},
+                             {"tool": "bash", "input": {"command": HOLD}}],
                             resources=notes(store()))["session_id"]
         t.eq(run(a), 202, "the filling session starts")
-        t.ok(ended(sc, a), "and ends")
+        t.ok(until(lambda: len(sc.fake.state(a)["results"]) == 1, 180, 0.2), "and has filled its places")
         res = [r["content"][0]["text"] for r in sc.fake.state(a)["results"].values()]
         t.eq(res, ["No space left on device\n" * 3 + "filled"],
              "the workspace, /mnt/memory and /tmp each ran out of room inside the jail")
+        hold = []
+        t.ok(until(lambda: hold.extend(subprocess.run(["pgrep", "-f", "starve_hold"], capture_output=True,
+                                                      text=True).stdout.split()) or hold, 60, 0.2),
+             "and holds its work item open")
         st = os.statvfs(state)
         free_mb = st.f_bavail * st.f_frsize >> 20
-        t.ok(free_mb >= 150, "the state filesystem kept its free space (%d MiB free of 300)" % free_mb)
+        t.ok(free_mb >= 150, "while it runs, the state filesystem kept its free space (%d MiB free of 300)"
+             % free_mb)
 
         sc.fake.session([{"tool": "bash", "input": {"command":
                           "cat /workspace/b.txt && dd if=/dev/urandom of=/workspace/big bs=1M count=20 "
@@ -85,6 +96,8 @@ with Scenario() as sc:
         t.eq(res[-1], "before\nok", "it wrote 20 MiB to its workspace and a file to its memory store")
         t.ok(until(lambda: sc.fake.call("GET", "/_fake/memory_stores/" + b_store)["memories"].get("/b.md")
                    == "after\n", 30), "and its memory store was synced")
+        open("/proc/%s/root/tmp/go" % hold[0], "w").close()
+        t.ok(ended(sc, a), "the filling session, let go, ends")
         log = open(os.path.join(state, "sandhook.log")).read()
         t.ok("I/O error" not in log and "remount-ro" not in log, "no I/O error anywhere")
         final_checks(t, sc.fake, os.path.join(state, "sandhook.log"), os.path.join(sc.tmp, "fcgi.err"))
