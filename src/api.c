@@ -119,12 +119,8 @@ header_cb(char *data, size_t sz, size_t n, void *p)
       sc->resp->status = strtol(sp + 1, NULL, 10);
     sc->retry_after_s = 0;
   }
-  else if(len > 12 && !strncasecmp(data, "retry-after:", 12)) {
-    /* Bounded before any arithmetic: backoff multiplies it by 1000. */
-    long s = strtol(data + 12, NULL, 10);
-
-    sc->retry_after_s = s < 0 ? 0 : s > 3600 ? 3600 : s;
-  }
+  else if(len > 12 && !strncasecmp(data, "retry-after:", 12))
+    sc->retry_after_s = api_retry_after(data + 12);
   else if((len == 2 && data[0] == '\r') || (len == 1 && data[0] == '\n')) {
     /* End of the headers: tell a stream's reader it is open, before any
      * event arrives, so it can list the history. */
@@ -226,8 +222,17 @@ perform(struct api *a, const struct api_req *rq, struct sink_ctx *sc)
   return 0;
 }
 
-static long
-backoff_ms(int attempt, long retry_after_s)
+long
+api_retry_after(const char *value)
+{
+  /* Bounded before any arithmetic: the backoff multiplies it by 1000. */
+  long v = strtol(value, NULL, 10);
+
+  return v < 0 ? 0 : v > 3600 ? 3600 : v;
+}
+
+long
+api_backoff_ms(int attempt, long retry_after_s)
 {
   long base = BACKOFF_BASE_MS << (attempt < 5 ? attempt : 5);
   long jitter;
@@ -269,7 +274,7 @@ retrying(struct api *a, const struct api_req *rq, struct api_resp *resp, api_sin
       return 0;
     if(attempt >= rq->max_retries || (a->cancel && *a->cancel))
       break;
-    wait = backoff_ms(attempt, sc.retry_after_s);
+    wait = api_backoff_ms(attempt, sc.retry_after_s);
     if(rq->deadline_ms && now_ms() + wait >= rq->deadline_ms)
       break;
     log_warn("api_retry", "method=%s path=%s status=%ld attempt=%d wait_ms=%ld error=%s",

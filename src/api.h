@@ -74,6 +74,12 @@ int api_download(struct api *a, const struct api_req *rq, int fd, size_t max,
                  struct api_resp *resp);
 void api_resp_free(struct api_resp *resp);
 int api_transient(long status);
+/* A Retry-After header's value (delta-seconds) in 0..3600: whatever the
+ * server sent, nothing later overflows. */
+long api_retry_after(const char *value);
+/* The wait before retry attempt (0-based): exponential with jitter, or the
+ * Retry-After when longer, never over a minute. */
+long api_backoff_ms(int attempt, long retry_after_s);
 
 /* Percent-encodes s for a query string or path segment; free() the result. */
 char *api_escape(struct api *a, const char *s);

@@ -8,6 +8,15 @@
 #include <string.h>
 #include <time.h>
 
+long
+lease_ttl_from_json(const cJSON *v)
+{
+  /* Capped before the cast: a double past long's range is undefined. */
+  if(!cJSON_IsNumber(v) || !(v->valuedouble > 0))
+    return 0;
+  return v->valuedouble >= 86400.0 ? 86400000L : (long)(v->valuedouble * 1000);
+}
+
 static long
 clamp_interval(long ttl_ms)
 {
@@ -88,9 +97,8 @@ beat(struct lease *l)
   strcpy(l->last, v->valuestring);
   l->last_ok_ms = now_ms();
   v = cJSON_GetObjectItemCaseSensitive(root, "ttl_seconds");
-  if(cJSON_IsNumber(v) && v->valuedouble > 0) {
-    /* Capped before the cast: a double past long's range is undefined. */
-    l->ttl_ms = v->valuedouble >= 86400.0 ? 86400000L : (long)(v->valuedouble * 1000);
+  if(lease_ttl_from_json(v) > 0) {
+    l->ttl_ms = lease_ttl_from_json(v);
     l->interval_ms = clamp_interval(l->ttl_ms);
   }
   pthread_mutex_unlock(&l->mu);

@@ -36,6 +36,9 @@ struct lease {
 int lease_start(struct lease *l, const struct config *cfg, const struct work_item *item);
 enum lease_state lease_state(struct lease *l);
 long lease_ttl_ms(struct lease *l);
+/* A heartbeat's ttl_seconds in milliseconds, at most a day; 0 for anything
+ * that is not a positive number. */
+long lease_ttl_from_json(const cJSON *v);
 void lease_end(struct lease *l);
 
 #endif

@@ -1,8 +1,10 @@
-/* The per-item secret and the work object. */
+/* The per-item secret, the work object, and the numbers the control plane
+ * sends that the worker computes with (Retry-After, a lease's ttl). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../src/b64.h"
+#include "../../src/lease.h"
 #include "../../src/queue.h"
 #include "tap.h"
 
@@ -68,5 +70,27 @@ main(void)
            "\"secret\":null}", &item, &secret) == 0 && !secret &&
      !strcmp(item.data_type, "healthcheck"), "healthcheck item, null secret");
   ok(parse("{}", &item, &secret) < 0, "object without id is not a work item");
+  /* Retry-After: whatever arrives, the wait stays a minute at most. */
+  is_int(api_retry_after(" 120\r\n"), 120, "Retry-After: 120 is 120 s");
+  is_int(api_retry_after(" 99999999999999999999999\r\n"), 3600, "a Retry-After past long's range is an hour");
+  is_int(api_retry_after(" -5"), 0, "a negative Retry-After is none");
+  is_int(api_retry_after(" Wed, 21 Oct 2015 07:28:00 GMT"), 0, "an HTTP-date is none");
+  is_int(api_backoff_ms(1, 3600), 60000, "an hour's Retry-After waits a minute");
+  is_int(api_backoff_ms(1, 30), 30000, "a 30 s Retry-After waits 30 s");
+  ok(api_backoff_ms(40, 0) >= 8000 && api_backoff_ms(40, 0) <= 10000, "attempt 40 backs off 8-10 s, no shift overflow");
+  {
+    static const struct { const char *json; long want; } ttl[] = {
+      { "30", 30000 }, { "0.5", 500 }, { "1e300", 86400000L }, { "-1e300", 0 }, { "0", 0 },
+      { "\"30\"", 0 }, { "null", 0 },
+    };
+    size_t i;
+
+    for(i = 0; i < sizeof(ttl) / sizeof(ttl[0]); i++) {
+      cJSON *v = cJSON_Parse(ttl[i].json);
+
+      is_int(lease_ttl_from_json(v), ttl[i].want, "ttl_seconds %s is %ld ms", ttl[i].json, ttl[i].want);
+      cJSON_Delete(v);
+    }
+  }
   return tap_done();
 }
