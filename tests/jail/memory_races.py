@@ -8,6 +8,8 @@ plane -> nginx -> FastCGI responder -> drainer -> jail).
   runs into its wall time and every call is answered.
 - A store with more files than SANDHOOK_MEMORY_MAX_FILES: the drainer keeps
   no state past the cap, says so in the log, and the session goes on.
+- Two stores at one folder written two ways (a/b, a//b), or one inside
+  another: refused, nothing runs.
 - A store with neither a mount_path nor a usable name, whose id is not a
   folder name ("../x"): refused before anything is created, with the reason.
 """
@@ -110,5 +112,25 @@ with Scenario() as sc:
          "the reason is logged", "\n".join(l for l in text.splitlines() if "memory_unavailable" in l))
     t.ok(not os.path.exists(os.path.join(state, "sessions", "x")) and
          not os.path.exists(os.path.join(state, "sessions", sid2, "x")), "no folder was made for it")
+
+    # Two stores whose folders are one, written two ways; and a store
+    # inside another.
+    def refused(mounts, why, what):
+        stores = [sc.fake.call("POST", "/_fake/memory_stores", {"memories": {}})["memory_store_id"]
+                  for _ in mounts]
+        sid = sc.fake.session([{"tool": "bash", "input": {"command": "echo never"}}],
+                              resources=[{"type": "memory_store", "memory_store_id": st, "mount_path": m,
+                                          "access": "read_write"} for st, m in zip(stores, mounts)]
+                              )["session_id"]
+        body, hdrs = run_started(sid)
+        t.eq(web.post("/hooks/sandhook", body, hdrs)[0], 202, "%s: accepted" % what)
+        t.ok(until(lambda: all(w["state"] == "stopped" for w in sc.fake.work()), 60, 0.2),
+             "%s: its item stopped" % what)
+        t.eq(sc.fake.state(sid)["results"], {}, "%s: nothing ran" % what)
+        lines = [l for l in open(log).read().splitlines() if "memory_unavailable" in l and why in l]
+        t.ok(lines, "%s: the reason is logged" % what)
+
+    refused(["/mnt/memory/a/b", "/mnt/memory/a//b"], "not a clean absolute path", "a/b and a//b")
+    refused(["/mnt/memory/a", "/mnt/memory/a/b"], "overlap", "a store inside another")
     final_checks(t, sc.fake, log, os.path.join(sc.tmp, "fcgi.err"))
 t.done()
