@@ -561,9 +561,15 @@ run_call(struct session *s, struct call *c)
   if(rc != JAIL_OK)
     jail_down(s);
   if(rc == JAIL_ABORTED) {
-    if(lease_state(s->lease) == LEASE_LOST) {
-      /* The item is no longer ours; whoever reclaims it re-runs the call. */
-      log_warn("tool_aborted", "tool_use_id=%s reason=lease_lost", c->id);
+    enum lease_state ls = lease_state(s->lease);
+
+    if(ls != LEASE_HELD) {
+      /* The control plane took the item back (lease lost, or stopped):
+       * as the official worker, post nothing, so whoever claims the
+       * session's next item runs the call and answers it once.  Only our
+       * own shutdown (SIGTERM) answers with a cancellation. */
+      log_warn("tool_aborted", "tool_use_id=%s tool=%s reason=%s", c->id, c->name,
+               ls == LEASE_LOST ? "lease_lost" : "stopped_by_control_plane");
       c->state = CALL_QUEUED;
       return;
     }
