@@ -158,8 +158,94 @@ drain_spawn(const struct config *cfg)
 
 enum item_end { ITEM_NEXT, ITEM_EXIT };
 
+/* A drainer that dies holding an item (kill -9, the OOM killer) leaves its
+ * claim in its slot file.  Its lease lapses within a TTL, and only a poll
+ * after that reclaims the item, so the next drainer, finding such claims,
+ * keeps polling until they must have lapsed: the webhook that woke it is
+ * not lost. */
+#define ORPHAN_MAX 16
+
+struct orphans {
+  char id[ORPHAN_MAX][128];
+  int n;
+  long long until_ms;
+};
+
+static void
+claim_record(int slot, const struct work_item *item, long ttl_ms)
+{
+  char buf[192];
+  int n = item ? snprintf(buf, sizeof(buf), "%s %ld\n", item->id, ttl_ms) : 0;
+
+  if(ftruncate(slot, 0) < 0 || (n > 0 && pwrite(slot, buf, (size_t)n, 0) != n))
+    log_warn("slot_record_failed", "errno=%d error=%s", errno, strerror(errno));
+}
+
+/* Reads and clears the claims of dead drainers: slot files nobody holds
+ * (own is ours, already locked) that still name an item. */
+static void
+orphan_claims(const struct config *cfg, int own, struct orphans *o)
+{
+  struct stat ost;
+  char path[PATH_MAX], leaf[32];
+  int i;
+
+  memset(o, 0, sizeof(*o));
+  if(fstat(own, &ost) < 0)
+    return;
+  for(i = 0; i < cfg->max_sessions; i++) {
+    char buf[192], id[128];
+    struct stat st;
+    ssize_t n;
+    long ttl;
+    int fd;
+
+    snprintf(leaf, sizeof(leaf), "slot.%d", i);
+    if(run_path(path, sizeof(path), cfg, leaf) < 0 || (fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+      continue;
+    if(fstat(fd, &st) == 0 && st.st_ino == ost.st_ino && st.st_dev == ost.st_dev) {
+      close(fd);
+      fd = own;
+    }
+    else if(flock(fd, LOCK_EX | LOCK_NB) < 0) {
+      close(fd);                    /* a live drainer's */
+      continue;
+    }
+    n = pread(fd, buf, sizeof(buf) - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    if(n > 0 && sscanf(buf, "%127s %ld", id, &ttl) == 2 && o->n < ORPHAN_MAX) {
+      long long until = now_ms() + (ttl < 0 ? 0 : ttl > 120000 ? 120000 : ttl) +
+                        cfg->reclaim_older_than_ms + 1000;
+
+      log_warn("orphan_claim", "work_id=%s ttl_ms=%ld reason=%s", id, ttl,
+               "a drainer died holding it; polling until its lease lapses");
+      snprintf(o->id[o->n++], sizeof(o->id[0]), "%s", id);
+      if(until > o->until_ms)
+        o->until_ms = until;
+      claim_record(fd, NULL, 0);
+    }
+    if(fd != own)
+      close(fd);
+  }
+}
+
+/* An orphan claimed again is no longer waited for. */
+static void
+orphan_reclaimed(struct orphans *o, const char *id)
+{
+  int i;
+
+  for(i = 0; i < o->n; i++)
+    if(!strcmp(o->id[i], id)) {
+      memmove(o->id[i], o->id[i + 1], sizeof(o->id[0]) * (size_t)(o->n - i - 1));
+      if(--o->n == 0)
+        o->until_ms = 0;
+      return;
+    }
+}
+
 static enum item_end
-handle_item(const struct config *cfg, struct api *api, struct work_item *item)
+handle_item(const struct config *cfg, struct api *api, struct work_item *item, int slot)
 {
   struct lease lease;
   enum session_end end;
@@ -184,8 +270,10 @@ handle_item(const struct config *cfg, struct api *api, struct work_item *item)
       queue_stop(api, item);
     return ITEM_NEXT;
   }
+  claim_record(slot, item, lease_ttl_ms(&lease));
   end = session_run(cfg, api, &lease, item, &drain_term);
   lease_end(&lease);
+  claim_record(slot, NULL, 0);
   if(end != SESSION_LOST)
     queue_stop(api, item);
   log_info("work_finished", "outcome=%s",
@@ -198,6 +286,7 @@ drain_run(const struct config *cfg)
 {
   struct sigaction sa;
   struct api api;
+  struct orphans orphans;
   char path[PATH_MAX];
   int slot, failures = 0, rc = 0;
 
@@ -229,6 +318,7 @@ drain_run(const struct config *cfg)
       break;
     }
     log_info("drain_started", "worker_id=%s", api.worker_id);
+    orphan_claims(cfg, slot, &orphans);
     for(;;) {
       struct work_item item;
       enum poll_result pr;
@@ -239,7 +329,8 @@ drain_run(const struct config *cfg)
       pr = queue_poll(&api, &item);
       if(pr == POLL_ITEM) {
         failures = 0;
-        if(handle_item(cfg, &api, &item) == ITEM_EXIT) {
+        orphan_reclaimed(&orphans, item.id);
+        if(handle_item(cfg, &api, &item, slot) == ITEM_EXIT) {
           work_item_clear(&item);
           break;
         }
@@ -253,6 +344,10 @@ drain_run(const struct config *cfg)
       }
       if(pr == POLL_ERROR && ++failures < 5) {
         sleep_ms(1000L << failures, &drain_term);
+        continue;
+      }
+      if(pr == POLL_EMPTY && now_ms() < orphans.until_ms) {
+        sleep_ms(1000, &drain_term);
         continue;
       }
       if(pr == POLL_ERROR)

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -75,7 +77,7 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
   char lim[160], helper[PATH_MAX], *text = NULL;
   cJSON *setup = NULL;
   int sv[2] = { -1, -1 }, e;
-  pid_t pid;
+  pid_t pid, drainer;
 
   memset(j, 0, sizeof(*j));
   j->pid = -1;
@@ -112,6 +114,7 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
   }
   if(cfg->cgroups && cgroup_create(&j->cg, work_id, &cfg->limits) < 0)
     log_warn("cgroup_unavailable", "errno=%d limits=rlimits_only", errno);
+  drainer = getpid();
   pid = fork();
   if(pid < 0)
     goto fail;
@@ -119,6 +122,12 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
     char *argv[] = { "sandhook-jail", NULL };
     char *envp[] = { NULL };
     int null = open("/dev/null", O_RDWR);
+
+    /* The helper dies with the drainer, however the drainer dies (kill -9
+     * included), and the namespace with the helper: no jail runs on with
+     * nobody to answer for it.  The death signal survives the execve. */
+    if(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != drainer)
+      _exit(127);
 
     /* dup2 onto itself would keep close-on-exec, so clear it by hand. */
     if(null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||

@@ -3,10 +3,13 @@
 #include "fsutil.h"
 #include "log.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -95,6 +98,39 @@ jail_owned_dir(const char *path, const struct config *cfg)
   return 0;
 }
 
+/* Whether a loop device is still backed by the image: a jail's mount of
+ * it outlives the jail's processes for a moment (the kernel tears the
+ * namespace down after the last one exits), and two ext4 mounts of one
+ * image at once would corrupt it. */
+static int
+image_attached(const char *image)
+{
+  char real[PATH_MAX], path[PATH_MAX], back[PATH_MAX + 16];
+  struct dirent *de;
+  int hit = 0;
+  DIR *d;
+
+  if(!realpath(image, real) || !(d = opendir("/sys/block")))
+    return 0;
+  while(!hit && (de = readdir(d))) {
+    FILE *f;
+    size_t n;
+
+    if(strncmp(de->d_name, "loop", 4))
+      continue;
+    snprintf(path, sizeof(path), "/sys/block/%s/loop/backing_file", de->d_name);
+    if(!(f = fopen(path, "re")))
+      continue;
+    n = fread(back, 1, sizeof(back) - 1, f);
+    fclose(f);
+    back[n] = '\0';
+    back[strcspn(back, "\n")] = '\0';
+    hit = !strcmp(back, real);
+  }
+  closedir(d);
+  return hit;
+}
+
 static int
 lock_path(int fd)
 {
@@ -133,9 +169,20 @@ workspace_prepare(struct workspace *w, const struct config *cfg, const char *ses
                 cfg->workspace_mb, strerror(errno), "free space in SANDHOOK_STATE_DIR or lower SANDHOOK_WORKSPACE_MB");
         return -1;
       }
+      long long end = now_ms() + LOCK_WAIT_MS;
+
       w->lock_fd = open(w->path, O_RDONLY | O_CLOEXEC);
       if(w->lock_fd < 0 || lock_path(w->lock_fd) < 0) {
         workspace_release(w);
+        return -1;
+      }
+      while(image_attached(w->path) && now_ms() < end)
+        sleep_ms(20, NULL);
+      if(image_attached(w->path)) {
+        log_err("workspace_busy", "path=%s reason=%s", w->path,
+                "a previous jail's mount of the image did not go away");
+        workspace_release(w);
+        errno = EBUSY;
         return -1;
       }
       return 0;
