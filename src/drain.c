@@ -350,8 +350,11 @@ drain_run(const struct config *cfg)
         sleep_ms(1000, &drain_term);
         continue;
       }
-      if(pr == POLL_ERROR)
+      if(pr == POLL_ERROR) {
+        log_err("drain_gave_up", "failed_polls=%d reason=%s", failures,
+                "the control plane did not answer; the next webhook resumes the queue");
         rc = 1;
+      }
       break;
     }
     close(slot);

@@ -334,6 +334,11 @@ class Handler(BaseHTTPRequestHandler):
             kind, tok = self.credential()
             with LOCK:
                 self.record(kind)
+                away = ST.faults.get("outage")
+            if away:
+                # The control plane away: every API call fails, as a load
+                # balancer in front of a dead backend answers.
+                return self.error(503, "overloaded_error", "injected outage")
             if kind is None:
                 return self.error(401, "authentication_error", "invalid bearer credential")
             if parts[:2] == ["v1", "environments"] and len(parts) >= 4 and parts[3] == "work":
