@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 static time_t
@@ -96,6 +97,27 @@ capture(struct responder *r, struct request *rq, const char *body, size_t len)
     log_warn("capture_failed", "errno=%d error=%s", errno, strerror(errno));
   capture_sweep(r->cfg->capture_dir, r->cfg->capture_keep_hours * 3600L, r->now());
 }
+/* A delivery taken while the state filesystem is full or read-only would
+ * be lost after the 202: the drainer could not log, keep its claim nor make
+ * a workspace.  Refused with 503 instead, so the sender retries. */
+#define STATE_MIN_FREE_BYTES (8ULL << 20)
+#define STATE_MIN_FREE_INODES 64
+
+static const char *
+state_unusable(const char *dir)
+{
+  struct statvfs v;
+
+  if(statvfs(dir, &v) < 0)
+    return NULL;                    /* seen_mark says what is wrong */
+  if(v.f_flag & ST_RDONLY)
+    return "the state directory is on a read-only filesystem";
+  if((unsigned long long)v.f_bavail * v.f_frsize < STATE_MIN_FREE_BYTES ||
+     (v.f_files && v.f_favail < STATE_MIN_FREE_INODES))
+    return "the state directory's filesystem is full";
+  return NULL;
+}
+
 
 void
 responder_handle(struct responder *r, struct request *rq, struct reply *rep)
@@ -165,10 +187,17 @@ responder_handle(struct responder *r, struct request *rq, struct reply *rep)
     log_info("webhook_rejected", "status=400 reason=%s webhook_id=%s", why, id);
     goto out;
   }
+  if(!r->dry_run && (why = state_unusable(cfg->state_dir))) {
+    set_reply(rep, 503, why);
+    log_err("webhook_rejected", "status=503 reason=%s state_dir=%s webhook_id=%s", why,
+            cfg->state_dir, id);
+    goto out;
+  }
   dup = r->dry_run ? 0 : seen_mark(cfg->state_dir, id, cfg->dedupe_seconds, r->now());
   if(dup < 0) {
     set_reply(rep, 503, "duplicate store unavailable");
-    log_err("webhook_rejected", "status=503 reason=seen_store errno=%d webhook_id=%s", errno, id);
+    log_err("webhook_rejected", "status=503 reason=seen_store error=%s state_dir=%s webhook_id=%s",
+            strerror(errno), cfg->state_dir, id);
     goto out;
   }
   if(!r->dry_run)
