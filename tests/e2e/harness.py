@@ -347,7 +347,7 @@ daemon off;
 worker_processes 1;
 pid %(p)s/nginx.pid;
 error_log %(p)s/logs/error.log info;
-events { worker_connections 64; }
+events { worker_connections 1024; }
 http {
     access_log %(p)s/logs/access.log;
     client_body_temp_path %(p)s/body;

@@ -50,6 +50,7 @@ class State:
         self.memory_writes = []  # (action, store, path) as the workers sent them
         self.log = []
         self.violations = []
+        self.max_active = 0       # the most work items held at once
         self.page_size = None
         self.no_secret = False
         self.memory_delay = 0
@@ -411,6 +412,8 @@ class Handler(BaseHTTPRequestHandler):
                 if w["state"] != "queued" or w["polled_at"] is None:
                     return self.error(409, "invalid_request_error", "work is not claimable")
                 w["state"] = "starting"
+                ST.max_active = max(ST.max_active, sum(
+                    1 for x in ST.work.values() if x["state"] in ("starting", "active", "stopping")))
                 w["acknowledged_at"] = now_iso()
                 w["lease_until"] = time.time() + ST.ttl
                 return self.send_json(200, work_public(w))
@@ -802,7 +805,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {})
         if parts == ["log"] and method == "GET":
             with LOCK:
-                return self.send_json(200, {"requests": ST.log, "violations": ST.violations})
+                return self.send_json(200, {"requests": ST.log, "violations": ST.violations,
+                                            "max_active": ST.max_active})
         if parts == ["health"]:
             return self.send_json(200, {"ok": True})
         return self.error(404, "not_found_error", "no such control route")
