@@ -203,7 +203,13 @@ responder_handle(struct responder *r, struct request *rq, struct reply *rep)
   if(!r->dry_run)
     seen_sweep(cfg->state_dir, cfg->dedupe_seconds, r->now());
   if(dup) {
-    set_reply(rep, 200, "duplicate delivery ignored");
+    /* The first copy may have been marked and then lost (the responder
+     * killed before it started a drainer, the sender never answered), so
+     * a repeated run_started polls the queue again: an empty poll at
+     * worst, never a second run, since claims are atomic. */
+    rep->start_drain = !r->dry_run && !strcmp(rep->ev.data_type, "session.status_run_started");
+    set_reply(rep, 200, rep->start_drain ? "duplicate delivery; polling the queue again"
+                                         : "duplicate delivery ignored");
     log_info("webhook_duplicate", "webhook_id=%s type=%s", id, rep->ev.data_type);
     goto out;
   }

@@ -75,7 +75,7 @@ try:
     t.eq(st, 202, "run_started is 202")
     t.ok(dt < 1.5, "the CGI process returned before the session ran (%.2fs)" % dt)
     t.ok(not fake.state(sess["session_id"])["finished"], "the session was still running then")
-    # The same delivery again, at once: a duplicate, no second drainer.
+    # The same delivery again, at once: a duplicate; the call still runs once.
     st, _, b, *_ = cgi(cfg, body, hdrs)
     t.eq(st, 200, "a redelivery of run_started is a 2xx duplicate")
     wait_for(lambda: fake.state(sess["session_id"])["results"], 30, what="the bash result")
