@@ -45,6 +45,10 @@ main(int argc, char **argv)
   for(i = 1; i < argc; i++) {
     if(replay_at) {
       /* After "replay": its own options and files; --config still ours. */
+      if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        replay_usage(stdout);
+        return 0;
+      }
       if(!strcmp(argv[i], "--config") && i + 1 < argc)
         config_file = argv[++i];
       else

@@ -1,5 +1,6 @@
 #include "replay.h"
 #include "capture.h"
+#include "clock.h"
 #include "fsutil.h"
 #include "log.h"
 #include "responder.h"
@@ -9,10 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 struct replayed {
   struct captured c;
   size_t off;
+  char *body;                   /* the body --resign rewrote, when it did */
 };
 
 static const char *
@@ -55,27 +60,69 @@ r_finish(void *ctx)
   (void)ctx;
 }
 
+/* A fresh webhook-id (the body's "id" too, which must match it), the
+ * current time, the Content-Length of the body as it is now, and a new
+ * signature: an edited capture replays, and never as a duplicate. */
 static int
-resign(struct responder *r, struct captured *c, const char **why)
+resign(struct responder *r, struct replayed *rp, const char **why)
 {
-  const char *id = captured_param(c, "HTTP_WEBHOOK_ID");
+  struct captured *c = &rp->c;
+  const char *old = captured_param(c, "HTTP_WEBHOOK_ID");
   long long now = (long long)time(NULL);
-  char sig[96], ts[32];
+  char sig[96], ts[32], id[160], len[32];
+  cJSON *doc, *idv;
 
   if(!r->key_ok) {
     *why = "--resign needs ANTHROPIC_WEBHOOK_SIGNING_KEY";
     return -1;
   }
-  if(!id || webhook_sign(&r->key, id, now, c->body, c->body_len, sig, sizeof(sig)) < 0) {
+  doc = cJSON_ParseWithLength(c->body, c->body_len);
+  idv = cJSON_GetObjectItemCaseSensitive(doc, "id");
+  snprintf(id, sizeof(id), "%.100s_replay_%llx%x", cJSON_IsString(idv) ? idv->valuestring : "whe",
+           (long long)now_ms(), (unsigned)getpid());
+  if(cJSON_IsString(idv) && cJSON_SetValuestring(idv, id) && (rp->body = cJSON_PrintUnformatted(doc))) {
+    c->body = rp->body;
+    c->body_len = strlen(rp->body);
+  }
+  else if(old)
+    snprintf(id, sizeof(id), "%s", old);     /* not the envelope: its id stays */
+  cJSON_Delete(doc);
+  if(webhook_sign(&r->key, id, now, c->body, c->body_len, sig, sizeof(sig)) < 0) {
     *why = "--resign needs a valid webhook-id header";
     return -1;
   }
   snprintf(ts, sizeof(ts), "%lld", now);
-  if(captured_set(c, "HTTP_WEBHOOK_TIMESTAMP", ts) < 0 ||
-     captured_set(c, "HTTP_WEBHOOK_SIGNATURE", sig) < 0) {
+  snprintf(len, sizeof(len), "%zu", c->body_len);
+  if(captured_set(c, "HTTP_WEBHOOK_ID", id) < 0 || captured_set(c, "HTTP_WEBHOOK_TIMESTAMP", ts) < 0 ||
+     captured_set(c, "HTTP_WEBHOOK_SIGNATURE", sig) < 0 || captured_set(c, "CONTENT_LENGTH", len) < 0) {
     *why = "out of memory";
     return -1;
   }
+  return 0;
+}
+
+/* Without --resign the body must be the length the headers say: the
+ * signature covers exactly those bytes. */
+static int
+length_matches(const struct captured *c, char *why, size_t cap)
+{
+  const char *cl = captured_param(c, "CONTENT_LENGTH");
+  unsigned long long want;
+  char *end;
+
+  if(!cl)
+    return 1;
+  errno = 0;
+  want = strtoull(cl, &end, 10);
+  if(errno || *end || end == cl)
+    snprintf(why, cap, "Content-Length \"%.40s\" is not a number", cl);
+  else if(want == c->body_len)
+    return 1;
+  else
+    snprintf(why, cap, "the body is %zu bytes, %s than its Content-Length of %llu%s; replay with "
+             "--resign to sign it as it is", c->body_len, c->body_len > want ? "longer" : "shorter",
+             want, c->body_len == want + 1 && c->body[c->body_len - 1] == '\n' ?
+             " (a newline an editor added?)" : "");
   return 0;
 }
 
@@ -86,7 +133,7 @@ replay_file(struct responder *r, const char *path, int do_resign)
   struct request rq = { &rp, r_param, r_params, r_read, r_write, r_finish };
   struct reply rep;
   const char *why = NULL;
-  char *data;
+  char *data, mismatch[256];
   size_t len;
 
   memset(&rp, 0, sizeof(rp));
@@ -94,8 +141,15 @@ replay_file(struct responder *r, const char *path, int do_resign)
     printf("%s: cannot read: %s\n", path, strerror(errno));
     return -1;
   }
-  if(capture_parse(data, len, &rp.c, &why) < 0 || (do_resign && resign(r, &rp.c, &why) < 0)) {
+  if(capture_parse(data, len, &rp.c, &why) < 0 || (do_resign && resign(r, &rp, &why) < 0)) {
     printf("%s: not replayed: %s\n", path, why);
+    captured_free(&rp.c);
+    free(rp.body);
+    free(data);
+    return -1;
+  }
+  if(!do_resign && !length_matches(&rp.c, mismatch, sizeof(mismatch))) {
+    printf("%s: 400 %s\n", path, mismatch);
     captured_free(&rp.c);
     free(data);
     return -1;
@@ -110,6 +164,8 @@ replay_file(struct responder *r, const char *path, int do_resign)
   }
   responder_serve(r, &rq, &rep);
   printf("%s: %d %s", path, rep.status, rep.message);
+  if(rep.status == 401 && !do_resign)
+    printf(" (replay with --resign to sign it again with the local key and the current time)");
   if(rep.ev.id[0])
     printf(" (webhook_id=%s type=%s%s%s)", rep.ev.id, rep.ev.data_type,
            rep.ev.data_id[0] ? " id=" : "", rep.ev.data_id);
@@ -117,7 +173,24 @@ replay_file(struct responder *r, const char *path, int do_resign)
     printf("; drainer started, its log: %s", r->cfg->log_file);
   printf("\n");
   captured_free(&rp.c);
+  free(rp.body);
   return rep.status >= 200 && rep.status < 300 ? 0 : -1;
+}
+
+void
+replay_usage(FILE *f)
+{
+  fprintf(f,
+          "usage: sandhook replay [--config FILE] [--resign] [--dry-run] FILE...\n"
+          "\n"
+          "Sends each captured (or hand-written) HTTP request through the path a\n"
+          "live one takes and prints its status.  As captured, a request older\n"
+          "than 5 minutes fails verification; --resign signs it again with the\n"
+          "local key, the current time, a fresh webhook-id (the body's \"id\"\n"
+          "too) and the body's own Content-Length, so an edited capture replays\n"
+          "and is never taken for a duplicate.  --dry-run verifies and parses\n"
+          "without marking anything seen or claiming work.  Exit status 0 when\n"
+          "every request got a 2xx.\n");
 }
 
 int
@@ -146,7 +219,7 @@ replay_main(const struct config *cfg, int argc, char **argv)
       failed++;
   }
   if(!files) {
-    fprintf(stderr, "usage: sandhook replay [--resign] [--dry-run] FILE...\n");
+    replay_usage(stderr);
     return 2;
   }
   return failed ? 1 : 0;

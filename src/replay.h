@@ -12,6 +12,9 @@
 
 #include "config.h"
 
+#include <stdio.h>
+
 int replay_main(const struct config *cfg, int argc, char **argv);
+void replay_usage(FILE *f);
 
 #endif

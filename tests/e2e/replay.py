@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Capture and replay: every request written raw before verification, the
 shipped capture replayed as captured (stale), with --dry-run and with
---resign, and a capture sent again byte for byte to a real nginx."""
+--resign (a fresh delivery each time), a capture edited by hand (refused as
+captured with the reason, replayed with --resign), --help, and a capture
+sent again byte for byte to a real nginx."""
 import glob
 import os
 import socket
@@ -12,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Scenario, SANDHOOK, TOP, Checks, FcgiPool, Nginx, need_root, sign,
-                     final_checks, wait_for, write_config)
+                     final_checks, until, wait_for, write_config)
 
 need_root()
 V5_KEY = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -31,7 +33,8 @@ with Scenario() as sc:
 
     rc, out, err = replay(SHIPPED)
     t.eq(rc, 1, "a stale capture replayed as captured fails")
-    t.ok("401 message timestamp too old" in out, "and says why: " + out)
+    t.ok("401 message timestamp too old" in out and "replay with --resign" in out,
+         "and says why, and what to do: " + out)
 
     fake.session([{"tool": "bash", "input": {"command": "echo replayed"}}], id="sesn_01XYZ")
     rc, out, err = replay("--dry-run", "--resign", SHIPPED)
@@ -49,7 +52,26 @@ with Scenario() as sc:
     t.eq([r["content"][0]["text"] for r in fake.state("sesn_01XYZ")["results"].values()],
          ["replayed"], "the replayed delivery's session ran")
     rc, out, err = replay("--resign", SHIPPED)
-    t.ok("200 duplicate delivery" in out, "replaying the same id again is a duplicate")
+    t.ok(rc == 0 and ": 202 " in out and "_replay_" in out,
+         "replaying it again with --resign is a fresh delivery, never a duplicate: " + out)
+
+    # A capture edited by hand: another session, and the newline an editor
+    # adds at the end.
+    other = fake.session([{"tool": "bash", "input": {"command": "echo edited"}}])["session_id"]
+    edited = os.path.join(tmp, "edited.http")
+    raw_shipped = open(SHIPPED, "rb").read()
+    open(edited, "wb").write(raw_shipped.replace(b"sesn_01XYZ", other.encode()) + b"\n")
+    rc, out, err = replay(edited)
+    t.ok(rc == 1 and ": 400 the body is" in out and "longer than its Content-Length" in out and
+         "--resign" in out, "an edited body replayed as captured is a 400 that says which is longer: " + out)
+    rc, out, err = replay("--resign", edited)
+    t.ok(rc == 0 and ": 202 " in out, "with --resign it replays: " + out)
+    t.ok(until(lambda: [r["content"][0]["text"] for r in fake.state(other)["results"].values()] == ["edited"],
+               30, 0.1), "and the session it names runs")
+    for args in (["replay", "--help"], ["drain", "--help"], ["--help"]):
+        p = subprocess.run([SANDHOOK] + args, capture_output=True, text=True, timeout=10)
+        t.ok(p.returncode == 0 and p.stdout.startswith("usage: sandhook"),
+             "sandhook %s prints its usage and exits 0" % " ".join(args))
     t.eq(os.listdir(cap) if os.path.isdir(cap) else [], [], "replays are not captured again")
 
     # Live requests through nginx are captured raw, before verification.
