@@ -170,6 +170,40 @@ def run_started(session_id, msg_id=None):
     return body, sign(body, msg_id)
 
 
+def gated(tag, text):
+    """A bash command that runs until the test lets it go (release(tag)),
+    then prints text: a session that cannot finish before the test says so,
+    so "answered before the session ran" is a state, not a race."""
+    return ("(exec -a %s sleep infinity &); while [ ! -e /tmp/go ]; do sleep 0.05; done; echo %s"
+            % (tag, text))
+
+
+def release(tag, timeout=60):
+    """Lets a gated command go: the go file, made through its jail's root."""
+    def find():
+        p = subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True).stdout.split()
+        return p[0] if p else None
+    pid = wait_for(find, timeout, 0.05, "the gated command " + tag)
+    # Made by the jail's own uid, from inside its /tmp: root has no
+    # mapping in an unprivileged jail's user namespace (EOVERFLOW).
+    st = os.stat("/proc/%s" % pid)
+    fd = os.open("/proc/%s/root/tmp" % pid, os.O_RDONLY | os.O_DIRECTORY)
+    child = os.fork()
+    if child == 0:
+        try:
+            os.fchdir(fd)
+            os.setgroups([])
+            os.setgid(st.st_gid)
+            os.setuid(st.st_uid)
+            os.close(os.open("go", os.O_WRONLY | os.O_CREAT, 0o644))
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    os.close(fd)
+    if os.waitpid(child, 0)[1] != 0:
+        raise AssertionError("cannot let %s go" % tag)
+
+
 def cgi(config, body, headers, method="POST", extra_env=None):
     """Runs sandhook as a CGI program; returns (status, headers, body, seconds)."""
     env = {"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": method,
@@ -560,12 +594,13 @@ def check_front_server(t, fake, state, web, how):
     st, _, _, _ = web.post("/hooks/sandhook", idled, {"webhook-id": "whe_front_2"})
     t.eq(st, 400, "missing signature headers are 400 " + how)
 
-    sid = fake.session([{"tool": "bash", "input": {"command": "sleep 2; echo answered-first"}}])["session_id"]
+    tag = "front_gate_" + os.urandom(4).hex()
+    sid = fake.session([{"tool": "bash", "input": {"command": gated(tag, "answered-first")}}])["session_id"]
     body, hdrs = run_started(sid)
     st, _, dt, _ = web.post("/hooks/sandhook", body, hdrs)
-    t.eq(st, 202, "run_started %s is 202" % how)
-    t.ok(dt < 1.5, "the POST returned in %.2fs" % dt)
-    t.ok(not fake.state(sid)["finished"], "while the session it started was still running")
+    t.eq(st, 202, "run_started %s is 202 (in %.2fs)" % (how, dt))
+    t.ok(not fake.state(sid)["results"], "the POST returned while the session it started still ran")
+    release(tag)
     wait_for(lambda: fake.state(sid)["status"] == "terminated" and
              all(w["state"] == "stopped" for w in fake.work()), 30, 0.1, "the session")
     t.eq([r["content"][0]["text"] for r in fake.state(sid)["results"].values()], ["answered-first"],

@@ -12,7 +12,7 @@ runs the call again: it is answered exactly once.
 import os
 import subprocess
 
-from harness import (Checks, FcgiPool, Nginx, Scenario, final_checks, run_started, until,
+from harness import (Checks, FcgiPool, Nginx, Scenario, final_checks, release, run_started, until,
                      wait_for, write_config)
 
 t = Checks()
@@ -54,9 +54,9 @@ with Scenario() as sc:
     sid = sc.fake.session([{"tool": "bash", "input": {"command": ONCE}}])["session_id"]
     body, hdrs = run_started(sid)
     t.eq(web.post("/hooks/sandhook", body, hdrs)[0], 202, "run_started accepted")
-    pid = wait_for(marker, 60, 0.1, "the call to run")
+    wait_for(marker, 60, 0.1, "the call to run")
     sc.fake.call("POST", "/_fake/faults", {"outage": 1})
-    open("/proc/%s/root/tmp/go" % pid, "w").close()
+    release("outage_running")
     t.ok(until(lambda: "event=drain_exit" in open(log).read() and not drainers(state), 120, 0.2),
          "with the control plane away, the drainer gives up and exits",
          "\n".join(open(log).read().splitlines()[-15:]))

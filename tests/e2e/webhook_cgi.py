@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Checks, final_checks, Fake, cgi, drainer_log, free_tmp, run_started, sign,
-                     wait_for, write_config, SIGNING_KEY)
+                     gated, release, wait_for, write_config, SIGNING_KEY)
 
 t = Checks()
 tmp = free_tmp()
@@ -68,16 +68,17 @@ try:
     st, *_ = cgi(cfg, unknown, sign(unknown, "whe_new_type"))
     t.eq(st, 200, "an unknown event type is 2xx")
 
-    # Answer first: the session sleeps, and the POST still returns at once.
-    sess = fake.session([{"tool": "bash", "input": {"command": "sleep 2; echo slept"}}])
+    # Answer first: the session cannot finish until the test lets it, and
+    # the CGI process has returned by then.
+    sess = fake.session([{"tool": "bash", "input": {"command": gated("cgi_gate", "slept")}}])
     body, hdrs = run_started(sess["session_id"], "whe_run_1")
     st, _, b, dt, err = cgi(cfg, body, hdrs)
-    t.eq(st, 202, "run_started is 202")
-    t.ok(dt < 1.5, "the CGI process returned before the session ran (%.2fs)" % dt)
-    t.ok(not fake.state(sess["session_id"])["finished"], "the session was still running then")
+    t.eq(st, 202, "run_started is 202 (in %.2fs)" % dt)
+    t.ok(not fake.state(sess["session_id"])["results"], "the CGI process returned while the session ran")
     # The same delivery again, at once: a duplicate; the call still runs once.
     st, _, b, *_ = cgi(cfg, body, hdrs)
     t.eq(st, 200, "a redelivery of run_started is a 2xx duplicate")
+    release("cgi_gate")
     wait_for(lambda: fake.state(sess["session_id"])["results"], 30, what="the bash result")
     res = list(fake.state(sess["session_id"])["results"].values())
     t.eq([r["content"][0]["text"] for r in res], ["slept"], "the session's call ran once")

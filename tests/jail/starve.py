@@ -18,8 +18,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-from harness import (Checks, FcgiPool, Nginx, Scenario, final_checks, need_root, run_started,
-                     skip, until, write_config)
+from harness import (Checks, FcgiPool, Nginx, Scenario, final_checks, need_root, release,
+                     run_started, skip, until, write_config)
 
 need_root()
 if not os.path.exists("/dev/loop-control"):
@@ -96,7 +96,7 @@ with Scenario() as sc:
         t.eq(res[-1], "before\nok", "it wrote 20 MiB to its workspace and a file to its memory store")
         t.ok(until(lambda: sc.fake.call("GET", "/_fake/memory_stores/" + b_store)["memories"].get("/b.md")
                    == "after\n", 30), "and its memory store was synced")
-        open("/proc/%s/root/tmp/go" % hold[0], "w").close()
+        release("starve_hold")
         t.ok(ended(sc, a), "the filling session, let go, ends")
         log = open(os.path.join(state, "sandhook.log")).read()
         t.ok("I/O error" not in log and "remount-ro" not in log, "no I/O error anywhere")
