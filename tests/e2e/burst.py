@@ -7,18 +7,15 @@ SANDHOOK_MAX_SESSIONS."""
 import os
 import concurrent.futures
 
-from harness import (Checks, FcgiPool, Nginx, Scenario, final_checks, run_started, until,
-                     write_config)
+from harness import Checks, Scenario, final_checks, nginx_front, run_started, until
 
 SESSIONS = 200
 MAX = 4
 t = Checks()
 
 with Scenario() as sc:
-    cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_WORKSPACE_MB=0, SANDHOOK_MAX_SESSIONS=MAX,
-                              SANDHOOK_IDLE_TIMEOUT_MS=2000)
-    pool = sc.add(FcgiPool(sc.tmp, cfg))
-    web = sc.add(Nginx(sc.tmp, pool.sock))
+    web, state, log = nginx_front(sc, SANDHOOK_WORKSPACE_MB=0, SANDHOOK_MAX_SESSIONS=MAX,
+                                  SANDHOOK_IDLE_TIMEOUT_MS=2000)
     sids = [sc.fake.session([{"tool": "bash", "input": {"command": "echo %d" % i}}])["session_id"]
             for i in range(SESSIONS)]
 
@@ -49,9 +46,9 @@ with Scenario() as sc:
     wrong = [i for i, s in enumerate(sids)
              if [r["content"][0]["text"] for r in sc.fake.state(s)["results"].values()] != [str(i)]]
     t.eq(wrong, [], "each session's call answered exactly once, with its own output")
-    log = sc.fake.log()
-    t.ok(log["max_active"] <= MAX, "at most %d work items held at once (saw %d)" % (MAX, log["max_active"]))
+    seen = sc.fake.log()
+    t.ok(seen["max_active"] <= MAX, "at most %d work items held at once (saw %d)" % (MAX, seen["max_active"]))
     claims = [w["claims"] for w in sc.fake.work()]
     t.eq(sorted(set(claims)), [1], "each work item claimed once")
-    final_checks(t, sc.fake, os.path.join(state, "sandhook.log"), os.path.join(sc.tmp, "fcgi.err"))
+    final_checks(t, sc.fake, log, os.path.join(sc.tmp, "fcgi.err"))
 t.done()

@@ -11,52 +11,23 @@ interrupted call: every call is answered exactly once.  (SIGTERM, our own
 shutdown, still answers the running call with a cancellation: session.py.)
 """
 import os
-import subprocess
 
-from harness import (Checks, FcgiPool, Nginx, Scenario, final_checks, run_started, until,
-                     wait_for, write_config)
+from harness import (Checks, Scenario, final_checks, jail_procs, nginx_front, once, run_started, tagged,
+                     until, wait_for)
 
 t = Checks()
 
-# Blocks the first time it runs, answers at once the second time (the
-# workspace is kept across work items); while it blocks, a process named
-# stop_running says so.
-ONCE = ("if [ -e /workspace/ran ]; then echo rerun; else touch /workspace/ran; "
-        "(exec -a stop_running sleep infinity &); while :; do sleep 0.1; done; fi")
-
-
-def running():
-    return subprocess.run(["pgrep", "-f", "stop_running"], capture_output=True).returncode == 0
-
-
-def jail_alive(state):
-    """Processes of this test's jails: their stderr is this state's log."""
-    log = os.path.join(state, "sandhook.log")
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if os.readlink("/proc/%s/fd/2" % pid) == log and \
-               open("/proc/%s/cmdline" % pid, "rb").read().startswith(b"sandhook-jail"):
-                found.append(pid)
-        except OSError:
-            continue
-    return found
-
-
 with Scenario() as sc:
-    cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_IDLE_TIMEOUT_MS=2000)
-    pool = sc.add(FcgiPool(sc.tmp, cfg))
-    web = sc.add(Nginx(sc.tmp, pool.sock))
-    log = os.path.join(state, "sandhook.log")
+    web, state, log = nginx_front(sc, SANDHOOK_IDLE_TIMEOUT_MS=2000)
     # A 2 s lease: the drainer beats every second.
     sc.fake.call("POST", "/_fake/config", {"ttl": 2})
 
     sid = sc.fake.session([{"tool": "bash", "input": {"command": "echo first"}},
-                           {"tool": "bash", "input": {"command": ONCE}}])["session_id"]
+                           {"tool": "bash", "input": {"command": once("stop_running")}}])["session_id"]
     body, hdrs = run_started(sid)
     t.eq(web.post("/hooks/sandhook", body, hdrs)[0], 202, "run_started accepted through nginx")
     wait_for(lambda: len(sc.fake.state(sid)["results"]) == 1, 60, 0.1, "the first call's result")
-    wait_for(running, 60, 0.1, "the second call running")
+    wait_for(lambda: tagged("stop_running"), 60, 0.1, "the second call running")
     sc.fake.call("POST", "/_fake/faults", {"heartbeat_stopping": 1})
     t.ok(until(lambda: all(w["state"] == "stopped" for w in sc.fake.work()), 30, 0.1),
          "the stop is honoured: the item is force-stopped")
@@ -69,7 +40,8 @@ with Scenario() as sc:
          "nothing was posted for the aborted call; the call finished before the stop stays answered")
     t.ok(not any("cancelled" in r["content"][0]["text"] for r in results.values()),
          "no cancellation reached the agent")
-    t.ok(until(lambda: not jail_alive(state) and not running(), 30, 0.1), "no jail process outlived the stop")
+    t.ok(until(lambda: not jail_procs(state) and not tagged("stop_running"), 30, 0.1),
+         "no jail process outlived the stop")
 
     # The session's next work item: whoever claims it re-runs the call.
     sc.fake.call("POST", "/_fake/work", {"session_id": sid})

@@ -178,12 +178,46 @@ def gated(tag, text):
             % (tag, text))
 
 
+def once(tag):
+    """A bash command for re-run tests: the first time it runs it leaves a
+    mark in /workspace (kept across work items) and waits, as gated(tag),
+    then prints "first"; any later run prints "rerun" at once."""
+    return "if [ -e /workspace/ran ]; then echo rerun; else touch /workspace/ran; %s; fi" % gated(tag, "first")
+
+
+def tagged(tag):
+    """The pid of the process a gated command named tag, or None."""
+    p = subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True).stdout.split()
+    return p[0] if p else None
+
+
+def jail_procs(state):
+    """This state's jail processes (their stderr is its drainer log), each
+    with its parent's pid."""
+    log = os.path.join(state, "sandhook.log")
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink("/proc/%s/fd/2" % pid) == log and \
+               open("/proc/%s/cmdline" % pid, "rb").read().startswith(b"sandhook-jail"):
+                found[pid] = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def nginx_front(sc, tmp=None, **settings):
+    """sandhook behind spawn-fcgi and a real nginx, as the README deploys
+    it, with settings; returns (nginx, state directory, drainer log)."""
+    tmp = tmp or sc.tmp
+    cfg, state = write_config(tmp, sc.fake.url, **settings)
+    pool = sc.add(FcgiPool(tmp, cfg))
+    return sc.add(Nginx(tmp, pool.sock)), state, os.path.join(state, "sandhook.log")
+
+
 def release(tag, timeout=60):
     """Lets a gated command go: the go file, made through its jail's root."""
-    def find():
-        p = subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True).stdout.split()
-        return p[0] if p else None
-    pid = wait_for(find, timeout, 0.05, "the gated command " + tag)
+    pid = wait_for(lambda: tagged(tag), timeout, 0.05, "the gated command " + tag)
     # Made by the jail's own uid, from inside its /tmp: root has no
     # mapping in an unprivileged jail's user namespace (EOVERFLOW).
     st = os.stat("/proc/%s" % pid)

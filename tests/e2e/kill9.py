@@ -11,37 +11,11 @@ responder, with a single drainer slot.
 """
 import os
 import signal
-import subprocess
 
-from harness import (Checks, FcgiPool, Nginx, Scenario, final_checks, run_started, until,
-                     wait_for, write_config)
+from harness import (Checks, Scenario, final_checks, jail_procs, nginx_front, once, run_started, tagged,
+                     until, wait_for)
 
 t = Checks()
-
-# Blocks the first time it runs, answers at once the second time (the
-# workspace is kept across work items); while it blocks, a process named
-# kill9_running says so.
-ONCE = ("if [ -e /workspace/ran ]; then echo rerun; else touch /workspace/ran; "
-        "(exec -a kill9_running sleep infinity &); while :; do sleep 0.1; done; fi")
-
-
-def running():
-    return subprocess.run(["pgrep", "-f", "kill9_running"], capture_output=True).returncode == 0
-
-
-def jail_pids(state):
-    """This test's jail processes (stderr is this state's log), with their
-    parents."""
-    log = os.path.join(state, "sandhook.log")
-    found = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if os.readlink("/proc/%s/fd/2" % pid) == log and \
-               open("/proc/%s/cmdline" % pid, "rb").read().startswith(b"sandhook-jail"):
-                found[pid] = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
-        except (OSError, IndexError):
-            continue
-    return found
 
 
 def tool_calls(log, sid):
@@ -53,10 +27,7 @@ def tool_calls(log, sid):
 
 
 with Scenario() as sc:
-    cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_IDLE_TIMEOUT_MS=2000, SANDHOOK_MAX_SESSIONS=1)
-    pool = sc.add(FcgiPool(sc.tmp, cfg))
-    web = sc.add(Nginx(sc.tmp, pool.sock))
-    log = os.path.join(state, "sandhook.log")
+    web, state, log = nginx_front(sc, SANDHOOK_IDLE_TIMEOUT_MS=2000, SANDHOOK_MAX_SESSIONS=1)
     sc.fake.call("POST", "/_fake/config", {"ttl": 3})
 
     def deliver(sid):
@@ -64,13 +35,13 @@ with Scenario() as sc:
         return web.post("/hooks/sandhook", body, hdrs)[0]
 
     # The drainer killed mid-call.
-    sid = sc.fake.session([{"tool": "bash", "input": {"command": ONCE}}])["session_id"]
+    sid = sc.fake.session([{"tool": "bash", "input": {"command": once("kill9_running")}}])["session_id"]
     t.eq(deliver(sid), 202, "drainer: run_started accepted")
     line = wait_for(lambda: tool_calls(log, sid), 60, 0.1, "the call to start")[-1]
     drainer = int(line.split(" pid=")[1].split()[0])
-    t.ok(until(running, 60, 0.1), "drainer: its jail runs the call")
+    t.ok(until(lambda: tagged("kill9_running"), 60, 0.1), "drainer: its jail runs the call")
     os.kill(drainer, signal.SIGKILL)
-    t.ok(until(lambda: not jail_pids(state) and not running(), 30, 0.1),
+    t.ok(until(lambda: not jail_procs(state) and not tagged("kill9_running"), 30, 0.1),
          "drainer: no jail process survives it")
     t.eq(sc.fake.state(sid)["results"], {}, "drainer: nothing was posted for the interrupted call")
     # The next webhook comes at once, while the dead drainer's lease still
@@ -94,7 +65,7 @@ with Scenario() as sc:
                            )["session_id"]
     t.eq(deliver(sid2), 202, "helper: run_started accepted")
     wait_for(lambda: tool_calls(log, sid2), 60, 0.1, "the call to start")
-    jails = wait_for(lambda: jail_pids(state), 30, 0.1, "the jail")
+    jails = wait_for(lambda: jail_procs(state), 30, 0.1, "the jail")
     outer = [p for p, pp in jails.items() if pp not in jails][0]
     os.kill(int(outer), signal.SIGKILL)
     t.ok(until(lambda: len(sc.fake.state(sid2)["results"]) == 2 and

@@ -10,8 +10,7 @@ import os
 import random
 import threading
 
-from harness import (Checks, FcgiPool, Nginx, Scenario, final_checks, run_started, until,
-                     write_config)
+from harness import Checks, Scenario, final_checks, nginx_front, run_started, until
 
 HOSTS = 3
 SESSIONS = 60
@@ -24,10 +23,9 @@ with Scenario() as sc:
     for h in range(HOSTS):
         tmp = os.path.join(sc.tmp, "host%d" % h)
         os.makedirs(tmp)
-        cfg, state = write_config(tmp, sc.fake.url, SANDHOOK_WORKSPACE_MB=0, SANDHOOK_MAX_SESSIONS=MAX,
-                                  SANDHOOK_IDLE_TIMEOUT_MS=2000)
-        pool = sc.add(FcgiPool(tmp, cfg))
-        hosts.append((sc.add(Nginx(tmp, pool.sock)), state, tmp))
+        web, state, _ = nginx_front(sc, tmp, SANDHOOK_WORKSPACE_MB=0, SANDHOOK_MAX_SESSIONS=MAX,
+                                    SANDHOOK_IDLE_TIMEOUT_MS=2000)
+        hosts.append((web, state, tmp))
     sids = [sc.fake.session([{"tool": "bash", "input": {"command": "echo %d-a" % i}},
                              {"tool": "bash", "input": {"command": "echo %d-b" % i}}])["session_id"]
             for i in range(SESSIONS)]

@@ -10,24 +10,11 @@ The control plane back, the next webhook's drainer reclaims the item and
 runs the call again: it is answered exactly once.
 """
 import os
-import subprocess
 
-from harness import (Checks, FcgiPool, Nginx, Scenario, final_checks, release, run_started, until,
-                     wait_for, write_config)
+from harness import (Checks, Scenario, final_checks, nginx_front, once, release, run_started, tagged,
+                     until, wait_for)
 
 t = Checks()
-
-# The first run waits for the test's go (a file it creates through the
-# jail's root, found by the process named outage_running), the second
-# answers at once.
-ONCE = ("if [ -e /workspace/ran ]; then echo rerun; else touch /workspace/ran; "
-        "(exec -a outage_running sleep infinity &); while [ ! -e /tmp/go ]; do sleep 0.1; done; "
-        "echo first; fi")
-
-
-def marker():
-    out = subprocess.run(["pgrep", "-f", "outage_running"], capture_output=True, text=True).stdout.split()
-    return out[0] if out else None
 
 
 def drainers(state):
@@ -45,16 +32,13 @@ def drainers(state):
 
 
 with Scenario() as sc:
-    cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_IDLE_TIMEOUT_MS=2000, SANDHOOK_MAX_SESSIONS=1)
-    pool = sc.add(FcgiPool(sc.tmp, cfg))
-    web = sc.add(Nginx(sc.tmp, pool.sock))
-    log = os.path.join(state, "sandhook.log")
+    web, state, log = nginx_front(sc, SANDHOOK_IDLE_TIMEOUT_MS=2000, SANDHOOK_MAX_SESSIONS=1)
     sc.fake.call("POST", "/_fake/config", {"ttl": 3})
 
-    sid = sc.fake.session([{"tool": "bash", "input": {"command": ONCE}}])["session_id"]
+    sid = sc.fake.session([{"tool": "bash", "input": {"command": once("outage_running")}}])["session_id"]
     body, hdrs = run_started(sid)
     t.eq(web.post("/hooks/sandhook", body, hdrs)[0], 202, "run_started accepted")
-    wait_for(marker, 60, 0.1, "the call to run")
+    wait_for(lambda: tagged("outage_running"), 60, 0.1, "the call to run")
     sc.fake.call("POST", "/_fake/faults", {"outage": 1})
     release("outage_running")
     t.ok(until(lambda: "event=drain_exit" in open(log).read() and not drainers(state), 120, 0.2),
@@ -64,7 +48,7 @@ with Scenario() as sc:
     requests_during = len(sc.fake.log()["requests"])
     t.ok("event=drain_gave_up" in text and "the next webhook resumes the queue" in text and
          "event=drain_exit status=1" in text, "it says why it gave up, and that it failed")
-    t.ok(until(lambda: not marker(), 30, 0.1), "no jail is left")
+    t.ok(until(lambda: not tagged("outage_running"), 30, 0.1), "no jail is left")
     t.eq(sc.fake.state(sid)["results"], {}, "nothing was answered while the control plane was away")
 
     sc.fake.call("POST", "/_fake/faults", {"outage": 0})
