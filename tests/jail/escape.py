@@ -106,7 +106,7 @@ CASES = [
     ("submount", "bash", {"command": "awk '$5 == \"%s\" {print $6}' /proc/self/mountinfo; "
                           "touch %s/w 2>&1; echo done" % (submount, submount)}, None),
     ("inherited fds", "bash", {"command": "ls -l /proc/self/fd | tail -n +2 | awk '{print $9, $11}'"}, None),
-    ("secrets", "bash", {"command": "env | grep -c ANTHROPIC; cat /proc/1/environ 2>&1 | head -c 200; echo; grep -rl --exclude-dir=proc --exclude-dir=sys -e '%s' -e '%s' / 2>/dev/null | head; echo scanned" % (ENV_KEY[-24:], SIGNING_KEY[6:30])}, None),
+    ("secrets", "bash", {"command": "env | grep -c ANTHROPIC; cat /proc/1/environ 2>&1 | head -c 200; echo; grep -rl --exclude-dir=proc --exclude-dir=sys --exclude-dir=usr -e '%s' -e '%s' / 2>/dev/null | head; echo scanned" % (ENV_KEY[-24:], SIGNING_KEY[6:30]), "timeout_ms": 600000}, None),
     ("fork bomb", "bash", {"command": "f(){ f | f & }; f; sleep 30", "timeout_ms": 4000}, None),
     ("after fork bomb", "bash", {"command": "echo alive; ps -e --no-headers | wc -l"}, None),
     ("memory hog", "bash", {"command": PY + "\"b = bytearray(2048 * 1024 * 1024); print('ESCAPED-allocated', len(b))\" 2>&1 | tail -1"}, None),
@@ -132,7 +132,7 @@ try:
     st, _, _ = pool.post(body, hdrs)
     t.eq(st, 202, "run_started accepted by the FastCGI responder")
     wait_for(lambda: fake.state(sid)["status"] == "terminated" and
-             all(w["state"] == "stopped" for w in fake.work()), 240, 0.2, "the escape session")
+             all(w["state"] == "stopped" for w in fake.work()), 900, 0.2, "the escape session")
     s = fake.state(sid)
     calls = [e for e in s["events"] if e["type"] == "agent.tool_use"]
     out = {}
