@@ -41,9 +41,11 @@ set_state(struct lease *l, enum lease_state st, const char *why)
   pthread_mutex_unlock(&l->mu);
 }
 
-/* One heartbeat; returns 0 after a success, 1 when the verdict ends the
- * lease, -1 for a transient failure. */
-static int
+enum beat { BEAT_FAILED = -1, BEAT_HELD = 0, BEAT_ENDED = 1 };
+
+/* One heartbeat: held, ended by its verdict (lease_state says which), or
+ * failed in a way worth trying again. */
+static enum beat
 beat(struct lease *l)
 {
   char path[768], last[96];
@@ -52,7 +54,7 @@ beat(struct lease *l)
   struct api_req rq = { 0 };
   cJSON *root = NULL;
   const cJSON *v;
-  int rc = -1;
+  enum beat rc = BEAT_FAILED;
 
   pthread_mutex_lock(&l->mu);
   snprintf(last, sizeof(last), "%s", l->last);
@@ -60,7 +62,7 @@ beat(struct lease *l)
   pthread_mutex_unlock(&l->mu);
   esc = api_escape(&l->api, last);
   if(!esc)
-    return -1;
+    return BEAT_FAILED;
   snprintf(path, sizeof(path),
            "/v1/environments/%s/work/%s/heartbeat?expected_last_heartbeat=%s",
            l->api.cfg->environment_id, l->item->id, esc);
@@ -76,14 +78,14 @@ beat(struct lease *l)
   }
   if(r.status == 412) {
     set_state(l, LEASE_LOST, "precondition_failed");
-    rc = 1;
+    rc = BEAT_ENDED;
     goto out;
   }
   if(r.status != 200) {
     log_warn("heartbeat_failed", "status=%ld", r.status);
     if(!api_transient(r.status)) {
       set_state(l, LEASE_LOST, "fatal_status");
-      rc = 1;
+      rc = BEAT_ENDED;
     }
     goto out;
   }
@@ -102,17 +104,17 @@ beat(struct lease *l)
     l->interval_ms = clamp_interval(l->ttl_ms);
   }
   pthread_mutex_unlock(&l->mu);
-  rc = 0;
+  rc = BEAT_HELD;
   v = cJSON_GetObjectItemCaseSensitive(root, "state");
   if(cJSON_IsString(v) && (!strcmp(v->valuestring, "stopping") ||
                            !strcmp(v->valuestring, "stopped"))) {
     set_state(l, LEASE_STOP, v->valuestring);
-    rc = 1;
+    rc = BEAT_ENDED;
   }
   v = cJSON_GetObjectItemCaseSensitive(root, "lease_extended");
-  if(rc == 0 && cJSON_IsFalse(v)) {
+  if(rc == BEAT_HELD && cJSON_IsFalse(v)) {
     set_state(l, LEASE_STOP, "not_extended");
-    rc = 1;
+    rc = BEAT_ENDED;
   }
 out:
   cJSON_Delete(root);
@@ -129,7 +131,7 @@ lease_thread(void *p)
   while(!l->quit && l->state == LEASE_HELD) {
     struct timespec ts;
     long iv = l->interval_ms;
-    int rc;
+    enum beat rc;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += iv / 1000;
@@ -145,7 +147,7 @@ lease_thread(void *p)
     pthread_mutex_unlock(&l->mu);
     rc = beat(l);
     pthread_mutex_lock(&l->mu);
-    if(rc < 0 && now_ms() - l->last_ok_ms > l->ttl_ms) {
+    if(rc == BEAT_FAILED && now_ms() - l->last_ok_ms > l->ttl_ms) {
       pthread_mutex_unlock(&l->mu);
       set_state(l, LEASE_LOST, "no_heartbeat_within_ttl");
       pthread_mutex_lock(&l->mu);
@@ -159,7 +161,8 @@ int
 lease_start(struct lease *l, const struct config *cfg, const struct work_item *item)
 {
   pthread_condattr_t ca;
-  int attempt, rc;
+  enum beat rc;
+  int attempt;
 
   memset(l, 0, sizeof(*l));
   l->item = item;
@@ -179,9 +182,9 @@ lease_start(struct lease *l, const struct config *cfg, const struct work_item *i
   }
   /* The first beat claims the lease; a transient failure is tried again a
    * few times before the item is left to be reclaimed. */
-  for(attempt = 0; (rc = beat(l)) < 0 && attempt < 3; attempt++)
+  for(attempt = 0; (rc = beat(l)) == BEAT_FAILED && attempt < 3; attempt++)
     sleep_ms(500L << attempt, NULL);
-  if(rc != 0) {
+  if(rc != BEAT_HELD) {
     if(l->state == LEASE_HELD)
       set_state(l, LEASE_LOST, "first_heartbeat_failed");
     return -1;

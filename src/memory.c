@@ -703,16 +703,21 @@ corroborated_delete(struct memory *m, struct api *api, struct jail *j, struct st
   }
 }
 
+enum removal {
+  REMOVAL_GONE,                 /* removed, or gone already: no baseline */
+  REMOVAL_KEPT,                 /* could not remove: keep the baseline */
+  REMOVAL_EDITED,               /* changed since the scan: its sha in fresh */
+};
+
 /* Gone remotely, unchanged locally: removes the file unless it changed
- * since the scan.  The baseline to keep (NULL: none), or the file's fresh
- * sha in fresh. */
-static int
+ * since the scan. */
+static enum removal
 remove_local(struct memory *m, struct jail *j, struct store *s, struct fstate *f, char *fresh)
 {
   cJSON *req = one_path(NULL, f->path), *res;
   char *content;
   const char *why;
-  int rc;
+  int edited;
 
   if(req)
     cJSON_AddItemToObject(req, "stat", cJSON_Duplicate(f->stat, 1));
@@ -720,18 +725,18 @@ remove_local(struct memory *m, struct jail *j, struct store *s, struct fstate *f
   if(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "removed")) ||
      cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "gone"))) {
     cJSON_Delete(res);
-    return 0;                       /* gone: no baseline */
+    return REMOVAL_GONE;
   }
-  rc = cJSON_GetObjectItemCaseSensitive(res, "stat") ? 2 : 1;
+  edited = cJSON_GetObjectItemCaseSensitive(res, "stat") != NULL;
   cJSON_Delete(res);
-  if(rc == 1)
-    return 1;                       /* could not remove: keep the baseline */
+  if(!edited)
+    return REMOVAL_KEPT;
   content = read_local(m, j, s, f->path, &why);
   if(!content)
-    return 1;
+    return REMOVAL_KEPT;
   sha256_hex(content, strlen(content), fresh);
   free(content);
-  return 2;                         /* edited since the scan */
+  return REMOVAL_EDITED;
 }
 
 /* What the log says when a sync decision came with a note. */
@@ -760,11 +765,11 @@ sync_path(struct memory *m, struct api *api, struct jail *j, struct store *s, st
   char fresh[SHA_LEN];
 
   if(act == MEMSYNC_REMOVE_LOCAL) {
-    int rc = remove_local(m, j, s, f, fresh);
+    enum removal rm = remove_local(m, j, s, f, fresh);
 
-    if(rc == 0)
+    if(rm == REMOVAL_GONE)
       act = MEMSYNC_FORGET;
-    else if(rc == 1 || !strcmp(fresh, c.base))
+    else if(rm == REMOVAL_KEPT || !strcmp(fresh, c.base))
       act = MEMSYNC_HOLD;
     else {
       c.local = fresh;              /* edited since the scan: decide again */

@@ -127,7 +127,8 @@ responder_handle(struct responder *r, struct request *rq, struct reply *rep)
   const char *id, *ts, *sig, *why = NULL;
   size_t want = 0, got = 0;
   enum wh_status st;
-  int lenrc, too_big, dup;
+  enum seen_mark dup;
+  int lenrc, too_big;
   char *body = NULL;
 
   memset(rep, 0, sizeof(*rep));
@@ -193,8 +194,8 @@ responder_handle(struct responder *r, struct request *rq, struct reply *rep)
             cfg->state_dir, id);
     goto out;
   }
-  dup = r->dry_run ? 0 : seen_mark(cfg->state_dir, id, cfg->dedupe_seconds, r->now());
-  if(dup < 0) {
+  dup = r->dry_run ? SEEN_NEW : seen_mark(cfg->state_dir, id, cfg->dedupe_seconds, r->now());
+  if(dup == SEEN_ERROR) {
     set_reply(rep, 503, "duplicate store unavailable");
     log_err("webhook_rejected", "status=503 reason=seen_store error=%s state_dir=%s webhook_id=%s",
             strerror(errno), cfg->state_dir, id);
@@ -202,7 +203,7 @@ responder_handle(struct responder *r, struct request *rq, struct reply *rep)
   }
   if(!r->dry_run)
     seen_sweep(cfg->state_dir, cfg->dedupe_seconds, r->now());
-  if(dup) {
+  if(dup == SEEN_DUPLICATE) {
     /* The first copy may have been marked and then lost (the responder
      * killed before it started a drainer, the sender never answered), so
      * a repeated run_started polls the queue again: an empty poll at

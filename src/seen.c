@@ -16,7 +16,7 @@ seen_path(char *buf, size_t cap, const char *state_dir, const char *id)
   return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-int
+enum seen_mark
 seen_mark(const char *state_dir, const char *id, long ttl, time_t now)
 {
   char path[PATH_MAX];
@@ -24,32 +24,32 @@ seen_mark(const char *state_dir, const char *id, long ttl, time_t now)
   int attempt, fd;
 
   if(seen_path(path, sizeof(path), state_dir, "") < 0 || mkdir_p(path, 0700) < 0)
-    return -1;
+    return SEEN_ERROR;
   if(seen_path(path, sizeof(path), state_dir, id) < 0) {
     errno = ENAMETOOLONG;
-    return -1;
+    return SEEN_ERROR;
   }
   for(attempt = 0; attempt < 2; attempt++) {
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if(fd >= 0) {
       close(fd);
-      return 0;
+      return SEEN_NEW;
     }
     if(errno != EEXIST)
-      return -1;
+      return SEEN_ERROR;
     if(stat(path, &st) < 0) {
       if(errno == ENOENT)
         continue;       /* swept between our open and stat */
-      return -1;
+      return SEEN_ERROR;
     }
     if(now - st.st_mtime < ttl)
-      return 1;
+      return SEEN_DUPLICATE;
     /* Expired: unlink and race for the O_EXCL create again, so still only
      * one process treats the id as new. */
     if(unlink(path) < 0 && errno != ENOENT)
-      return -1;
+      return SEEN_ERROR;
   }
-  return 1;
+  return SEEN_DUPLICATE;
 }
 
 void

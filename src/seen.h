@@ -9,9 +9,11 @@
 
 #include <time.h>
 
-/* Returns 0 when id is new (and now marked), 1 for a duplicate, -1 on an
- * I/O error (errno set). */
-int seen_mark(const char *state_dir, const char *id, long ttl, time_t now);
+enum seen_mark { SEEN_ERROR = -1, SEEN_NEW = 0, SEEN_DUPLICATE = 1 };
+
+/* SEEN_NEW when id is new (and now marked), SEEN_DUPLICATE, or SEEN_ERROR
+ * on an I/O error (errno set). */
+enum seen_mark seen_mark(const char *state_dir, const char *id, long ttl, time_t now);
 
 /* Drops a mark, so a delivery that could not be acted on can be retried. */
 void seen_forget(const char *state_dir, const char *id);

@@ -308,7 +308,7 @@ handle_event(struct session *s, const cJSON *ev)
 
   if(!type)
     return;
-  if(id && strset_add(&s->seen, id) == 0)
+  if(id && strset_add(&s->seen, id) == STRSET_PRESENT)
     return;
   if(strcmp(type, "user.tool_confirmation"))
     s->idle_deadline = 0;
@@ -605,27 +605,31 @@ next_call(struct session *s)
 
 /* ---- the loop ---- */
 
-static int
+enum fetch { FETCH_FAILED = -1, FETCH_OK = 0, FETCH_ENDED = 1 };
+
+/* The session: FETCH_ENDED when it is terminated or gone (nothing left to
+ * serve), FETCH_FAILED when it could not be read. */
+static enum fetch
 fetch_session(struct session *s)
 {
   char path[512];
   cJSON *root;
   const char *status;
   long http;
-  int rc = 0;
+  enum fetch rc = FETCH_OK;
 
   snprintf(path, sizeof(path), "/v1/sessions/%s", s->sid_esc);
   root = session_get(s, path, "session_fetch_failed", &http);
   if(!root) {
     /* A session that is gone has nothing left to serve. */
     s->terminated = http == 404;
-    return http == 404 ? 1 : -1;
+    return http == 404 ? FETCH_ENDED : FETCH_FAILED;
   }
   status = str_field(root, "status");
   log_info("session_fetched", "status=%s", status ? status : "-");
   if(status && !strcmp(status, "terminated")) {
     s->terminated = 1;
-    rc = 1;
+    rc = FETCH_ENDED;
   }
   s->session = root;
   return rc;
@@ -705,7 +709,6 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
   struct session s;
   pthread_condattr_t ca;
   enum session_end end;
-  int rc;
 
   memset(&s, 0, sizeof(s));
   s.cfg = cfg;
@@ -726,8 +729,7 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
     session_free(&s);
     return SESSION_DONE;
   }
-  rc = fetch_session(&s);
-  if(rc != 0) {
+  if(fetch_session(&s) != FETCH_OK) {
     session_free(&s);
     return SESSION_DONE;
   }

@@ -30,7 +30,7 @@ strset_has(const struct strset *s, const char *key)
   return s->cap && s->slots[find(s->slots, s->cap, key)] != NULL;
 }
 
-int
+enum strset_add
 strset_add(struct strset *s, const char *key)
 {
   size_t i;
@@ -40,7 +40,7 @@ strset_add(struct strset *s, const char *key)
     char **ns = calloc(nc, sizeof(*ns));
 
     if(!ns)
-      return -1;
+      return STRSET_NO_MEMORY;
     for(k = 0; k < s->cap; k++)
       if(s->slots[k])
         ns[find(ns, nc, s->slots[k])] = s->slots[k];
@@ -50,12 +50,12 @@ strset_add(struct strset *s, const char *key)
   }
   i = find(s->slots, s->cap, key);
   if(s->slots[i])
-    return 0;
+    return STRSET_PRESENT;
   s->slots[i] = strdup(key);
   if(!s->slots[i])
-    return -1;
+    return STRSET_NO_MEMORY;
   s->n++;
-  return 1;
+  return STRSET_ADDED;
 }
 
 void

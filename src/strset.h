@@ -1,6 +1,5 @@
 /* strset: a set of strings (event ids, answered tool_use ids), open
- * addressing, grown as needed.  strset_add returns 1 when newly added, 0
- * when present, -1 when out of memory. */
+ * addressing, grown as needed. */
 #ifndef SANDHOOK_STRSET_H
 #define SANDHOOK_STRSET_H
 
@@ -11,7 +10,9 @@ struct strset {
   size_t cap, n;
 };
 
-int strset_add(struct strset *s, const char *key);
+enum strset_add { STRSET_NO_MEMORY = -1, STRSET_PRESENT = 0, STRSET_ADDED = 1 };
+
+enum strset_add strset_add(struct strset *s, const char *key);
 int strset_has(const struct strset *s, const char *key);
 void strset_free(struct strset *s);
 
