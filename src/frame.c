@@ -1,5 +1,6 @@
 #include "frame.h"
 #include "fsutil.h"
+#include "unconst.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ ssize_t
 send_with_fd(int sock, const void *data, size_t len, int fd)
 {
   union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } cm;
-  struct iovec iov = { (void *)data, len };
+  struct iovec iov = { unconst(data), len };
   struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
   ssize_t n;
 

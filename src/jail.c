@@ -2,6 +2,7 @@
 #include "clock.h"
 #include "fsutil.h"
 #include "log.h"
+#include "unconst.h"
 
 #define JAIL_END_MS 5000
 
@@ -119,8 +120,8 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
   if(pid < 0)
     goto fail;
   if(pid == 0) {
-    char *argv[] = { "sandhook-jail", NULL };
-    char *envp[] = { NULL };
+    const char *const argv[] = { "sandhook-jail", NULL };
+    const char *const envp[] = { NULL };
     int null = open("/dev/null", O_RDWR);
 
     /* The helper dies with the drainer, however the drainer dies (kill -9
@@ -137,7 +138,7 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
     syscall(SYS_close_range, JAIL_FD + 1, ~0U, 0);
     if(j->cg.version && cgroup_enter_self(&j->cg) < 0)
       _exit(127);
-    execve(helper, argv, envp);
+    execve(helper, exec_args(argv), exec_args(envp));
     _exit(127);
   }
   close(sv[1]);

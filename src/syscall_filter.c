@@ -1,4 +1,5 @@
 #include "syscall_filter.h"
+#include "unconst.h"
 
 #include <errno.h>
 #include <linux/filter.h>
@@ -12,7 +13,7 @@ seccomp_install(void)
 {
   struct sock_fprog prog = {
     (unsigned short)(sizeof(jail_filter) / sizeof(jail_filter[0])),
-    (struct sock_filter *)jail_filter
+    unconst(jail_filter)
   };
 
   /* no_new_privs is already set, as an unprivileged filter requires. */

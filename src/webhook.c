@@ -1,5 +1,6 @@
 #include "webhook.h"
 #include "b64.h"
+#include "unconst.h"
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
@@ -71,7 +72,7 @@ compute_mac(const struct wh_key *key, const char *id, long long ts,
   EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
   EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
   OSSL_PARAM params[] = {
-    OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+    OSSL_PARAM_construct_utf8_string("digest", unconst("SHA256"), 0),
     OSSL_PARAM_construct_end()
   };
   size_t maclen = 0;

@@ -2,6 +2,7 @@
 #include "clock.h"
 #include "fsutil.h"
 #include "log.h"
+#include "unconst.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -45,7 +46,7 @@ image_create(const char *path, long mb, const struct config *cfg)
 {
   char tmp[PATH_MAX + 8], owner[96];
   const char *mkfs = find_mkfs();
-  char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+  const char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
   int fd, status, e;
   pid_t pid;
 
@@ -67,10 +68,10 @@ image_create(const char *path, long mb, const struct config *cfg)
   close(fd);
   snprintf(owner, sizeof(owner), "root_owner=%u:%u,nodiscard", cfg->jail_uid, cfg->jail_gid);
   {
-    char *const argv[] = { (char *)mkfs, "-q", "-F", "-m", "0", "-J", "size=4", "-L", "sandhook",
-                           "-E", owner, tmp, NULL };
+    const char *const argv[] = { mkfs, "-q", "-F", "-m", "0", "-J", "size=4", "-L", "sandhook",
+                                 "-E", owner, tmp, NULL };
 
-    if(posix_spawn(&pid, mkfs, NULL, NULL, argv, envp) != 0) {
+    if(posix_spawn(&pid, mkfs, NULL, NULL, exec_args(argv), exec_args(envp)) != 0) {
       unlink(tmp);
       return -1;
     }

@@ -16,10 +16,11 @@
 
 #include "../fsutil.h"
 #include "../strbuf.h"
+#include "../unconst.h"
 
 #define SENTINEL_PREFIX "__SANDHOOK_"
 
-static char *const shell_env[] = {
+static const char *const shell_env[] = {
   "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
   "PS1=", "PS2=", "TERM=dumb", "LANG=C.UTF-8", "HOME=/workspace", NULL
 };
@@ -77,8 +78,8 @@ shell_start(struct tool_ctx *ctx)
     syscall(SYS_close_range, 3, ~0U, 0);
     if(ctx->before_exec)
       ctx->before_exec(ctx);
-    execve("/bin/bash", (char *const[]){ "bash", "--noprofile", "--norc", NULL },
-           shell_env);
+    execve("/bin/bash", exec_args((const char *const[]){ "bash", "--noprofile", "--norc", NULL }),
+           exec_args(shell_env));
     _exit(127);
   }
   close(in[0]);

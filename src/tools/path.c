@@ -179,7 +179,7 @@ path_open_parent(const struct place *pl, int create, const char **base)
   /* Create each missing level through a beneath-resolved parent, so a
    * symlink planted in the middle cannot redirect the mkdir. */
   for(i = 1; i <= dl; i++) {
-    const char *leaf;
+    char *leaf;
     int pfd;
 
     if(i < dl && dir[i] != '/')
@@ -192,9 +192,9 @@ path_open_parent(const struct place *pl, int create, const char **base)
     else {
       char saved = leaf[-1];
 
-      ((char *)leaf)[-1] = '\0';
+      leaf[-1] = '\0';
       pfd = path_open(pl, dir, O_RDONLY | O_DIRECTORY, 0);
-      ((char *)leaf)[-1] = saved;
+      leaf[-1] = saved;
     }
     if(pfd < 0)
       return -1;
