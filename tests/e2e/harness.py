@@ -4,6 +4,7 @@ webhooks, and sandhook run as CGI, as FastCGI and behind a real nginx.
 Every server binds 127.0.0.1 or a Unix socket in a temporary directory, and
 every wait is bounded.
 """
+import atexit
 import base64
 import grp
 import hashlib
@@ -50,6 +51,7 @@ class Checks:
             print("ok %d - %s" % (self.n, what))
         else:
             self.failed += 1
+            _TMP["keep"] = True
             print("not ok %d - %s %s" % (self.n, what, detail))
         return cond
 
@@ -144,6 +146,9 @@ def write_config(tmp, base_url, **extra):
         "ANTHROPIC_BASE_URL": base_url,
         "SANDHOOK_STATE_DIR": state,
         "SANDHOOK_IDLE_TIMEOUT_MS": "3000",
+        # A workspace image is allocated in full: small ones keep the suite
+        # light on disk; the tests about the cap set their own.
+        "SANDHOOK_WORKSPACE_MB": "256",
     }
     settings.update({k: None if v is None else str(v) for k, v in extra.items()})
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -318,9 +323,34 @@ def give_to(user, *paths):
         os.chown(p, user.pw_uid, user.pw_gid)
 
 
+# Every test's temporary directories go when it ends, unless a check
+# failed, it died of an exception, or SANDHOOK_KEEP_TMP is set: workspace
+# images are allocated in full, so a suite that left them behind would fill
+# the disk.
+_TMP = {"dirs": [], "keep": bool(os.environ.get("SANDHOOK_KEEP_TMP"))}
+
+
+def _excepthook(*exc, _default=sys.excepthook):
+    _TMP["keep"] = True
+    _default(*exc)
+
+
+def _remove_tmp():
+    for d in _TMP["dirs"]:
+        if _TMP["keep"]:
+            print("# kept %s for a look" % d)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+sys.excepthook = _excepthook
+atexit.register(_remove_tmp)
+
+
 def free_tmp(prefix="sandhook-test-"):
     d = tempfile.mkdtemp(prefix=prefix)
     os.chmod(d, 0o755)
+    _TMP["dirs"].append(d)
     return d
 
 
