@@ -1,7 +1,8 @@
 /* frame: the channel between the drainer and a jail process.  A frame is
  * a 4-byte big-endian length, then that many bytes of JSON, at most
- * FRAME_MAX.  Requests are {"tool","input","timeout_ms"} or, from the
- * drainer only, {"op",...} for the jail's own work (skills); replies are
+ * FRAME_MAX.  The first frame is the jail's setup; requests are
+ * {"tool","input","timeout_ms"} or, from the drainer only, {"op",...} for
+ * the jail's own work (skills, memory files); replies are
  * {"is_error","content"}. */
 #ifndef SANDHOOK_FRAME_H
 #define SANDHOOK_FRAME_H

@@ -3,9 +3,9 @@
  * Each is a setting with a default (see the README): rlimits for CPU time,
  * address space, open files, processes and file size, the size of the
  * jail's /tmp, and the cgroup limits for memory, pids and CPU.  They travel
- * to the jail process as one "key=value,..." argument. */
-#ifndef SANDHOOK_LIMITS_H
-#define SANDHOOK_LIMITS_H
+ * to the jail process as one "key=value,..." string in its setup frame. */
+#ifndef SANDHOOK_JAIL_LIMITS_H
+#define SANDHOOK_JAIL_LIMITS_H
 
 #include <stddef.h>
 

@@ -1,14 +1,18 @@
 /* jailproc: the jail process itself (the sandhook-jail helper).
  *
  * Started by jail_open with its channel on fd 3, an empty environment and
- * argv ROOT WORKSPACE UID GID NET LIMITS.  It unshares mount, PID, IPC, UTS
- * and (NET=none) network namespaces, builds a tmpfs root at ROOT from
- * read-only nosuid,nodev binds of the host's /usr, a minimal /etc and /dev,
- * a fresh /proc, a capped /tmp and WORKSPACE at /workspace, pivots into it,
- * enters a user namespace mapping only UID/GID (its parent writes the
- * maps), empties every capability set, drops to UID/GID with no_new_privs, applies
- * the rlimits and, last, the seccomp filter, then serves tool calls one at a
- * time as PID 1 of its namespace until the channel closes. */
+ * no argument but its name; its setup (root, workspace, memory folder and
+ * read-only stores, uid, gid, network, limits) is the channel's first
+ * frame, so no host path or id shows in /proc.  It unshares mount, PID,
+ * IPC and UTS namespaces (and the network's, in the jail's own user
+ * namespace), builds a tmpfs root from read-only nosuid,nodev binds of the
+ * host's /usr, a minimal /etc and /dev, a fresh /proc, a capped /tmp, the
+ * workspace at /workspace and the memory stores at /mnt/memory, pivots into
+ * it, enters a user namespace mapping only the jail uid and gid (its parent
+ * writes the maps), empties every capability set, drops to them with
+ * no_new_privs, applies the rlimits and, last, the seccomp filter, then
+ * serves requests one at a time as PID 1 of its namespace until the
+ * channel closes. */
 #ifndef SANDHOOK_JAILPROC_H
 #define SANDHOOK_JAILPROC_H
 
