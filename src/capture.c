@@ -314,3 +314,26 @@ captured_free(struct captured *c)
   free(c->buf);
   memset(c, 0, sizeof(*c));
 }
+
+int
+captured_length_matches(const struct captured *c, char *why, size_t cap)
+{
+  const char *cl = captured_param(c, "CONTENT_LENGTH");
+  unsigned long long want;
+  char *end;
+
+  if(!cl)
+    return 1;
+  errno = 0;
+  want = strtoull(cl, &end, 10);
+  if(errno || *end || end == cl)
+    snprintf(why, cap, "Content-Length \"%.40s\" is not a number", cl);
+  else if(want == c->body_len)
+    return 1;
+  else
+    snprintf(why, cap, "the body is %zu bytes, %s than its Content-Length of %llu%s; replay with "
+             "--resign to sign it as it is", c->body_len, c->body_len > want ? "longer" : "shorter",
+             want, c->body_len == want + 1 && c->body[c->body_len - 1] == '\n' ?
+             " (a newline an editor added?)" : "");
+  return 0;
+}

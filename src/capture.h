@@ -37,5 +37,9 @@ const char *captured_param(const struct captured *c, const char *name);
 /* Replaces or adds NAME=value. */
 int captured_set(struct captured *c, const char *name, const char *value);
 void captured_free(struct captured *c);
+/* Whether the body is as long as its Content-Length says (or none is
+ * given): the signature covers exactly those bytes.  When not, 0 and why
+ * says which is longer, for someone who edited the file. */
+int captured_length_matches(const struct captured *c, char *why, size_t cap);
 
 #endif

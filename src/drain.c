@@ -37,6 +37,17 @@ run_path(char *buf, size_t cap, const struct config *cfg, const char *leaf)
   return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
+/* STATE/run/slot.<i>: held (flock) by the drainer in slot i; it names the
+ * item that drainer holds, if any. */
+static int
+slot_path(char *buf, size_t cap, const struct config *cfg, int i)
+{
+  char leaf[32];
+
+  snprintf(leaf, sizeof(leaf), "slot.%d", i);
+  return run_path(buf, cap, cfg, leaf);
+}
+
 /* The wake counter: a 64-bit number in STATE/run/wake, changed under flock.
  * bump=1 increments it; either way the current value is returned. */
 static long long
@@ -75,14 +86,13 @@ wake_counter(const struct config *cfg, int bump)
 static int
 acquire_slot(const struct config *cfg)
 {
-  char path[PATH_MAX], leaf[32];
+  char path[PATH_MAX];
   int i;
 
   for(i = 0; i < cfg->max_sessions; i++) {
     int fd;
 
-    snprintf(leaf, sizeof(leaf), "slot.%d", i);
-    if(run_path(path, sizeof(path), cfg, leaf) < 0)
+    if(slot_path(path, sizeof(path), cfg, i) < 0)
       return -1;
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if(fd < 0)
@@ -187,7 +197,7 @@ static void
 orphan_claims(const struct config *cfg, int own, struct orphans *o)
 {
   struct stat ost;
-  char path[PATH_MAX], leaf[32];
+  char path[PATH_MAX];
   int i;
 
   memset(o, 0, sizeof(*o));
@@ -200,8 +210,7 @@ orphan_claims(const struct config *cfg, int own, struct orphans *o)
     long ttl;
     int fd;
 
-    snprintf(leaf, sizeof(leaf), "slot.%d", i);
-    if(run_path(path, sizeof(path), cfg, leaf) < 0 || (fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+    if(slot_path(path, sizeof(path), cfg, i) < 0 || (fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
       continue;
     if(fstat(fd, &st) == 0 && st.st_ino == ost.st_ino && st.st_dev == ost.st_dev) {
       close(fd);

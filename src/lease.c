@@ -55,6 +55,7 @@ beat(struct lease *l)
   cJSON *root = NULL;
   const cJSON *v;
   enum beat rc = BEAT_FAILED;
+  long ttl;
 
   pthread_mutex_lock(&l->mu);
   snprintf(last, sizeof(last), "%s", l->last);
@@ -98,10 +99,10 @@ beat(struct lease *l)
   pthread_mutex_lock(&l->mu);
   strcpy(l->last, v->valuestring);
   l->last_ok_ms = now_ms();
-  v = cJSON_GetObjectItemCaseSensitive(root, "ttl_seconds");
-  if(lease_ttl_from_json(v) > 0) {
-    l->ttl_ms = lease_ttl_from_json(v);
-    l->interval_ms = clamp_interval(l->ttl_ms);
+  ttl = lease_ttl_from_json(cJSON_GetObjectItemCaseSensitive(root, "ttl_seconds"));
+  if(ttl > 0) {
+    l->ttl_ms = ttl;
+    l->interval_ms = clamp_interval(ttl);
   }
   pthread_mutex_unlock(&l->mu);
   rc = BEAT_HELD;

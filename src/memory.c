@@ -1036,9 +1036,10 @@ plan_store(struct memory *m, const cJSON *res, char *err, size_t errlen)
 static int
 host_folder(struct memory *m, const char *sid)
 {
-  static const char *const leaves[] = { "memory.img", "memory" };
+  static const char *const leaves[] = { "memory.img", "memory" };  /* capped, not */
   char base[PATH_MAX - 16], stale[PATH_MAX + 32];
   size_t i;
+  int capped;
 
   if(snprintf(base, sizeof(base), "%s/sessions/%s", m->cfg->state_dir, sid) >= (int)sizeof(base) - 16 ||
      mkdir_p(base, 0700) < 0)
@@ -1054,17 +1055,13 @@ host_folder(struct memory *m, const char *sid)
     log_warn("memory_leftovers", "moved_to=%s reason=%s",
              stale, "a previous run did not clean up; nothing of it is uploaded");
   }
-  if(m->cfg->memory_mb > 0 && image_possible()) {
-    if(snprintf(m->host, sizeof(m->host), "%s/memory.img", base) >= (int)sizeof(m->host))
-      return -1;
-    return image_create(m->host, m->cfg->memory_mb, m->cfg);
-  }
-  if(m->cfg->memory_mb > 0)
+  capped = m->cfg->memory_mb > 0 && image_possible();
+  if(m->cfg->memory_mb > 0 && !capped)
     log_warn("memory_cap_unavailable", "reason=%s fallback=directory",
              geteuid() ? "unprivileged" : "no loop devices or mkfs.ext4");
-  if(snprintf(m->host, sizeof(m->host), "%s/memory", base) >= (int)sizeof(m->host))
+  if(snprintf(m->host, sizeof(m->host), "%s/%s", base, leaves[!capped]) >= (int)sizeof(m->host))
     return -1;
-  return jail_owned_dir(m->host, m->cfg);
+  return capped ? image_create(m->host, m->cfg->memory_mb, m->cfg) : jail_owned_dir(m->host, m->cfg);
 }
 
 int

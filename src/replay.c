@@ -101,31 +101,6 @@ resign(struct responder *r, struct replayed *rp, const char **why)
   return 0;
 }
 
-/* Without --resign the body must be the length the headers say: the
- * signature covers exactly those bytes. */
-static int
-length_matches(const struct captured *c, char *why, size_t cap)
-{
-  const char *cl = captured_param(c, "CONTENT_LENGTH");
-  unsigned long long want;
-  char *end;
-
-  if(!cl)
-    return 1;
-  errno = 0;
-  want = strtoull(cl, &end, 10);
-  if(errno || *end || end == cl)
-    snprintf(why, cap, "Content-Length \"%.40s\" is not a number", cl);
-  else if(want == c->body_len)
-    return 1;
-  else
-    snprintf(why, cap, "the body is %zu bytes, %s than its Content-Length of %llu%s; replay with "
-             "--resign to sign it as it is", c->body_len, c->body_len > want ? "longer" : "shorter",
-             want, c->body_len == want + 1 && c->body[c->body_len - 1] == '\n' ?
-             " (a newline an editor added?)" : "");
-  return 0;
-}
-
 static int
 replay_file(struct responder *r, const char *path, int do_resign)
 {
@@ -148,7 +123,7 @@ replay_file(struct responder *r, const char *path, int do_resign)
     free(data);
     return -1;
   }
-  if(!do_resign && !length_matches(&rp.c, mismatch, sizeof(mismatch))) {
+  if(!do_resign && !captured_length_matches(&rp.c, mismatch, sizeof(mismatch))) {
     printf("%s: 400 %s\n", path, mismatch);
     captured_free(&rp.c);
     free(data);

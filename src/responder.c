@@ -97,6 +97,7 @@ capture(struct responder *r, struct request *rq, const char *body, size_t len)
     log_warn("capture_failed", "errno=%d error=%s", errno, strerror(errno));
   capture_sweep(r->cfg->capture_dir, r->cfg->capture_keep_hours * 3600L, r->now());
 }
+
 /* A delivery taken while the state filesystem is full or read-only would
  * be lost after the 202: the drainer could not log, keep its claim nor make
  * a workspace.  Refused with 503 instead, so the sender retries. */
@@ -117,7 +118,6 @@ state_unusable(const char *dir)
     return "the state directory's filesystem is full";
   return NULL;
 }
-
 
 void
 responder_handle(struct responder *r, struct request *rq, struct reply *rep)

@@ -162,16 +162,18 @@ workspace_prepare(struct workspace *w, const struct config *cfg, const char *ses
   else if(cfg->workspace_mb > 0) {
     if(snprintf(w->path, sizeof(w->path), "%s/workspace.img", dir) >= (int)sizeof(w->path))
       return -1;
-    if(access(w->path, F_OK) == 0 || image_possible()) {
+    int exists = access(w->path, F_OK) == 0;
+
+    if(exists || image_possible()) {
+      long long end = now_ms() + LOCK_WAIT_MS;
+
       /* A disk too small for the cap is the operator's to fix, never a
        * reason to run the session uncapped. */
-      if(access(w->path, F_OK) < 0 && image_create(w->path, cfg->workspace_mb, cfg) < 0) {
+      if(!exists && image_create(w->path, cfg->workspace_mb, cfg) < 0) {
         log_err("workspace_image_failed", "path=%s size_mb=%ld error=%s hint=%s", w->path,
                 cfg->workspace_mb, strerror(errno), "free space in SANDHOOK_STATE_DIR or lower SANDHOOK_WORKSPACE_MB");
         return -1;
       }
-      long long end = now_ms() + LOCK_WAIT_MS;
-
       w->lock_fd = open(w->path, O_RDONLY | O_CLOEXEC);
       if(w->lock_fd < 0 || lock_path(w->lock_fd) < 0) {
         workspace_release(w);

@@ -196,19 +196,24 @@ def tagged(tag):
     return p[0] if p else None
 
 
-def jail_procs(state):
-    """This state's jail processes (their stderr is its drainer log), each
-    with its parent's pid."""
+def procs_of(state, prog):
+    """This state's processes named prog (argv[0]'s last component) whose
+    stderr is its drainer log (drainers, jails), each with its parent's pid."""
     log = os.path.join(state, "sandhook.log")
     found = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            if os.readlink("/proc/%s/fd/2" % pid) == log and \
-               open("/proc/%s/cmdline" % pid, "rb").read().startswith(b"sandhook-jail"):
+            argv0 = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")[0]
+            if os.path.basename(argv0) == prog and os.readlink("/proc/%s/fd/2" % pid) == log:
                 found[pid] = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
         except (OSError, IndexError):
             continue
     return found
+
+
+def jail_procs(state):
+    """This state's jail processes, each with its parent's pid."""
+    return procs_of(state, b"sandhook-jail")
 
 
 def nginx_front(sc, tmp=None, **settings):

@@ -11,24 +11,10 @@ runs the call again: it is answered exactly once.
 """
 import os
 
-from harness import (Checks, Scenario, final_checks, nginx_front, once, release, run_started, tagged,
-                     until, wait_for)
+from harness import (Checks, Scenario, final_checks, nginx_front, once, procs_of, release, run_started,
+                     tagged, until, wait_for)
 
 t = Checks()
-
-
-def drainers(state):
-    """Live drainer processes of this test (their stderr is the state's log)."""
-    log = os.path.join(state, "sandhook.log")
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if os.readlink("/proc/%s/fd/2" % pid) == log and \
-               open("/proc/%s/comm" % pid).read().strip() == "sandhook":
-                found.append(pid)
-        except OSError:
-            continue
-    return found
 
 
 with Scenario() as sc:
@@ -41,7 +27,7 @@ with Scenario() as sc:
     wait_for(lambda: tagged("outage_running"), 60, 0.1, "the call to run")
     sc.fake.call("POST", "/_fake/faults", {"outage": 1})
     release("outage_running")
-    t.ok(until(lambda: "event=drain_exit" in open(log).read() and not drainers(state), 120, 0.2),
+    t.ok(until(lambda: "event=drain_exit" in open(log).read() and not procs_of(state, b"sandhook"), 120, 0.2),
          "with the control plane away, the drainer gives up and exits",
          "\n".join(open(log).read().splitlines()[-15:]))
     text = open(log).read()

@@ -18,8 +18,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-from harness import (Checks, FcgiPool, Nginx, Scenario, final_checks, need_root, release,
-                     run_started, skip, until, write_config)
+from harness import (Checks, FcgiPool, Nginx, Scenario, final_checks, gated, need_root, release,
+                     run_started, skip, tagged, until, write_config)
 
 need_root()
 if not os.path.exists("/dev/loop-control"):
@@ -30,9 +30,8 @@ FILL = ("for d in /workspace /mnt/memory/notes /tmp; do "
         "dd if=/dev/zero of=$d/fill bs=1M count=400 2>&1 | grep -o 'No space left on device' | head -1; "
         "done; echo filled")
 # Holds the filling session's work item open, all it wrote in place, until
-# the test lets it go (a file it creates through the jail's root).
-HOLD = ("(exec -a starve_hold sleep infinity &); "
-        "while [ ! -e /tmp/go ]; do sleep 0.1; done; echo released")
+# the test lets it go.
+HOLD = gated("starve_hold", "released")
 
 
 def ended(sc, sid):
@@ -76,10 +75,7 @@ with Scenario() as sc:
         res = [r["content"][0]["text"] for r in sc.fake.state(a)["results"].values()]
         t.eq(res, ["No space left on device\n" * 3 + "filled"],
              "the workspace, /mnt/memory and /tmp each ran out of room inside the jail")
-        hold = []
-        t.ok(until(lambda: hold.extend(subprocess.run(["pgrep", "-f", "starve_hold"], capture_output=True,
-                                                      text=True).stdout.split()) or hold, 60, 0.2),
-             "and holds its work item open")
+        t.ok(until(lambda: tagged("starve_hold"), 60, 0.2), "and holds its work item open")
         st = os.statvfs(state)
         free_mb = st.f_bavail * st.f_frsize >> 20
         t.ok(free_mb >= 150, "while it runs, the state filesystem kept its free space (%d MiB free of 300)"
