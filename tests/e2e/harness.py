@@ -191,8 +191,10 @@ def once(tag):
 
 
 def tagged(tag):
-    """The pid of the process a gated command named tag, or None."""
-    p = subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True).stdout.split()
+    """The pid of the process a gated command named tag, or None.  Its
+    argv[0] is the tag, matched whole: "cgi_gate" must not find another
+    test's "fcgi_gate"."""
+    p = subprocess.run(["pgrep", "-f", "^%s( |$)" % tag], capture_output=True, text=True).stdout.split()
     return p[0] if p else None
 
 
