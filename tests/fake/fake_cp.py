@@ -131,13 +131,20 @@ def advance(sess):
           "session_thread_id": None}
     if "permission" in step:
         ev["evaluated_permission"] = step["permission"]
-    ev = emit(sess, ev)
     answered_by_worker = step["tool"] in ("bash", "read", "write", "edit", "glob", "grep")
     perm = step.get("permission", "allow")
+    confirm = step.get("confirm")
+    # The call is marked pending before any stream can see it: a worker may
+    # answer it before this thread runs again, and post_events only advances
+    # the script when the answer matches the pending call.
+    ev["id"] = new_id("sevt_")
+    if answered_by_worker and (perm == "allow" or (perm != "deny" and confirm == "allow")):
+        with LOCK:
+            sess.pending = ev["id"]
+    ev = emit(sess, ev)
     if perm not in ("allow",):
         emit(sess, {"type": "session.status_idle",
                     "stop_reason": {"type": "requires_action", "event_ids": [ev["id"]]}})
-    confirm = step.get("confirm")
     if perm == "deny" or not answered_by_worker:
         later(step.get("wait", 0.6), advance, sess)
         return
@@ -149,9 +156,6 @@ def advance(sess):
               {"type": "user.tool_confirmation", "tool_use_id": ev["id"], "result": confirm})
         if confirm != "allow":
             later(step.get("wait", 0.6), advance, sess)
-            return
-    with LOCK:
-        sess.pending = ev["id"]
 
 
 def terminate(sess):
