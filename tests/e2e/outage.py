@@ -27,7 +27,7 @@ with Scenario() as sc:
     wait_for(lambda: tagged("outage_running"), 60, 0.1, "the call to run")
     sc.fake.call("POST", "/_fake/faults", {"outage": 1})
     release("outage_running")
-    t.ok(until(lambda: "event=drain_exit" in open(log).read() and not procs_of(state, b"sandhook"), 120, 0.2),
+    t.ok(until(lambda: "event=drain_exit" in open(log).read() and not procs_of(state, b"sandhook-drain"), 120, 0.2),
          "with the control plane away, the drainer gives up and exits",
          "\n".join(open(log).read().splitlines()[-15:]))
     text = open(log).read()

@@ -1,7 +1,7 @@
 /* base64 both ways: what the strict decoder takes the loose one takes the
  * same; whatever is encoded decodes back. */
 #include "fuzz.h"
-#include "b64.h"
+#include "common/b64.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

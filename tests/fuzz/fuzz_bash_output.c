@@ -3,8 +3,8 @@
  * The end is found exactly when the marker, a status and a newline have
  * arrived; the result is valid UTF-8 without NUL and within the limit. */
 #include "fuzz.h"
-#include "tools/bash_output.h"
-#include "utf8.h"
+#include "jail/tools/bash_output.h"
+#include "common/utf8.h"
 
 #define MARKER "__SANDHOOK_00112233445566778899aabb_DONE__"
 #define KEEP 4096

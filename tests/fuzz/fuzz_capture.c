@@ -3,7 +3,7 @@
  * a Content-Length that is not the body's says why, and a parameter set
  * afterwards reads back. */
 #include "fuzz.h"
-#include "capture.h"
+#include "front/capture.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -2,7 +2,7 @@
  * is, and a line from anywhere must be answered with an error, never a
  * crash.  A refused file always says why. */
 #include "fuzz.h"
-#include "config.h"
+#include "common/config.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -2,7 +2,7 @@
  * plane, or whoever holds the key, chooses every byte.  The first line is
  * the webhook-id header. */
 #include "fuzz.h"
-#include "webhook.h"
+#include "front/webhook.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

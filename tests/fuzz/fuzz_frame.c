@@ -5,7 +5,7 @@
  * read is whole and NUL-terminated, no descriptor leaks, and a frame sent
  * with send_frame_fd comes back as it went. */
 #include "fuzz.h"
-#include "frame.h"
+#include "common/frame.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>

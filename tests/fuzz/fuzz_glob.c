@@ -3,7 +3,7 @@
  * they are (libFuzzer's -timeout catches a hang), and within one segment
  * it answers as fnmatch(FNM_PERIOD) does. */
 #include "fuzz.h"
-#include "tools/tools.h"
+#include "jail/tools/tools.h"
 
 #include <fnmatch.h>
 

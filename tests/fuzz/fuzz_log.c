@@ -3,7 +3,7 @@
  * line parses back as strict logfmt into exactly the fields written, the
  * values whole (up to the logger's per-value cap). */
 #include "fuzz.h"
-#include "log.h"
+#include "common/log.h"
 #include "../unit/logfmt.h"
 
 #include <fcntl.h>

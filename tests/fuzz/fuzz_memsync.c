@@ -2,7 +2,7 @@
  * local and refused shas and store access: the rules no sequence of edits
  * may break. */
 #include "fuzz.h"
-#include "memsync.h"
+#include "drain/memsync.h"
 
 static const char *
 pick(uint8_t b)

@@ -3,7 +3,7 @@
  * reference written here, under the root it names, as root/rel with no
  * empty, "." or ".." component; one it calls outside is under no root. */
 #include "fuzz.h"
-#include "tools/tools.h"
+#include "jail/tools/tools.h"
 
 #include <errno.h>
 

@@ -2,7 +2,7 @@
  * sends it, cut into reads at points the input chooses: the frames that
  * come out are the same however the bytes were split. */
 #include "fuzz.h"
-#include "sse.h"
+#include "drain/sse.h"
 
 struct out {
   char buf[1 << 17];

@@ -2,7 +2,7 @@
  * is valid and NUL-free, it leaves valid text as it was, and a JSON
  * document cleaned by it prints as valid UTF-8. */
 #include "fuzz.h"
-#include "utf8.h"
+#include "common/utf8.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -3,7 +3,7 @@
  * 401 unless it verifies; a body this key signed always verifies, and the
  * same body one bit off never does. */
 #include "fuzz.h"
-#include "webhook.h"
+#include "front/webhook.h"
 
 #define NOW 1767225600
 

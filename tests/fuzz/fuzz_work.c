@@ -4,8 +4,8 @@
  * NUL-terminated, a token only from a secret that decodes, and the gate
  * runs a call only on an absent field or "allow". */
 #include "fuzz.h"
-#include "queue.h"
-#include "session.h"
+#include "drain/queue.h"
+#include "drain/session.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../src/config.h"
-#include "../../src/fsutil.h"
+#include "common/config.h"
+#include "common/fsutil.h"
 #include "tap.h"
 
 static char dir[64];

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../src/frame.h"
+#include "common/frame.h"
 #include "tap.h"
 
 static void *

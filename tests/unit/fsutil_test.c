@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../src/fsutil.h"
+#include "common/fsutil.h"
 #include "tap.h"
 
 #define DEPTH 3000

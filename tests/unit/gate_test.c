@@ -1,7 +1,7 @@
 /* The permission gate: fail closed on everything but absent and "allow". */
 #include <cjson/cJSON.h>
 
-#include "../../src/session.h"
+#include "drain/session.h"
 #include "tap.h"
 
 static enum gate

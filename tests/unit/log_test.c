@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../src/log.h"
+#include "common/log.h"
 #include "logfmt.h"
 #include "tap.h"
 

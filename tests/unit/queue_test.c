@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/b64.h"
-#include "../../src/lease.h"
-#include "../../src/queue.h"
+#include "common/b64.h"
+#include "drain/lease.h"
+#include "drain/queue.h"
 #include "tap.h"
 
 static char *

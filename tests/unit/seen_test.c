@@ -5,8 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../src/fsutil.h"
-#include "../../src/seen.h"
+#include "common/fsutil.h"
+#include "front/seen.h"
 #include "tap.h"
 
 int

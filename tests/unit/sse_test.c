@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/sse.h"
+#include "drain/sse.h"
 #include "tap.h"
 
 struct got {

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../src/fsutil.h"
-#include "../../src/tools/tools.h"
+#include "common/fsutil.h"
+#include "jail/tools/tools.h"
 #include "tap.h"
 
 static struct tool_ctx ctx;

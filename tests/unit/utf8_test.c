@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/utf8.h"
+#include "common/utf8.h"
 #include "tap.h"
 
 #define R "\xef\xbf\xbd"

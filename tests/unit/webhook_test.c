@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/webhook.h"
+#include "front/webhook.h"
 #include "tap.h"
 
 struct vector {

@@ -1,0 +1,412 @@
+#include "common/config.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG_FILE "/etc/sandhook/sandhook.conf"
+
+enum kind { K_STR, K_SECRET, K_SIZE, K_INT, K_LONG, K_UINT, K_BOOL };
+
+struct setting {
+  const char *name;
+  enum kind kind;
+  size_t off;
+  long min, max;
+};
+
+#define OFF(f) offsetof(struct config, f)
+static const struct setting settings[] = {
+  { "ANTHROPIC_ENVIRONMENT_ID", K_STR, OFF(environment_id), 0, 0 },
+  { "ANTHROPIC_ENVIRONMENT_KEY", K_SECRET, OFF(environment_key), 0, 0 },
+  { "ANTHROPIC_WEBHOOK_SIGNING_KEY", K_SECRET, OFF(signing_key), 0, 0 },
+  { "ANTHROPIC_BASE_URL", K_STR, OFF(base_url), 0, 0 },
+  { "SANDHOOK_STATE_DIR", K_STR, OFF(state_dir), 0, 0 },
+  { "SANDHOOK_LOG_FILE", K_STR, OFF(log_file), 0, 0 },
+  { "SANDHOOK_MAX_BODY", K_SIZE, OFF(max_body), 64, 64L << 20 },
+  { "SANDHOOK_MAX_SESSIONS", K_INT, OFF(max_sessions), 1, 256 },
+  { "SANDHOOK_IDLE_TIMEOUT_MS", K_LONG, OFF(idle_timeout_ms), 0, 86400000L },
+  { "SANDHOOK_TOOL_TIMEOUT_MS", K_LONG, OFF(tool_timeout_ms), 100, 86400000L },
+  { "SANDHOOK_RECLAIM_OLDER_THAN_MS", K_LONG, OFF(reclaim_older_than_ms), 1, 3600000L },
+  { "SANDHOOK_DEDUPE_SECONDS", K_LONG, OFF(dedupe_seconds), 60, 86400L },
+  { "SANDHOOK_JAIL_UID", K_UINT, OFF(jail_uid), 1, 4294967294L },
+  { "SANDHOOK_JAIL_GID", K_UINT, OFF(jail_gid), 1, 4294967294L },
+  { "SANDHOOK_JAIL_NETWORK", K_STR, OFF(jail_network), 0, 0 },
+  { "SANDHOOK_DEBUG", K_BOOL, OFF(log_debug), 0, 1 },
+  { "SANDHOOK_CGROUPS", K_BOOL, OFF(cgroups), 0, 1 },
+  { "SANDHOOK_WORKSPACE_MB", K_LONG, OFF(workspace_mb), 0, 1L << 24 },
+  { "SANDHOOK_SKILL_MAX_MB", K_LONG, OFF(skill_max_mb), 1, 1L << 20 },
+  { "SANDHOOK_SKILL_MAX_ENTRIES", K_LONG, OFF(skill_max_entries), 1, 1L << 24 },
+  { "SANDHOOK_MEMORY_SYNC_SECONDS", K_LONG, OFF(memory_sync_s), 5, 86400 },
+  { "SANDHOOK_MEMORY_MB", K_LONG, OFF(memory_mb), 0, 1L << 20 },
+  { "SANDHOOK_MEMORY_MAX_FILES", K_LONG, OFF(memory_max_files), 1, 1L << 20 },
+  { "SANDHOOK_MEMORY_SYNC_DELETIONS", K_STR, OFF(memory_sync_deletions), 0, 0 },
+  { "SANDHOOK_CAPTURE_DIR", K_STR, OFF(capture_dir), 0, 0 },
+  { "SANDHOOK_CAPTURE_KEEP_HOURS", K_LONG, OFF(capture_keep_hours), 1, 24L * 365 },
+  { "SANDHOOK_CAPTURE_MAX_MB", K_LONG, OFF(capture_max_mb), 1, 1L << 20 },
+  { "SANDHOOK_LIMIT_CPU_SECONDS", K_LONG, OFF(limits.cpu_s), 1, 86400 },
+  { "SANDHOOK_LIMIT_ADDRESS_SPACE_MB", K_LONG, OFF(limits.as_mb), 64, 1L << 20 },
+  { "SANDHOOK_LIMIT_OPEN_FILES", K_LONG, OFF(limits.nofile), 16, 1L << 20 },
+  { "SANDHOOK_LIMIT_PROCESSES", K_LONG, OFF(limits.nproc), 8, 1L << 22 },
+  { "SANDHOOK_LIMIT_FILE_SIZE_MB", K_LONG, OFF(limits.fsize_mb), 1, 1L << 24 },
+  { "SANDHOOK_LIMIT_TMP_MB", K_LONG, OFF(limits.tmp_mb), 1, 1L << 20 },
+  { "SANDHOOK_LIMIT_MEMORY_MB", K_LONG, OFF(limits.memory_mb), 16, 1L << 24 },
+  { "SANDHOOK_LIMIT_PIDS", K_LONG, OFF(limits.pids), 8, 1L << 22 },
+  { "SANDHOOK_LIMIT_CPU_PERCENT", K_LONG, OFF(limits.cpu_percent), 1, 100000 },
+};
+
+static void
+set_defaults(struct config *cfg)
+{
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->max_body = 1 << 20;
+  cfg->max_sessions = 4;
+  cfg->idle_timeout_ms = 60000;
+  cfg->tool_timeout_ms = 120000;
+  cfg->reclaim_older_than_ms = 2000;
+  cfg->dedupe_seconds = 900;
+  cfg->jail_uid = 65534;
+  cfg->jail_gid = 65534;
+  cfg->cgroups = 1;
+  cfg->workspace_mb = 2048;
+  cfg->skill_max_mb = 256;
+  cfg->skill_max_entries = 10000;
+  cfg->memory_sync_s = 15;
+  cfg->memory_max_files = 20000;
+  cfg->memory_mb = 100;
+  cfg->capture_keep_hours = 72;
+  cfg->capture_max_mb = 100;
+  limits_default(&cfg->limits);
+}
+
+static const struct setting *
+find_setting(const char *name, size_t len, int *is_file)
+{
+  size_t i;
+
+  *is_file = 0;
+  if(len > 5 && !memcmp(name + len - 5, "_FILE", 5)) {
+    len -= 5;
+    *is_file = 1;
+  }
+  for(i = 0; i < N_ELEMENTS(settings); i++)
+    if(strlen(settings[i].name) == len && !memcmp(settings[i].name, name, len))
+      return (*is_file && settings[i].kind != K_SECRET) ? NULL : &settings[i];
+  return NULL;
+}
+
+char *
+config_read_secret_file(const char *path, char *err, size_t errlen)
+{
+  char buf[4096];
+  struct stat st;
+  ssize_t n;
+  size_t len = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+  if(fd < 0) {
+    snprintf(err, errlen, "cannot open secret file %s: %s", path, strerror(errno));
+    return NULL;
+  }
+  if(fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    snprintf(err, errlen, "secret file %s is not a regular file", path);
+    close(fd);
+    return NULL;
+  }
+  if(st.st_mode & 077) {
+    snprintf(err, errlen,
+             "secret file %s is readable by group or others (mode %04o); chmod 600 it",
+             path, (unsigned)(st.st_mode & 07777));
+    close(fd);
+    return NULL;
+  }
+  while(len < sizeof(buf) - 1 &&
+        (n = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
+    if(n < 0) {
+      if(errno == EINTR)
+        continue;
+      snprintf(err, errlen, "cannot read secret file %s: %s", path, strerror(errno));
+      close(fd);
+      return NULL;
+    }
+    len += (size_t)n;
+  }
+  close(fd);
+  while(len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+    len--;
+  buf[len] = '\0';
+  return strdup(buf);
+}
+
+static int
+apply(struct config *cfg, const struct setting *s, const char *value,
+      const char *origin, char *err, size_t errlen)
+{
+  char *p = (char *)cfg + s->off;
+  char *end;
+  long v;
+
+  switch(s->kind) {
+  case K_STR:
+  case K_SECRET: {
+    char *dup = strdup(value);
+
+    if(!dup) {
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+    free(*(char **)p);
+    *(char **)p = dup;
+    return 0;
+  }
+  case K_BOOL:
+    if(!strcmp(value, "1") || !strcmp(value, "true") || !strcmp(value, "yes"))
+      *(int *)p = 1;
+    else if(!strcmp(value, "0") || !strcmp(value, "false") || !strcmp(value, "no"))
+      *(int *)p = 0;
+    else
+      goto bad;
+    return 0;
+  case K_SIZE:
+  case K_INT:
+  case K_LONG:
+  case K_UINT:
+    errno = 0;
+    v = strtol(value, &end, 10);
+    if(errno || end == value || *end || v < s->min || v > s->max)
+      goto bad;
+    if(s->kind == K_SIZE)
+      *(size_t *)p = (size_t)v;
+    else if(s->kind == K_INT)
+      *(int *)p = (int)v;
+    else if(s->kind == K_UINT)
+      *(unsigned *)p = (unsigned)v;
+    else
+      *(long *)p = v;
+    return 0;
+  default:
+    break;
+  }
+bad:
+  snprintf(err, errlen, "%s: %s must be %s between %ld and %ld", origin,
+           s->name, s->kind == K_BOOL ? "a boolean" : "an integer",
+           s->min, s->max);
+  return -1;
+}
+
+/* A *_FILE setting names where the secret lives; the secret itself never
+ * passes through the config file or the environment. */
+static int
+apply_named(struct config *cfg, const char *name, size_t namelen,
+            const char *value, const char *origin, int *holds_secret,
+            char *err, size_t errlen)
+{
+  int is_file;
+  const struct setting *s = find_setting(name, namelen, &is_file);
+  char *secret;
+  int rc;
+
+  if(!s)
+    return 1;
+  if(!is_file) {
+    if(s->kind == K_SECRET && holds_secret)
+      *holds_secret = 1;
+    return apply(cfg, s, value, origin, err, errlen);
+  }
+  secret = config_read_secret_file(value, err, errlen);
+  if(!secret)
+    return -1;
+  rc = apply(cfg, s, secret, origin, err, errlen);
+  explicit_bzero(secret, strlen(secret));
+  free(secret);
+  return rc;
+}
+
+static char *
+trim(char *s)
+{
+  char *e;
+
+  while(*s == ' ' || *s == '\t')
+    s++;
+  e = s + strlen(s);
+  while(e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+    *--e = '\0';
+  return s;
+}
+
+static int
+load_file(struct config *cfg, const char *path, int required, char *err,
+          size_t errlen)
+{
+  FILE *f = fopen(path, "re");
+  char line[8192], origin[PATH_MAX + 32];
+  int lineno = 0, holds_secret = 0, rc = 0;
+  struct stat st;
+
+  if(!f) {
+    if(!required && errno == ENOENT)
+      return 0;
+    snprintf(err, errlen, "cannot open config file %s: %s", path, strerror(errno));
+    return -1;
+  }
+  while(fgets(line, sizeof(line), f)) {
+    char *k, *eq, *v;
+
+    lineno++;
+    /* A line the buffer cuts would have its tail read as a line of its
+     * own: an overlong value could smuggle in another setting. */
+    if(!strchr(line, '\n') && !feof(f)) {
+      snprintf(err, errlen, "%s:%d: line longer than %zu bytes", path, lineno, sizeof(line) - 2);
+      rc = -1;
+      break;
+    }
+    k = trim(line);
+    if(!*k || *k == '#')
+      continue;
+    eq = strchr(k, '=');
+    snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
+    if(!eq) {
+      snprintf(err, errlen, "%s: expected KEY=VALUE", origin);
+      rc = -1;
+      break;
+    }
+    *eq = '\0';
+    k = trim(k);
+    v = trim(eq + 1);
+    rc = apply_named(cfg, k, strlen(k), v, origin, &holds_secret, err, errlen);
+    if(rc > 0) {
+      snprintf(err, errlen, "%s: unknown setting %s", origin, k);
+      rc = -1;
+    }
+    if(rc < 0)
+      break;
+  }
+  explicit_bzero(line, sizeof(line));
+  if(rc == 0 && holds_secret && fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
+    snprintf(err, errlen,
+             "config file %s holds a secret but is readable by group or others "
+             "(mode %04o); chmod 600 it or use *_FILE settings",
+             path, (unsigned)(st.st_mode & 07777));
+    rc = -1;
+  }
+  fclose(f);
+  return rc;
+}
+
+static int
+load_env(struct config *cfg, char *err, size_t errlen)
+{
+  extern char **environ;
+  char **e;
+
+  for(e = environ; e && *e; e++) {
+    const char *eq = strchr(*e, '=');
+
+    if(!eq || (strncmp(*e, "ANTHROPIC_", 10) && strncmp(*e, "SANDHOOK_", 9)))
+      continue;
+    if(apply_named(cfg, *e, (size_t)(eq - *e), eq + 1, "environment", NULL,
+                   err, errlen) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+static int
+default_str(char **field, const char *value)
+{
+  if(*field)
+    return 0;
+  *field = strdup(value);
+  return *field ? 0 : -1;
+}
+
+int
+config_load(struct config *cfg, const char *file, char *err, size_t errlen)
+{
+  const char *path = file ? file : getenv("SANDHOOK_CONFIG");
+  char logpath[PATH_MAX];
+  size_t n;
+
+  set_defaults(cfg);
+  if(path && !(cfg->file = strdup(path)))
+    goto oom;
+  if(load_file(cfg, path ? path : DEFAULT_CONFIG_FILE, path != NULL, err, errlen) < 0 ||
+     load_env(cfg, err, errlen) < 0)
+    goto fail;
+  if(default_str(&cfg->base_url, "https://api.anthropic.com") < 0 ||
+     default_str(&cfg->state_dir, "/var/lib/sandhook") < 0)
+    goto oom;
+  n = strlen(cfg->base_url);
+  while(n > 1 && cfg->base_url[n - 1] == '/')
+    cfg->base_url[--n] = '\0';
+  if(strncmp(cfg->base_url, "https://", 8) && strncmp(cfg->base_url, "http://", 7)) {
+    snprintf(err, errlen, "ANTHROPIC_BASE_URL must start with https:// or http://");
+    goto fail;
+  }
+  if(default_str(&cfg->jail_network, "none") < 0)
+    goto oom;
+  if(strcmp(cfg->jail_network, "none") && strcmp(cfg->jail_network, "host")) {
+    snprintf(err, errlen, "SANDHOOK_JAIL_NETWORK must be none or host");
+    goto fail;
+  }
+  cfg->jail_network_host = !strcmp(cfg->jail_network, "host");
+  if(default_str(&cfg->memory_sync_deletions, "enabled") < 0)
+    goto oom;
+  if(strcmp(cfg->memory_sync_deletions, "enabled") && strcmp(cfg->memory_sync_deletions, "log_only") &&
+     strcmp(cfg->memory_sync_deletions, "disabled")) {
+    snprintf(err, errlen, "SANDHOOK_MEMORY_SYNC_DELETIONS must be enabled, log_only or disabled");
+    goto fail;
+  }
+  if(cfg->capture_dir && cfg->capture_dir[0] != '/') {
+    snprintf(err, errlen, "SANDHOOK_CAPTURE_DIR must be an absolute path");
+    goto fail;
+  }
+  if(cfg->state_dir[0] != '/') {
+    snprintf(err, errlen, "SANDHOOK_STATE_DIR must be an absolute path");
+    goto fail;
+  }
+  if(!cfg->log_file) {
+    snprintf(logpath, sizeof(logpath), "%s/sandhook.log", cfg->state_dir);
+    if(default_str(&cfg->log_file, logpath) < 0)
+      goto oom;
+  }
+  return 0;
+oom:
+  snprintf(err, errlen, "out of memory");
+fail:
+  config_free(cfg);
+  return -1;
+}
+
+static void
+free_secret(char **s)
+{
+  if(*s) {
+    explicit_bzero(*s, strlen(*s));
+    free(*s);
+    *s = NULL;
+  }
+}
+
+void
+config_free(struct config *cfg)
+{
+  free(cfg->file);
+  free(cfg->environment_id);
+  free_secret(&cfg->environment_key);
+  free_secret(&cfg->signing_key);
+  free(cfg->base_url);
+  free(cfg->state_dir);
+  free(cfg->log_file);
+  free(cfg->jail_network);
+  free(cfg->memory_sync_deletions);
+  free(cfg->capture_dir);
+  memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,56 @@
+/* config: every setting sandhook reads, from one place.
+ *
+ * Settings come from a KEY=VALUE file (--config FILE, SANDHOOK_CONFIG, or
+ * /etc/sandhook/sandhook.conf when present), then from the environment,
+ * which wins.  FastCGI servers pass no environment, hence the file.  Each
+ * secret can instead be named by KEY_FILE; a secret file, or a config file
+ * holding a secret, that group or others can read is refused.  config_load
+ * returns -1 with a message in err for any bad setting: a wrong config never
+ * starts half-working. */
+#ifndef SANDHOOK_CONFIG_H
+#define SANDHOOK_CONFIG_H
+
+#include <stddef.h>
+
+#include "common/jail_limits.h"
+
+struct config {
+  char *file;                     /* the config file named, if one was */
+  char *environment_id;
+  char *environment_key;          /* secret */
+  char *signing_key;              /* secret, "whsec_..." as configured */
+  char *base_url;
+  char *state_dir;
+  char *log_file;                 /* drainer log; default STATE/sandhook.log */
+  size_t max_body;
+  int max_sessions;
+  long idle_timeout_ms;           /* end_turn idle before the run ends */
+  long tool_timeout_ms;           /* bash default when timeout_ms is absent */
+  long reclaim_older_than_ms;
+  long dedupe_seconds;
+  unsigned jail_uid, jail_gid;
+  char *jail_network;             /* "none" (default) or "host" */
+  int jail_network_host;
+  struct jail_limits limits;
+  int cgroups;                    /* use cgroups when the machine has them */
+  long workspace_mb;              /* size cap of /workspace; 0: uncapped */
+  long skill_max_mb;              /* per skill: download and unpacked size */
+  long skill_max_entries;         /* per skill: archive members */
+  long memory_sync_s;             /* at most one memory sync this often */
+  long memory_mb;                 /* the stores' image (0: an uncapped directory) */
+  long memory_max_files;          /* per store, the paths the drainer keeps state for */
+  char *memory_sync_deletions;    /* enabled | log_only | disabled */
+  char *capture_dir;              /* capture every request here (opt-in) */
+  long capture_keep_hours;
+  long capture_max_mb;             /* the folder's cap, oldest dropped first */
+  int log_debug;
+};
+
+int config_load(struct config *cfg, const char *file, char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+/* Reads a secret from a file that must be a regular file with no group or
+ * other permission bits; trailing newlines are dropped. */
+char *config_read_secret_file(const char *path, char *err, size_t errlen);
+
+#endif

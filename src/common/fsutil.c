@@ -1,0 +1,343 @@
+#include "common/fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int
+mkdir_p(const char *path, mode_t mode)
+{
+  char buf[PATH_MAX];
+  size_t len = strlen(path), i;
+
+  if(len == 0 || len >= sizeof(buf)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(buf, path, len + 1);
+  while(len > 1 && buf[len - 1] == '/')
+    buf[--len] = '\0';
+  for(i = 1; i <= len; i++) {
+    if(buf[i] != '/' && buf[i] != '\0')
+      continue;
+    buf[i] = '\0';
+    if(mkdir(buf, mode) < 0 && errno != EEXIST)
+      return -1;
+    if(i < len)
+      buf[i] = '/';
+  }
+  return 0;
+}
+
+/* One level of the walk: a directory held open, the name it has in its
+ * parent and its inode, to check that ".." still leads back there. */
+struct rm_level {
+  char *name;
+  dev_t dev;
+  ino_t ino;
+};
+
+/* Removes every entry of the directory fd it can without descending;
+ * returns 1 with the name of the first subdirectory left in *sub
+ * (malloc'd), 0 when none is left, -1 on error.  A directory on another
+ * filesystem (a mount) is an error, EBUSY: the host never holds one there. */
+static int
+rm_entries(int fd, dev_t dev, char **sub)
+{
+  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+  struct dirent *de;
+  int rc = 0;
+
+  if(!d) {
+    if(dup >= 0)
+      close(dup);
+    return -1;
+  }
+  while((de = readdir(d))) {
+    struct stat st;
+
+    if(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+      continue;
+    if(de->d_type != DT_DIR && de->d_type != DT_UNKNOWN &&
+       (unlinkat(fd, de->d_name, 0) == 0 || errno == ENOENT))
+      continue;
+    if(fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      if(errno == ENOENT)
+        continue;
+      rc = -1;
+      break;
+    }
+    if(!S_ISDIR(st.st_mode)) {
+      if(unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT) {
+        rc = -1;
+        break;
+      }
+      continue;
+    }
+    if(st.st_dev != dev) {
+      errno = EBUSY;
+      rc = -1;
+      break;
+    }
+    if(unlinkat(fd, de->d_name, AT_REMOVEDIR) == 0)
+      continue;
+    *sub = strdup(de->d_name);
+    rc = *sub ? 1 : -1;
+    break;
+  }
+  closedir(d);
+  return rc;
+}
+
+/* Depth-first without recursion and with one directory open at a time, so
+ * neither the stack nor the descriptor table limits how deep a tree can
+ * be; every step is relative to a descriptor opened with O_NOFOLLOW, and a
+ * ".." that does not lead back to the directory we came from stops it. */
+int
+remove_tree_at(int parent, const char *name)
+{
+  struct rm_level *lv = NULL;
+  size_t n = 0, cap = 0;
+  struct stat st;
+  int fd, rc = -1, e;
+
+  fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if(fd < 0) {
+    if(errno == ENOENT)
+      return 0;
+    if(errno != ENOTDIR && errno != ELOOP)
+      return -1;
+    return unlinkat(parent, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+  }
+  if(fstat(fd, &st) < 0)
+    goto out;
+  for(;;) {
+    char *sub = NULL;
+    int r = rm_entries(fd, st.st_dev, &sub), next;
+    struct stat cs;
+
+    if(r < 0)
+      goto out;
+    if(r == 1) {
+      next = openat(fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if(next < 0 || fstat(next, &cs) < 0 || cs.st_dev != st.st_dev) {
+        free(sub);
+        if(next >= 0)
+          close(next);
+        goto out;
+      }
+      if(n == cap) {
+        struct rm_level *nl = realloc(lv, (cap = cap ? cap * 2 : 16) * sizeof(*lv));
+
+        if(!nl) {
+          free(sub);
+          close(next);
+          goto out;
+        }
+        lv = nl;
+      }
+      lv[n++] = (struct rm_level){ sub, st.st_dev, st.st_ino };
+      close(fd);
+      fd = next;
+      st = cs;
+      continue;
+    }
+    if(n == 0)
+      break;
+    /* This level is empty (or holds only mounts): back up one. */
+    next = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    n--;
+    if(next < 0 || fstat(next, &cs) < 0 || cs.st_dev != lv[n].dev || cs.st_ino != lv[n].ino) {
+      if(next >= 0)
+        close(next);
+      free(lv[n].name);
+      errno = EXDEV;
+      goto out;
+    }
+    close(fd);
+    fd = next;
+    st = cs;
+    if(unlinkat(fd, lv[n].name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+      free(lv[n].name);
+      goto out;
+    }
+    free(lv[n].name);
+  }
+  close(fd);
+  fd = -1;
+  rc = unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -1 : 0;
+out:
+  e = errno;
+  if(fd >= 0)
+    close(fd);
+  while(n > 0)
+    free(lv[--n].name);
+  free(lv);
+  errno = e;
+  return rc;
+}
+
+int
+remove_tree(const char *path)
+{
+  char buf[PATH_MAX], *slash;
+  const char *name = path;
+  int parent = AT_FDCWD, rc, e;
+
+  if(strlen(path) >= sizeof(buf)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(buf, path, strlen(path) + 1);
+  for(slash = buf + strlen(buf); slash > buf + 1 && slash[-1] == '/'; )
+    *--slash = '\0';
+  slash = strrchr(buf, '/');
+  if(slash) {
+    *slash = '\0';
+    parent = open(slash == buf ? "/" : buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if(parent < 0)
+      return errno == ENOENT ? 0 : -1;
+    name = slash + 1;
+  }
+  rc = remove_tree_at(parent, name);
+  e = errno;
+  if(parent != AT_FDCWD)
+    close(parent);
+  errno = e;
+  return rc;
+}
+
+int
+write_all(int fd, const void *buf, size_t len)
+{
+  const char *p = buf;
+
+  while(len) {
+    ssize_t n = write(fd, p, len);
+
+    if(n < 0) {
+      if(errno == EINTR)
+        continue;
+      return -1;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int
+read_file(const char *path, size_t cap, char **out, size_t *len)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int rc, e;
+
+  if(fd < 0)
+    return -1;
+  rc = read_fd(fd, cap, out, len);
+  e = errno;
+  close(fd);
+  errno = e;
+  return rc;
+}
+
+int
+read_fd(int fd, size_t cap, char **out, size_t *len)
+{
+  size_t have = 0, size = 4096;
+  char *buf = malloc(size + 1);
+
+  if(!buf)
+    return -1;
+  for(;;) {
+    ssize_t n;
+
+    if(have == size) {
+      char *nb;
+
+      if(size >= cap) {
+        errno = EFBIG;
+        goto fail;
+      }
+      size = size * 2 > cap ? cap : size * 2;
+      nb = realloc(buf, size + 1);
+      if(!nb)
+        goto fail;
+      buf = nb;
+    }
+    n = read(fd, buf + have, size - have);
+    if(n < 0) {
+      if(errno == EINTR)
+        continue;
+      goto fail;
+    }
+    if(n == 0)
+      break;
+    have += (size_t)n;
+  }
+  buf[have] = '\0';
+  *out = buf;
+  *len = have;
+  return 0;
+fail:
+  free(buf);
+  return -1;
+}
+
+void
+sweep_old_files(const char *dir, const char *suffix, long max_age, time_t now)
+{
+  char stamp[PATH_MAX];
+  struct dirent *de;
+  struct stat st;
+  size_t sl = suffix ? strlen(suffix) : 0;
+  DIR *d;
+  int fd;
+
+  /* At most once a minute, whoever gets there first. */
+  if(snprintf(stamp, sizeof(stamp), "%s/.sweep", dir) >= (int)sizeof(stamp) ||
+     (stat(stamp, &st) == 0 && now - st.st_mtime < 60))
+    return;
+  fd = open(stamp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if(fd >= 0)
+    close(fd);
+  d = opendir(dir);
+  if(!d)
+    return;
+  while((de = readdir(d))) {
+    size_t n = strlen(de->d_name);
+
+    if(de->d_name[0] == '.' || n < sl || (sl && strcmp(de->d_name + n - sl, suffix)))
+      continue;
+    if(fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+       S_ISREG(st.st_mode) && now - st.st_mtime >= max_age)
+      unlinkat(dirfd(d), de->d_name, 0);
+  }
+  closedir(d);
+}
+
+int
+open_dirs_beneath(int dirfd, char *const *comp, int n, int create)
+{
+  int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0), i;
+
+  for(i = 0; fd >= 0 && i < n; i++) {
+    int next;
+
+    if(create && mkdirat(fd, comp[i], 0700) < 0 && errno != EEXIST) {
+      close(fd);
+      return -1;
+    }
+    next = openat(fd, comp[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    close(fd);
+    fd = next;
+  }
+  return fd;
+}

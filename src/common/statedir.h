@@ -1,0 +1,41 @@
+/* statedir: the layout of SANDHOOK_STATE_DIR, and the one place its paths
+ * are built.
+ *
+ *   seen/<webhook-id>        front: an empty file per delivery id, its mtime
+ *                            the first arrival (duplicates within the TTL)
+ *   run/wake                 front bumps, drainer reads: a 64-bit counter
+ *                            under flock, so a wake-up is never lost
+ *   run/slot.<i>             drainer i holds it (flock) while it runs; the
+ *                            text names the item it holds ("<work-id> <ttl>")
+ *   sessions/<sid>/          drainer: one session's storage, kept across its
+ *                            work items; workspace.img (or workspace/) and
+ *                            memory.img (or memory/); the agent writes inside
+ *                            them, so the host reaches them only by descriptor
+ *   jails/<work-id>/         drainer: the root of one item's jail, removed after
+ *   .skill-XXXXXX            drainer: a skill archive while it downloads
+ *   capture/                 front: captured requests (SANDHOOK_CAPTURE_DIR)
+ *
+ * Every id in a path was checked by the caller (a safe id: no '/', no "..").
+ * Returns 0, or -1 with errno ENAMETOOLONG. */
+#ifndef SANDHOOK_STATEDIR_H
+#define SANDHOOK_STATEDIR_H
+
+#include <stddef.h>
+
+#define STATEDIR_SEEN "seen"
+#define STATEDIR_RUN "run"
+#define STATEDIR_SESSIONS "sessions"
+#define STATEDIR_JAILS "jails"
+#define STATEDIR_WORKSPACE_IMAGE "workspace.img"
+#define STATEDIR_WORKSPACE_DIR "workspace"
+#define STATEDIR_MEMORY_IMAGE "memory.img"
+#define STATEDIR_MEMORY_DIR "memory"
+
+/* state_dir joined with the formatted rest. */
+int statedir_path(char *buf, size_t cap, const char *state_dir, const char *fmt, ...)
+  __attribute__((format(printf, 4, 5)));
+
+/* The wake counter; bump=1 increments it.  Returns its value, or -1. */
+long long statedir_wake(const char *state_dir, int bump);
+
+#endif

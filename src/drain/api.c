@@ -1,0 +1,370 @@
+#include "drain/api.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BACKOFF_BASE_MS 500
+#define BACKOFF_CAP_MS 8000
+#define RESP_CAP (64u << 20)
+
+int
+api_init(struct api *a, const struct config *cfg, const volatile sig_atomic_t *cancel)
+{
+  char host[64] = "sandhook";
+  unsigned char rnd[8];
+  FILE *f;
+
+  memset(a, 0, sizeof(*a));
+  a->cfg = cfg;
+  a->cancel = cancel;
+  a->curl = curl_easy_init();
+  if(!a->curl)
+    return -1;
+  gethostname(host, sizeof(host) - 1);
+  memset(rnd, 0, sizeof(rnd));
+  f = fopen("/dev/urandom", "re");
+  if(f) {
+    if(fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd))
+      memset(rnd, 0, sizeof(rnd));
+    fclose(f);
+  }
+  snprintf(a->worker_id, sizeof(a->worker_id),
+           "%s-sandhook-%02x%02x%02x%02x%02x%02x%02x%02x", host, rnd[0], rnd[1],
+           rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+  return 0;
+}
+
+void
+api_cleanup(struct api *a)
+{
+  if(a->curl)
+    curl_easy_cleanup(a->curl);
+  a->curl = NULL;
+}
+
+void
+api_resp_free(struct api_resp *resp)
+{
+  free(resp->body);
+  resp->body = NULL;
+  resp->len = 0;
+}
+
+int
+api_transient(long status)
+{
+  return status == 0 || status == 408 || status == 409 || status == 429 || status >= 500;
+}
+
+char *
+api_escape(struct api *a, const char *s)
+{
+  char *e = curl_easy_escape(a->curl, s, 0);
+  char *copy = e ? strdup(e) : NULL;
+
+  curl_free(e);
+  return copy;
+}
+
+struct sink_ctx {
+  struct api_resp *resp;
+  api_sink sink;
+  void *ctx;
+  int (*stop)(void *ctx);
+  const volatile sig_atomic_t *cancel;
+  long retry_after_s;
+  int whole;              /* a download: a cut-off transfer is an error */
+};
+
+static size_t
+collect(char *data, size_t sz, size_t n, void *p)
+{
+  struct sink_ctx *sc = p;
+  struct api_resp *r = sc->resp;
+  size_t len = sz * n;
+  char *nb;
+
+  /* Only a 200 stream is fed to the parser; an error body is kept. */
+  if(sc->sink && r->status == 200)
+    return sc->sink(data, len, sc->ctx);
+  if(r->len + len > RESP_CAP)
+    return 0;
+  nb = realloc(r->body, r->len + len + 1);
+  if(!nb)
+    return 0;
+  r->body = nb;
+  memcpy(r->body + r->len, data, len);
+  r->len += len;
+  r->body[r->len] = '\0';
+  return len;
+}
+
+static size_t
+header_cb(char *data, size_t sz, size_t n, void *p)
+{
+  struct sink_ctx *sc = p;
+  size_t len = sz * n;
+
+  if(len > 9 && !strncmp(data, "HTTP/", 5)) {
+    const char *sp = memchr(data, ' ', len);
+
+    if(sp)
+      sc->resp->status = strtol(sp + 1, NULL, 10);
+    sc->retry_after_s = 0;
+  }
+  else if(len > 12 && !strncasecmp(data, "retry-after:", 12))
+    sc->retry_after_s = api_retry_after(data + 12);
+  else if((len == 2 && data[0] == '\r') || (len == 1 && data[0] == '\n')) {
+    /* End of the headers: tell a stream's reader it is open, before any
+     * event arrives, so it can list the history. */
+    if(sc->sink && sc->resp->status == 200)
+      sc->sink(NULL, 0, sc->ctx);
+  }
+  return len;
+}
+
+static int
+progress_cb(void *p, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln)
+{
+  struct sink_ctx *sc = p;
+
+  (void)dlt;
+  (void)dln;
+  (void)ult;
+  (void)uln;
+  if(sc->cancel && *sc->cancel)
+    return 1;
+  return sc->stop && sc->stop(sc->ctx) ? 1 : 0;
+}
+
+static int
+perform(struct api *a, const struct api_req *rq, struct sink_ctx *sc)
+{
+  CURL *h = a->curl;
+  struct curl_slist *hdr = NULL;
+  char line[4200], url[4096];
+  long timeout = rq->timeout_ms > 0 ? rq->timeout_ms : 30000;
+  CURLcode rc;
+  int n;
+
+  n = snprintf(url, sizeof(url), "%s%s", a->cfg->base_url, rq->path);
+  if(n < 0 || (size_t)n >= sizeof(url)) {
+    snprintf(sc->resp->error, sizeof(sc->resp->error), "URL too long");
+    return -1;
+  }
+  curl_easy_reset(h);
+  snprintf(line, sizeof(line), "Authorization: Bearer %s", rq->token ? rq->token : "");
+  hdr = curl_slist_append(hdr, line);
+  explicit_bzero(line, sizeof(line));
+  hdr = curl_slist_append(hdr, "anthropic-version: " API_VERSION);
+  if(rq->beta) {
+    snprintf(line, sizeof(line), "anthropic-beta: %s", rq->beta);
+    hdr = curl_slist_append(hdr, line);
+  }
+  snprintf(line, sizeof(line), "Accept: %s", rq->accept ? rq->accept : "application/json");
+  hdr = curl_slist_append(hdr, line);
+  if(rq->body)
+    hdr = curl_slist_append(hdr, "Content-Type: application/json");
+  if(rq->send_worker_id) {
+    snprintf(line, sizeof(line), "Anthropic-Worker-ID: %s", a->worker_id);
+    hdr = curl_slist_append(hdr, line);
+  }
+  hdr = curl_slist_append(hdr, "Expect:");
+  if(!hdr) {
+    snprintf(sc->resp->error, sizeof(sc->resp->error), "out of memory");
+    return -1;
+  }
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "sandhook/" PACKAGE_VERSION);
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+  if(rq->body) {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(rq->body));
+  }
+  else if(!strcmp(rq->method, "POST")) {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+  }
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
+  if(!sc->sink || sc->whole)
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, sc);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, sc);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, sc);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  rc = curl_easy_perform(h);
+  curl_slist_free_all(hdr);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+  if(rc != CURLE_OK) {
+    if(sc->sink && !sc->whole && sc->resp->status == 200 &&
+       (rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_PARTIAL_FILE ||
+        rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING))
+      return 0;   /* a stream that ended or was stopped after it opened */
+    snprintf(sc->resp->error, sizeof(sc->resp->error), "%s", curl_easy_strerror(rc));
+    sc->resp->status = 0;
+    return -1;
+  }
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &sc->resp->status);
+  return 0;
+}
+
+long
+api_retry_after(const char *value)
+{
+  /* Bounded before any arithmetic: the backoff multiplies it by 1000. */
+  long v = strtol(value, NULL, 10);
+
+  return v < 0 ? 0 : v > 3600 ? 3600 : v;
+}
+
+long
+api_backoff_ms(int attempt, long retry_after_s)
+{
+  long base = BACKOFF_BASE_MS << (attempt < 5 ? attempt : 5);
+  long jitter;
+
+  if(base > BACKOFF_CAP_MS)
+    base = BACKOFF_CAP_MS;
+  jitter = (long)(random() % (base / 4 + 1));
+  if(retry_after_s > 0 && retry_after_s * 1000 > base)
+    return retry_after_s * 1000 > 60000 ? 60000 : retry_after_s * 1000;
+  return base + jitter;
+}
+
+/* One call with the retry policy; a download's sink starts over on each
+ * attempt (restart). */
+static int
+retrying(struct api *a, const struct api_req *rq, struct api_resp *resp, api_sink sink,
+         void (*restart)(void *), void *ctx)
+{
+  struct sink_ctx sc;
+  int attempt, rc = -1;
+
+  memset(resp, 0, sizeof(*resp));
+  for(attempt = 0;; attempt++) {
+    long wait;
+
+    memset(&sc, 0, sizeof(sc));
+    sc.resp = resp;
+    sc.cancel = a->cancel;
+    sc.sink = sink;
+    sc.ctx = ctx;
+    sc.whole = sink != NULL;
+    if(restart)
+      restart(ctx);
+    api_resp_free(resp);
+    resp->status = 0;
+    resp->error[0] = '\0';
+    rc = perform(a, rq, &sc);
+    if(rc == 0 && !api_transient(resp->status))
+      return 0;
+    if(attempt >= rq->max_retries || (a->cancel && *a->cancel))
+      break;
+    wait = api_backoff_ms(attempt, sc.retry_after_s);
+    if(rq->deadline_ms && now_ms() + wait >= rq->deadline_ms)
+      break;
+    log_warn("api_retry", "method=%s path=%s status=%ld attempt=%d wait_ms=%ld error=%s",
+             rq->method, rq->path, resp->status, attempt + 1, wait, resp->error);
+    sleep_ms(wait, a->cancel);
+  }
+  return rc;
+}
+
+int
+api_call(struct api *a, const struct api_req *rq, struct api_resp *resp)
+{
+  return retrying(a, rq, resp, NULL, NULL, NULL);
+}
+
+cJSON *
+api_json(struct api *a, const struct api_req *rq, long *status, char *err, size_t errlen)
+{
+  struct api_resp r;
+  cJSON *root = NULL;
+
+  *status = api_call(a, rq, &r) == 0 ? r.status : 0;
+  if(*status == 200)
+    root = cJSON_ParseWithLength(r.body, r.len);
+  if(err)
+    snprintf(err, errlen, "%s", r.error[0] ? r.error : "-");
+  api_resp_free(&r);
+  return root;
+}
+
+struct to_file {
+  int fd;
+  size_t got, max;
+  int failed;
+};
+
+static size_t
+file_sink(const char *data, size_t len, void *p)
+{
+  struct to_file *f = p;
+
+  if(!data)
+    return 0;
+  if(f->got + len > f->max || write_all(f->fd, data, len) < 0) {
+    f->failed = f->got + len > f->max ? EFBIG : errno;
+    return 0;           /* curl ends the transfer */
+  }
+  f->got += len;
+  return len;
+}
+
+static void
+file_restart(void *p)
+{
+  struct to_file *f = p;
+
+  f->got = 0;
+  f->failed = 0;
+  if(ftruncate(f->fd, 0) < 0 || lseek(f->fd, 0, SEEK_SET) < 0)
+    f->failed = errno;
+}
+
+int
+api_download(struct api *a, const struct api_req *rq, int fd, size_t max,
+             struct api_resp *resp)
+{
+  struct to_file f = { fd, 0, max, 0 };
+  int rc = retrying(a, rq, resp, file_sink, file_restart, &f);
+
+  if(f.failed) {
+    snprintf(resp->error, sizeof(resp->error), "%s",
+             f.failed == EFBIG ? "larger than the configured limit" : strerror(f.failed));
+    resp->status = 0;
+    return -1;
+  }
+  return rc;
+}
+
+int
+api_stream(struct api *a, const struct api_req *rq, api_sink sink,
+           int (*stop)(void *ctx), void *ctx, struct api_resp *resp)
+{
+  struct sink_ctx sc;
+
+  memset(resp, 0, sizeof(*resp));
+  memset(&sc, 0, sizeof(sc));
+  sc.resp = resp;
+  sc.sink = sink;
+  sc.ctx = ctx;
+  sc.stop = stop;
+  sc.cancel = a->cancel;
+  return perform(a, rq, &sc);
+}

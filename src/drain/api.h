@@ -1,0 +1,88 @@
+/* api: the one HTTP client (libcurl) for the control plane.
+ *
+ * api_call sends one JSON request with the worker's headers and a Bearer
+ * credential, and retries what the spec calls transient (408, 409, 429, 5xx,
+ * network errors) with capped, jittered backoff that honours Retry-After,
+ * until max_retries or the deadline; any other status is returned at once.
+ * Each thread owns its own struct api.  *cancel, when set, cuts waits and
+ * transfers short.  Tokens never leave this module except on the wire. */
+#ifndef SANDHOOK_API_H
+#define SANDHOOK_API_H
+
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <stddef.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+
+#define API_VERSION "2026-10-21"
+#define API_BETA_WORK "managed-agents-2026-04-01"
+
+struct api {
+  void *curl;
+  const struct config *cfg;
+  char worker_id[160];
+  const volatile sig_atomic_t *cancel;
+};
+
+struct api_resp {
+  long status;            /* 0: no HTTP response (network error) */
+  char *body;
+  size_t len;
+  char error[256];        /* curl's text for a network error */
+};
+
+struct api_req {
+  const char *method;
+  const char *path;       /* with its query string */
+  const char *token;
+  const char *body;       /* JSON, or NULL for no body */
+  const char *beta;       /* anthropic-beta value, or NULL */
+  const char *accept;     /* default application/json */
+  int send_worker_id;
+  long timeout_ms;        /* per attempt; 0: 30 s */
+  int max_retries;        /* transient retries after the first attempt */
+  long long deadline_ms;  /* monotonic; 0: none */
+};
+
+typedef size_t (*api_sink)(const char *data, size_t len, void *ctx);
+
+int api_init(struct api *a, const struct config *cfg, const volatile sig_atomic_t *cancel);
+void api_cleanup(struct api *a);
+
+/* 0 with resp->status set to the final HTTP status, or -1 when no response
+ * came (resp->error says why).  resp must be freed with api_resp_free. */
+int api_call(struct api *a, const struct api_req *rq, struct api_resp *resp);
+
+/* api_call for a JSON answer: the parsed body of a 200 (NULL for any other
+ * status or a body that does not parse), the final status in *status (0: no
+ * response), curl's text for a network error in err when err is not NULL. */
+cJSON *api_json(struct api *a, const struct api_req *rq, long *status, char *err,
+                size_t errlen);
+
+/* A streaming GET: every byte goes to sink; returns like api_call, without
+ * retries.  The transfer ends when the server closes, *cancel is set or
+ * stop(ctx) returns non-zero. */
+int api_stream(struct api *a, const struct api_req *rq, api_sink sink,
+               int (*stop)(void *ctx), void *ctx, struct api_resp *resp);
+
+/* A GET whose 200 body is written to fd (from its start, at most max
+ * bytes), with api_call's retries; a cut-off or oversized body is -1 with
+ * resp->error saying why.  Any other status's body is in resp. */
+int api_download(struct api *a, const struct api_req *rq, int fd, size_t max,
+                 struct api_resp *resp);
+void api_resp_free(struct api_resp *resp);
+int api_transient(long status);
+/* A Retry-After header's value (delta-seconds) in 0..3600: whatever the
+ * server sent, nothing later overflows. */
+long api_retry_after(const char *value);
+/* The wait before retry attempt (0-based): exponential with jitter, or the
+ * Retry-After when longer, never over a minute. */
+long api_backoff_ms(int attempt, long retry_after_s);
+
+/* Percent-encodes s for a query string or path segment; free() the result. */
+char *api_escape(struct api *a, const char *s);
+
+
+#endif

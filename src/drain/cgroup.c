@@ -1,0 +1,194 @@
+#include "drain/cgroup.h"
+#include "common/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ROOT "/sys/fs/cgroup"
+
+static int
+write_str(const char *dir, const char *file, const char *value)
+{
+  char path[PATH_MAX + 64];
+  int fd, rc;
+
+  snprintf(path, sizeof(path), "%s/%s", dir, file);
+  fd = open(path, O_WRONLY | O_CLOEXEC);
+  if(fd < 0)
+    return -1;
+  rc = write_all(fd, value, strlen(value));
+  close(fd);
+  return rc;
+}
+
+/* The drainer's own path in a hierarchy, from /proc/self/cgroup: "0::" for
+ * v2, or the line naming the v1 controller. */
+static int
+own_path(const char *controller, char *out, size_t cap)
+{
+  FILE *f = fopen("/proc/self/cgroup", "re");
+  char line[PATH_MAX + 64];
+  int found = -1;
+
+  if(!f)
+    return -1;
+  while(found < 0 && fgets(line, sizeof(line), f)) {
+    char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    char *names, *tok, *save = NULL;
+
+    if(!c2)
+      continue;
+    *c2 = '\0';
+    names = c1 + 1;
+    c2[1 + strcspn(c2 + 1, "\n")] = '\0';
+    if(!controller ? !*names : 0)
+      found = snprintf(out, cap, "%s", c2 + 1) < (int)cap ? 0 : -1;
+    for(tok = controller ? strtok_r(names, ",", &save) : NULL; tok && found < 0;
+        tok = strtok_r(NULL, ",", &save))
+      if(!strcmp(tok, controller))
+        found = snprintf(out, cap, "%s", c2 + 1) < (int)cap ? 0 : -1;
+  }
+  fclose(f);
+  return found;
+}
+
+static int
+make_dir(struct cgroup *cg, const char *mount, const char *controller, const char *name)
+{
+  char own[PATH_MAX / 2];
+  char *dir = cg->dirs[cg->ndirs];
+
+  if(own_path(controller, own, sizeof(own)) < 0)
+    return -1;
+  if(snprintf(dir, PATH_MAX, "%s%s%s/sandhook-%s", mount, own,
+              own[strlen(own) - 1] == '/' ? "" : "", name) >= PATH_MAX)
+    return -1;
+  if(mkdir(dir, 0700) < 0 && errno != EEXIST)
+    return -1;
+  cg->ndirs++;
+  return 0;
+}
+
+static int
+create_v2(struct cgroup *cg, const char *name, const struct jail_limits *l)
+{
+  char own[PATH_MAX / 2], parent[PATH_MAX], v[64];
+
+  if(access(ROOT "/cgroup.controllers", F_OK) < 0 || own_path(NULL, own, sizeof(own)) < 0)
+    return -1;
+  snprintf(parent, sizeof(parent), ROOT "%s", own);
+  /* Fails where the parent still holds processes ("no internal
+   * processes"), which is when v2 cannot be used from here. */
+  if(write_str(parent, "cgroup.subtree_control", "+memory +pids +cpu") < 0)
+    return -1;
+  cg->version = 2;
+  if(make_dir(cg, ROOT, NULL, name) < 0)
+    return -1;
+  snprintf(v, sizeof(v), "%ld", l->memory_mb << 20);
+  if(write_str(cg->dirs[0], "memory.max", v) < 0)
+    return -1;
+  write_str(cg->dirs[0], "memory.swap.max", "0");
+  snprintf(v, sizeof(v), "%ld", l->pids);
+  if(write_str(cg->dirs[0], "pids.max", v) < 0)
+    return -1;
+  snprintf(v, sizeof(v), "%ld 100000", l->cpu_percent * 1000);
+  return write_str(cg->dirs[0], "cpu.max", v);
+}
+
+static int
+create_v1(struct cgroup *cg, const char *name, const struct jail_limits *l)
+{
+  char v[64];
+
+  cg->version = 1;
+  if(make_dir(cg, ROOT "/memory", "memory", name) < 0)
+    return -1;
+  snprintf(v, sizeof(v), "%ld", l->memory_mb << 20);
+  if(write_str(cg->dirs[0], "memory.limit_in_bytes", v) < 0)
+    return -1;
+  write_str(cg->dirs[0], "memory.memsw.limit_in_bytes", v);
+  if(make_dir(cg, ROOT "/pids", "pids", name) < 0)
+    return -1;
+  snprintf(v, sizeof(v), "%ld", l->pids);
+  if(write_str(cg->dirs[1], "pids.max", v) < 0)
+    return -1;
+  if(make_dir(cg, ROOT "/cpu", "cpu", name) < 0)
+    return -1;
+  snprintf(v, sizeof(v), "%ld", l->cpu_percent * 1000);
+  if(write_str(cg->dirs[2], "cpu.cfs_period_us", "100000") < 0)
+    return -1;
+  return write_str(cg->dirs[2], "cpu.cfs_quota_us", v);
+}
+
+int
+cgroup_create(struct cgroup *cg, const char *name, const struct jail_limits *l)
+{
+  memset(cg, 0, sizeof(*cg));
+  if(create_v2(cg, name, l) == 0)
+    return 0;
+  cgroup_destroy(cg);
+  if(create_v1(cg, name, l) == 0)
+    return 0;
+  cgroup_destroy(cg);
+  return -1;
+}
+
+int
+cgroup_enter_self(const struct cgroup *cg)
+{
+  int i;
+
+  for(i = 0; i < cg->ndirs; i++)
+    if(write_str(cg->dirs[i], "cgroup.procs", "0") < 0)
+      return -1;
+  return 0;
+}
+
+/* Kills what is left; returns the number of processes it found. */
+static int
+kill_members(const char *dir)
+{
+  char path[PATH_MAX + 32], line[32];
+  FILE *f;
+  int n = 0;
+
+  snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+  f = fopen(path, "re");
+  if(!f)
+    return 0;
+  while(fgets(line, sizeof(line), f)) {
+    pid_t pid = (pid_t)strtol(line, NULL, 10);
+
+    if(pid > 0 && kill(pid, SIGKILL) == 0)
+      n++;
+  }
+  fclose(f);
+  return n;
+}
+
+int
+cgroup_destroy(struct cgroup *cg)
+{
+  int i, tries, left = 0, had = cg->ndirs > 0;
+
+  if(cg->version == 2 && cg->ndirs)
+    write_str(cg->dirs[0], "cgroup.kill", "1");
+  for(i = 0; i < cg->ndirs; i++) {
+    for(tries = 0; rmdir(cg->dirs[i]) < 0 && errno != ENOENT; tries++) {
+      if(errno != EBUSY || tries == 100) {
+        left = 1;
+        break;
+      }
+      kill_members(cg->dirs[i]);
+      usleep(10000);
+    }
+  }
+  memset(cg, 0, sizeof(*cg));
+  return left ? -1 : had;
+}

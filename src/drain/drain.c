@@ -1,0 +1,273 @@
+#include "drain/drain.h"
+#include "drain/api.h"
+#include "common/fsutil.h"
+#include "drain/lease.h"
+#include "common/log.h"
+#include "common/statedir.h"
+#include "drain/queue.h"
+#include "drain/session.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t drain_term;
+
+static void
+on_term(int sig)
+{
+  (void)sig;
+  drain_term = 1;
+}
+
+/* STATE/run/slot.<i>: held (flock) by the drainer in slot i; it names the
+ * item that drainer holds, if any. */
+static int
+slot_path(char *buf, size_t cap, const struct config *cfg, int i)
+{
+  return statedir_path(buf, cap, cfg->state_dir, STATEDIR_RUN "/slot.%d", i);
+}
+
+/* Returns a locked slot descriptor, or -1 when every slot is taken. */
+static int
+acquire_slot(const struct config *cfg)
+{
+  char path[PATH_MAX];
+  int i;
+
+  for(i = 0; i < cfg->max_sessions; i++) {
+    int fd;
+
+    if(slot_path(path, sizeof(path), cfg, i) < 0)
+      return -1;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if(fd < 0)
+      return -1;
+    if(flock(fd, LOCK_EX | LOCK_NB) == 0)
+      return fd;
+    close(fd);
+  }
+  return -1;
+}
+
+enum item_end { ITEM_NEXT, ITEM_EXIT };
+
+/* A drainer that dies holding an item (kill -9, the OOM killer) leaves its
+ * claim in its slot file.  Its lease lapses within a TTL, and only a poll
+ * after that reclaims the item, so the next drainer, finding such claims,
+ * keeps polling until they must have lapsed: the webhook that woke it is
+ * not lost. */
+#define ORPHAN_MAX 16
+
+struct orphans {
+  char id[ORPHAN_MAX][128];
+  int n;
+  long long until_ms;
+};
+
+static void
+claim_record(int slot, const struct work_item *item, long ttl_ms)
+{
+  char buf[192];
+  int n = item ? snprintf(buf, sizeof(buf), "%s %ld\n", item->id, ttl_ms) : 0;
+
+  if(ftruncate(slot, 0) < 0 || (n > 0 && pwrite(slot, buf, (size_t)n, 0) != n))
+    log_warn("slot_record_failed", "errno=%d error=%s", errno, strerror(errno));
+}
+
+/* Reads and clears the claims of dead drainers: slot files nobody holds
+ * (own is ours, already locked) that still name an item. */
+static void
+orphan_claims(const struct config *cfg, int own, struct orphans *o)
+{
+  struct stat ost;
+  char path[PATH_MAX];
+  int i;
+
+  memset(o, 0, sizeof(*o));
+  if(fstat(own, &ost) < 0)
+    return;
+  for(i = 0; i < cfg->max_sessions; i++) {
+    char buf[192], id[128];
+    struct stat st;
+    ssize_t n;
+    long ttl;
+    int fd;
+
+    if(slot_path(path, sizeof(path), cfg, i) < 0 || (fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+      continue;
+    if(fstat(fd, &st) == 0 && st.st_ino == ost.st_ino && st.st_dev == ost.st_dev) {
+      close(fd);
+      fd = own;
+    }
+    else if(flock(fd, LOCK_EX | LOCK_NB) < 0) {
+      close(fd);                    /* a live drainer's */
+      continue;
+    }
+    n = pread(fd, buf, sizeof(buf) - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    if(n > 0 && sscanf(buf, "%127s %ld", id, &ttl) == 2 && o->n < ORPHAN_MAX) {
+      long long until = now_ms() + (ttl < 0 ? 0 : ttl > 120000 ? 120000 : ttl) +
+                        cfg->reclaim_older_than_ms + 1000;
+
+      log_warn("orphan_claim", "work_id=%s ttl_ms=%ld reason=%s", id, ttl,
+               "a drainer died holding it; polling until its lease lapses");
+      snprintf(o->id[o->n++], sizeof(o->id[0]), "%s", id);
+      if(until > o->until_ms)
+        o->until_ms = until;
+      claim_record(fd, NULL, 0);
+    }
+    if(fd != own)
+      close(fd);
+  }
+}
+
+/* An orphan claimed again is no longer waited for. */
+static void
+orphan_reclaimed(struct orphans *o, const char *id)
+{
+  int i;
+
+  for(i = 0; i < o->n; i++)
+    if(!strcmp(o->id[i], id)) {
+      memmove(o->id[i], o->id[i + 1], sizeof(o->id[0]) * (size_t)(o->n - i - 1));
+      if(--o->n == 0)
+        o->until_ms = 0;
+      return;
+    }
+}
+
+static enum item_end
+handle_item(const struct config *cfg, struct api *api, struct work_item *item, int slot)
+{
+  struct lease lease;
+  enum session_end end;
+
+  log_ids(item->id, item->data_id);
+  log_info("work_claimed", "type=%s has_sessions_token=%s", item->data_type,
+           item->sessions_token ? "true" : "false");
+  if(queue_ack(api, item) < 0) {
+    queue_stop(api, item);
+    return ITEM_NEXT;
+  }
+  if(strcmp(item->data_type, "session")) {
+    log_info("work_not_a_session", "type=%s", item->data_type);
+    queue_stop(api, item);
+    return ITEM_NEXT;
+  }
+  if(lease_start(&lease, cfg, item) < 0) {
+    enum lease_state st = lease_state(&lease);
+
+    lease_end(&lease);
+    if(st != LEASE_LOST)
+      queue_stop(api, item);
+    return ITEM_NEXT;
+  }
+  claim_record(slot, item, lease_ttl_ms(&lease));
+  end = session_run(cfg, api, &lease, item, &drain_term);
+  lease_end(&lease);
+  claim_record(slot, NULL, 0);
+  if(end != SESSION_LOST)
+    queue_stop(api, item);
+  log_info("work_finished", "outcome=%s",
+           end == SESSION_DONE ? "done" : end == SESSION_LOST ? "lease_lost" : "terminated");
+  return end == SESSION_TERM ? ITEM_EXIT : ITEM_NEXT;
+}
+
+int
+drain_run(const struct config *cfg)
+{
+  struct sigaction sa;
+  struct api api;
+  struct orphans orphans;
+  char path[PATH_MAX];
+  int slot, failures = 0, rc = 0;
+
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  if(!cfg->environment_id || !cfg->environment_key) {
+    log_err("drain_not_configured", "reason=%s",
+            "ANTHROPIC_ENVIRONMENT_ID and ANTHROPIC_ENVIRONMENT_KEY are required");
+    return 1;
+  }
+  if(statedir_path(path, sizeof(path), cfg->state_dir, STATEDIR_RUN) < 0 || mkdir_p(path, 0700) < 0) {
+    log_err("drain_state_dir", "errno=%d", errno);
+    return 1;
+  }
+  if(curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || api_init(&api, cfg, NULL) < 0) {
+    log_err("drain_init_failed", "reason=curl");
+    return 1;
+  }
+  srandom((unsigned)getpid() ^ (unsigned)now_ms());
+  while(!drain_term) {
+    long long seen_wake;
+
+    slot = acquire_slot(cfg);
+    if(slot < 0) {
+      log_info("drain_slots_busy", "max_sessions=%d", cfg->max_sessions);
+      break;
+    }
+    log_info("drain_started", "worker_id=%s", api.worker_id);
+    orphan_claims(cfg, slot, &orphans);
+    for(;;) {
+      struct work_item item;
+      enum poll_result pr;
+
+      seen_wake = statedir_wake(cfg->state_dir, 0);
+      if(drain_term)
+        break;
+      pr = queue_poll(&api, &item);
+      if(pr == POLL_ITEM) {
+        failures = 0;
+        orphan_reclaimed(&orphans, item.id);
+        if(handle_item(cfg, &api, &item, slot) == ITEM_EXIT) {
+          work_item_clear(&item);
+          break;
+        }
+        work_item_clear(&item);
+        log_ids(NULL, NULL);
+        continue;
+      }
+      if(pr == POLL_FATAL) {
+        rc = 1;
+        break;
+      }
+      if(pr == POLL_ERROR && ++failures < 5) {
+        sleep_ms(1000L << failures, &drain_term);
+        continue;
+      }
+      if(pr == POLL_EMPTY && now_ms() < orphans.until_ms) {
+        sleep_ms(1000, &drain_term);
+        continue;
+      }
+      if(pr == POLL_ERROR) {
+        log_err("drain_gave_up", "failed_polls=%d reason=%s", failures,
+                "the control plane did not answer; the next webhook resumes the queue");
+        rc = 1;
+      }
+      break;
+    }
+    close(slot);
+    /* A webhook that arrived while we held the slot may have found every
+     * slot busy; poll once more if the counter moved. */
+    if(rc || drain_term || statedir_wake(cfg->state_dir, 0) == seen_wake)
+      break;
+  }
+  log_info("drain_exit", "status=%d", rc);
+  api_cleanup(&api);
+  curl_global_cleanup();
+  return rc;
+}

@@ -1,0 +1,291 @@
+#include "drain/jail_client.h"
+#include "common/clock.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/protocol.h"
+#include "common/spawn.h"
+#include "common/statedir.h"
+#include "common/unconst.h"
+
+#define JAIL_END_MS 5000
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Removes STATE/sessions/<sid> once no jail of the session can be running:
+ * the workspace lock, held by every open jail, is taken first. */
+void
+jail_forget_session(const struct config *cfg, const char *session_id)
+{
+  char path[PATH_MAX];
+  int top = -1, dir = -1, lock = -1;
+
+  if(!safe_id(session_id) ||
+     statedir_path(path, sizeof(path), cfg->state_dir, STATEDIR_SESSIONS) < 0)
+    return;
+  top = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  dir = top < 0 ? -1 : openat(top, session_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if(dir >= 0) {
+    lock = openat(dir, STATEDIR_WORKSPACE_IMAGE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if(lock < 0)
+      lock = openat(dir, STATEDIR_WORKSPACE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0)
+      log_warn("session_cleanup_deferred", "reason=%s", "a jail of the session still runs");
+    else if(remove_tree_at(top, session_id) < 0)
+      log_warn("workspace_remove_failed", "errno=%d", errno);
+  }
+  if(lock >= 0)
+    close(lock);
+  if(dir >= 0)
+    close(dir);
+  if(top >= 0)
+    close(top);
+}
+
+int
+jail_open(struct jail *j, const struct config *cfg, const char *session_id,
+          const char *work_id, const char *memdir, const char *ro_stores)
+{
+  char lim[160], helper[PATH_MAX], *text = NULL;
+  cJSON *setup = NULL;
+  int sv[2] = { -1, -1 }, e;
+  pid_t pid, drainer;
+
+  memset(j, 0, sizeof(*j));
+  j->pid = -1;
+  j->fd = -1;
+  j->ws.lock_fd = -1;
+  if(!safe_id(session_id) || !safe_id(work_id)) {
+    errno = EINVAL;
+    return -1;
+  }
+  if(limits_format(&cfg->limits, lim, sizeof(lim)) < 0 ||
+     spawn_program_path(PROGRAM_JAIL, helper, sizeof(helper)) < 0 ||
+     statedir_path(j->root, sizeof(j->root), cfg->state_dir, STATEDIR_JAILS "/%s", work_id) < 0) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  if(mkdir_p(j->root, 0700) < 0 || workspace_prepare(&j->ws, cfg, session_id) < 0 ||
+     socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    goto fail;
+  /* The setup goes over the channel, not on the command line, which every
+   * process of the jail could read in /proc/1/cmdline.  Nothing is
+   * reserved in-band: no memory, no read-only store is "". */
+  setup = cJSON_CreateObject();
+  if(!setup || !cJSON_AddStringToObject(setup, "root", j->root) ||
+     !cJSON_AddStringToObject(setup, "workspace", j->ws.path) ||
+     !cJSON_AddStringToObject(setup, "memdir", memdir ? memdir : "") ||
+     !cJSON_AddStringToObject(setup, "ro_stores", ro_stores ? ro_stores : "") ||
+     !cJSON_AddNumberToObject(setup, "uid", cfg->jail_uid) ||
+     !cJSON_AddNumberToObject(setup, "gid", cfg->jail_gid) ||
+     !cJSON_AddBoolToObject(setup, "host_network", cfg->jail_network_host) ||
+     !cJSON_AddStringToObject(setup, "limits", lim) ||
+     !(text = cJSON_PrintUnformatted(setup))) {
+    errno = ENOMEM;
+    goto fail;
+  }
+  if(cfg->cgroups && cgroup_create(&j->cg, work_id, &cfg->limits) < 0)
+    log_warn("cgroup_unavailable", "errno=%d limits=rlimits_only", errno);
+  drainer = getpid();
+  pid = fork();
+  if(pid < 0)
+    goto fail;
+  if(pid == 0) {
+    const char *const argv[] = { PROGRAM_JAIL, NULL };
+    const char *const envp[] = { NULL };
+    int null = open("/dev/null", O_RDWR);
+
+    /* The helper dies with the drainer, however the drainer dies (kill -9
+     * included), and the namespace with the helper: no jail runs on with
+     * nobody to answer for it.  The death signal survives the execve. */
+    if(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != drainer)
+      _exit(127);
+
+    /* dup2 onto itself would keep close-on-exec, so clear it by hand. */
+    if(null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+       (sv[1] == JAIL_FD ? fcntl(JAIL_FD, F_SETFD, 0) : dup2(sv[1], JAIL_FD)) < 0)
+      _exit(127);
+    /* stderr stays the drainer's log; everything else is closed. */
+    syscall(SYS_close_range, JAIL_FD + 1, ~0U, 0);
+    if(j->cg.version && cgroup_enter_self(&j->cg) < 0)
+      _exit(127);
+    execve(helper, exec_args(argv), exec_args(envp));
+    _exit(127);
+  }
+  close(sv[1]);
+  sv[1] = -1;
+  j->pid = pid;
+  j->fd = sv[0];
+  if(send_frame(j->fd, text, strlen(text)) < 0) {
+    e = errno;
+    jail_close(j);
+    cJSON_Delete(setup);
+    free(text);
+    errno = e;
+    return -1;
+  }
+  cJSON_Delete(setup);
+  free(text);
+  return 0;
+fail:
+  e = errno;
+  cJSON_Delete(setup);
+  free(text);
+  if(sv[0] >= 0) {
+    close(sv[0]);
+    close(sv[1]);
+  }
+  cgroup_destroy(&j->cg);
+  workspace_release(&j->ws);
+  rmdir(j->root);
+  errno = e;
+  return -1;
+}
+
+/* Waits for the outer process to exit, at most ms; 1 when it exited
+ * normally, which it does only after the kernel emptied the namespace. */
+static int
+reap(pid_t pid, long ms)
+{
+  long long end = now_ms() + ms;
+  int status;
+  pid_t r;
+
+  for(;;) {
+    r = waitpid(pid, &status, WNOHANG);
+    if(r == pid)
+      return WIFEXITED(status) ? 1 : 0;
+    if(r < 0 && errno != EINTR)
+      return 0;
+    if(now_ms() > end)
+      return -1;
+    usleep(2000);
+  }
+}
+
+/* SIGTERM makes the outer process kill PID 1 and wait for the namespace
+ * to empty (jail_setup.c); SIGKILL only if it does not manage that. */
+static int
+jail_kill(struct jail *j)
+{
+  int gone = 1;
+
+  if(j->pid > 0) {
+    kill(j->pid, SIGTERM);
+    gone = reap(j->pid, JAIL_END_MS);
+    if(gone < 0) {
+      kill(j->pid, SIGKILL);
+      while(waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+      gone = 0;
+    }
+    j->pid = -1;
+  }
+  if(j->fd >= 0) {
+    close(j->fd);
+    j->fd = -1;
+  }
+  return gone;
+}
+
+enum jail_rc
+jail_request(struct jail *j, cJSON *req, int fd, long wall_ms, int (*abort_fn)(void *),
+        void *ctx, cJSON **result)
+{
+  long long deadline = now_ms() + wall_ms;
+  char *text = req ? cJSON_PrintUnformatted(req) : NULL, *reply;
+  size_t len;
+  int rc;
+
+  *result = NULL;
+  if(!text || j->fd < 0)
+    goto fail;
+  rc = send_frame_fd(j->fd, text, strlen(text), fd);
+  free(text);
+  text = NULL;
+  if(rc < 0)
+    goto fail;
+  for(;;) {
+    struct pollfd pfd = { j->fd, POLLIN, 0 };
+
+    if(abort_fn && abort_fn(ctx)) {
+      jail_kill(j);
+      return JAIL_ABORTED;
+    }
+    if(now_ms() > deadline)
+      goto fail;
+    rc = poll(&pfd, 1, 100);
+    if(rc < 0 && errno != EINTR)
+      goto fail;
+    if(rc > 0)
+      break;
+  }
+  reply = recv_frame(j->fd, &len);
+  if(!reply)
+    goto fail;
+  *result = cJSON_ParseWithLength(reply, len);
+  free(reply);
+  if(!*result)
+    goto fail;
+  return JAIL_OK;
+fail:
+  free(text);
+  jail_kill(j);
+  return JAIL_FAILED;
+}
+
+enum jail_rc
+jail_call(struct jail *j, const char *tool, const cJSON *input, long timeout_ms,
+          long wall_ms, int (*abort_fn)(void *), void *ctx, cJSON **result)
+{
+  cJSON *req = cJSON_CreateObject();
+  enum jail_rc rc;
+
+  if(req) {
+    cJSON_AddNumberToObject(req, "op", JAIL_OP_TOOL);
+    cJSON_AddStringToObject(req, "tool", tool);
+    cJSON_AddItemToObject(req, "input", input ? cJSON_Duplicate(input, 1) : cJSON_CreateObject());
+    cJSON_AddNumberToObject(req, "timeout_ms", (double)timeout_ms);
+  }
+  rc = jail_request(j, req, -1, wall_ms, abort_fn, ctx, result);
+  cJSON_Delete(req);
+  return rc;
+}
+
+int
+jail_close(struct jail *j)
+{
+  int gone;
+
+  if(j->fd >= 0) {
+    close(j->fd);       /* the jail sees EOF and ends its namespace */
+    j->fd = -1;
+  }
+  gone = j->pid > 0 ? reap(j->pid, 1000) : 1;
+  if(gone >= 0)
+    j->pid = -1;
+  else
+    gone = jail_kill(j);
+  /* A cgroup that empties vouches for the namespace too. */
+  if(cgroup_destroy(&j->cg) > 0)
+    gone = 1;
+  workspace_release(&j->ws);
+  if(j->root[0])
+    rmdir(j->root);
+  if(!gone)
+    log_err("jail_end_unconfirmed", "reason=%s cleanup=deferred", "its processes may still run");
+  return gone ? 0 : -1;
+}

@@ -1,0 +1,66 @@
+/* jail: the per-work-item sandbox process and the channel to it.
+ *
+ * jail_open executes the jail helper, sandhook-jail (src/jail/), with an
+ * empty environment and only a socketpair, so no key or token is ever in
+ * the jail's memory, nor libcurl or OpenSSL.  The jail process unshares mount, PID, IPC, UTS and network
+ * namespaces, builds a tmpfs root holding the host's programs read-only
+ * (nosuid,nodev), a minimal /etc of its own, /dev, a fresh /proc, /tmp, and
+ * the session's workspace at /workspace; pivots into it, drops to the jail
+ * uid/gid with every capability gone and no_new_privs, applies its rlimits
+ * and the seccomp filter, and serves tool calls one at a time as PID 1 of
+ * its namespace.  The drainer puts it in a cgroup with memory, pids and CPU
+ * limits where the machine has them.  Killing the jail process ends every
+ * process in it.  Started without root (mod_fcgid), the helper first enters
+ * a user namespace mapping the jail ids onto its own and builds the rest from
+ * there, with a directory workspace and no cgroup. */
+#ifndef SANDHOOK_JAIL_H
+#define SANDHOOK_JAIL_H
+
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <sys/types.h>
+
+#include "drain/cgroup.h"
+#include "common/config.h"
+#include "common/frame.h"
+#include "drain/workspace.h"
+
+
+struct jail {
+  pid_t pid;
+  int fd;
+  char root[4096];
+  struct cgroup cg;
+  struct workspace ws;
+};
+
+/* Prepares STATE/sessions/<sid>/workspace (owned by the jail uid) and starts
+ * the jail process.  memdir, when not NULL, is bound at /mnt/memory, with the
+ * stores named in ro_stores (comma-separated paths below it) read-only. */
+int jail_open(struct jail *j, const struct config *cfg, const char *session_id,
+              const char *work_id, const char *memdir, const char *ro_stores);
+
+enum jail_rc { JAIL_OK = 0, JAIL_ABORTED = 1, JAIL_FAILED = -1 };
+
+/* Runs one tool call; *result gets {"is_error":..,"content":[..]}.  Waits up
+ * to wall_ms, polling abort(ctx) every 100 ms; on abort or timeout the jail
+ * is killed (JAIL_ABORTED / JAIL_FAILED) and must be reopened. */
+enum jail_rc jail_call(struct jail *j, const char *tool, const cJSON *input,
+                       long timeout_ms, long wall_ms, int (*abort_fn)(void *),
+                       void *ctx, cJSON **result);
+
+/* Sends any request (frame.h), passing descriptor fd along when fd >= 0,
+ * and waits like jail_call; the drainer's skill and memory-store operations go this way. */
+enum jail_rc jail_request(struct jail *j, cJSON *req, int fd, long wall_ms,
+                     int (*abort_fn)(void *), void *ctx, cJSON **result);
+
+/* Ends the jail: 0 once no process of it is left (the namespace's end or
+ * an emptied cgroup says so), -1 when that could not be confirmed, and the
+ * host must then leave the trees the agent could write alone. */
+int jail_close(struct jail *j);
+
+/* Removes a finished session's directory, descriptor-relative, unless a
+ * jail of the session still holds its workspace. */
+void jail_forget_session(const struct config *cfg, const char *session_id);
+
+#endif

@@ -1,0 +1,67 @@
+/* sandhook-drain: the drainer, the one program holding the environment key
+ * and the session tokens.  The front starts it after answering a
+ * session.status_run_started (--after-response: no API call until fd 3
+ * closes, i.e. until the HTTP response is finished); "sandhook drain" runs
+ * it in the foreground. */
+#include "common/config.h"
+#include "common/log.h"
+#include "drain/drain.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void
+usage(FILE *f)
+{
+  fprintf(f,
+          "usage: sandhook drain [--config FILE]\n"
+          "\n"
+          "Claims every work item of the environment's queue, one session at a\n"
+          "time, runs its tool calls in a jail, and exits when the queue is empty.\n"
+          "The web front starts it on session.status_run_started; run it by hand\n"
+          "to drain the queue without a webhook.  Settings: see the README.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+  const char *config_file = NULL;
+  int after_response = 0, i, rc;
+  struct config cfg;
+  char err[512];
+
+  for(i = 1; i < argc; i++) {
+    if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(stdout);
+      return 0;
+    }
+    if(!strcmp(argv[i], "--config") && i + 1 < argc)
+      config_file = argv[++i];
+    else if(!strcmp(argv[i], "--after-response"))
+      after_response = 1;
+    else {
+      fprintf(stderr, "sandhook drain: unknown argument '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+  log_init("drainer");
+  if(config_load(&cfg, config_file, err, sizeof(err)) < 0) {
+    log_err("config_invalid", "error=%s", err);
+    return 1;
+  }
+  if(cfg.log_debug)
+    log_set_level(LOG_DEBUG);
+  if(after_response) {
+    char c;
+
+    while(read(3, &c, 1) < 0 && errno == EINTR)
+      ;
+    close(3);
+  }
+  rc = drain_run(&cfg);
+  config_free(&cfg);
+  return rc;
+}

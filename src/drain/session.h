@@ -1,0 +1,36 @@
+/* session: serve one claimed session until it ends.
+ *
+ * Fetches the session, opens the event stream (its own thread and HTTP
+ * handle, reconnecting with 0.5 s to 10 s backoff), lists the history after
+ * every (re)connect and reconciles by event id, applies the permission gate
+ * and the ownership rule, runs calls one at a time in the session's jail and
+ * posts exactly one user.tool_result per executed call.  Ends on
+ * session.status_terminated / session.deleted, the end_turn idle timeout,
+ * a fatal stream error, the lease's verdict, or *term. */
+#ifndef SANDHOOK_SESSION_H
+#define SANDHOOK_SESSION_H
+
+#include <cjson/cJSON.h>
+#include <signal.h>
+
+#include "drain/api.h"
+#include "drain/lease.h"
+#include "drain/queue.h"
+
+enum session_end {
+  SESSION_DONE,       /* force-stop the item */
+  SESSION_LOST,       /* the lease is gone: no stop, poll again */
+  SESSION_TERM,       /* SIGTERM: stop the item and exit */
+};
+
+/* The permission gate, failing closed as the official worker does: the
+ * field absent or "allow" runs, "deny" never runs, and "ask", an explicit
+ * null or any other value waits for a user.tool_confirmation. */
+enum gate { GATE_RUN, GATE_DENY, GATE_HOLD };
+enum gate permission_gate(const cJSON *tool_use);
+
+enum session_end session_run(const struct config *cfg, struct api *api,
+                             struct lease *lease, const struct work_item *item,
+                             const volatile sig_atomic_t *term);
+
+#endif

@@ -1,0 +1,213 @@
+#include "drain/workspace.h"
+#include "common/clock.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/statedir.h"
+#include "common/unconst.h"
+#include "common/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LOCK_WAIT_MS 15000
+
+static const char *
+find_mkfs(void)
+{
+  static const char *const paths[] = { "/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4" };
+  size_t i;
+
+  for(i = 0; i < N_ELEMENTS(paths); i++)
+    if(access(paths[i], X_OK) == 0)
+      return paths[i];
+  return NULL;
+}
+
+int
+image_possible(void)
+{
+  return geteuid() == 0 && access("/dev/loop-control", R_OK | W_OK) == 0 && find_mkfs() != NULL;
+}
+
+/* The image's blocks are allocated up front (and mkfs told not to discard
+ * them), so another session filling the state filesystem cannot make this
+ * one's writes fail later.  Built under a temporary name so a crash leaves
+ * no half-made image behind. */
+int
+image_create(const char *path, long mb, const struct config *cfg)
+{
+  char tmp[PATH_MAX + 8], owner[96];
+  const char *mkfs = find_mkfs();
+  const char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+  int fd, status, e;
+  pid_t pid;
+
+  if(!mkfs) {
+    errno = ENOENT;
+    return -1;
+  }
+  snprintf(tmp, sizeof(tmp), "%s.new", path);
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if(fd < 0)
+    return -1;
+  if(fallocate(fd, 0, 0, (off_t)mb << 20) < 0) {
+    e = errno;
+    close(fd);
+    unlink(tmp);
+    errno = e;
+    return -1;
+  }
+  close(fd);
+  snprintf(owner, sizeof(owner), "root_owner=%u:%u,nodiscard", cfg->jail_uid, cfg->jail_gid);
+  {
+    const char *const argv[] = { mkfs, "-q", "-F", "-m", "0", "-J", "size=4", "-L", "sandhook",
+                                 "-E", owner, tmp, NULL };
+
+    if(posix_spawn(&pid, mkfs, NULL, NULL, exec_args(argv), exec_args(envp)) != 0) {
+      unlink(tmp);
+      return -1;
+    }
+  }
+  while(waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  if(!WIFEXITED(status) || WEXITSTATUS(status) != 0 || rename(tmp, path) < 0) {
+    unlink(tmp);
+    errno = EIO;
+    return -1;
+  }
+  return 0;
+}
+
+/* Only what the jail mounts belongs to the jail uid; everything above it
+ * stays root's and 0700, invisible from inside.  Unprivileged, our own uid
+ * is the one the jail's user namespace maps to the jail uid. */
+int
+jail_owned_dir(const char *path, const struct config *cfg)
+{
+  if(mkdir_p(path, 0700) < 0 ||
+     (geteuid() == 0 && chown(path, cfg->jail_uid, cfg->jail_gid) < 0) ||
+     chmod(path, 0755) < 0)
+    return -1;
+  return 0;
+}
+
+/* Whether a loop device is still backed by the image: a jail's mount of
+ * it outlives the jail's processes for a moment (the kernel tears the
+ * namespace down after the last one exits), and two ext4 mounts of one
+ * image at once would corrupt it. */
+static int
+image_attached(const char *image)
+{
+  char real[PATH_MAX], path[PATH_MAX], back[PATH_MAX + 16];
+  struct dirent *de;
+  int hit = 0;
+  DIR *d;
+
+  if(!realpath(image, real) || !(d = opendir("/sys/block")))
+    return 0;
+  while(!hit && (de = readdir(d))) {
+    FILE *f;
+    size_t n;
+
+    if(strncmp(de->d_name, "loop", 4))
+      continue;
+    snprintf(path, sizeof(path), "/sys/block/%s/loop/backing_file", de->d_name);
+    if(!(f = fopen(path, "re")))
+      continue;
+    n = fread(back, 1, sizeof(back) - 1, f);
+    fclose(f);
+    back[n] = '\0';
+    back[strcspn(back, "\n")] = '\0';
+    hit = !strcmp(back, real);
+  }
+  closedir(d);
+  return hit;
+}
+
+static int
+lock_path(int fd)
+{
+  long long end = now_ms() + LOCK_WAIT_MS;
+
+  while(flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    if(errno != EWOULDBLOCK || now_ms() > end)
+      return -1;
+    sleep_ms(50, NULL);
+  }
+  return 0;
+}
+
+int
+workspace_prepare(struct workspace *w, const struct config *cfg, const char *session_id)
+{
+  char dir[PATH_MAX];
+
+  w->lock_fd = -1;
+  if(statedir_path(dir, sizeof(dir) - 32, cfg->state_dir, STATEDIR_SESSIONS "/%s", session_id) < 0 ||
+     mkdir_p(dir, 0700) < 0)
+    return -1;
+  /* Without root the jail cannot attach a loop device nor mount ext4 in
+   * its user namespace, so the cap needs a privileged responder. */
+  if(cfg->workspace_mb > 0 && geteuid() != 0)
+    log_warn("workspace_cap_unavailable", "reason=unprivileged fallback=directory");
+  else if(cfg->workspace_mb > 0) {
+    if(snprintf(w->path, sizeof(w->path), "%s/" STATEDIR_WORKSPACE_IMAGE, dir) >= (int)sizeof(w->path))
+      return -1;
+    int exists = access(w->path, F_OK) == 0;
+
+    if(exists || image_possible()) {
+      long long end = now_ms() + LOCK_WAIT_MS;
+
+      /* A disk too small for the cap is the operator's to fix, never a
+       * reason to run the session uncapped. */
+      if(!exists && image_create(w->path, cfg->workspace_mb, cfg) < 0) {
+        log_err("workspace_image_failed", "path=%s size_mb=%ld error=%s hint=%s", w->path,
+                cfg->workspace_mb, strerror(errno), "free space in SANDHOOK_STATE_DIR or lower SANDHOOK_WORKSPACE_MB");
+        return -1;
+      }
+      w->lock_fd = open(w->path, O_RDONLY | O_CLOEXEC);
+      if(w->lock_fd < 0 || lock_path(w->lock_fd) < 0) {
+        workspace_release(w);
+        return -1;
+      }
+      while(image_attached(w->path) && now_ms() < end)
+        sleep_ms(20, NULL);
+      if(image_attached(w->path)) {
+        log_err("workspace_busy", "path=%s reason=%s", w->path,
+                "a previous jail's mount of the image did not go away");
+        workspace_release(w);
+        errno = EBUSY;
+        return -1;
+      }
+      return 0;
+    }
+    log_warn("workspace_cap_unavailable", "reason=%s fallback=directory", "no loop devices or mkfs.ext4");
+  }
+  if(snprintf(w->path, sizeof(w->path), "%s/" STATEDIR_WORKSPACE_DIR, dir) >= (int)sizeof(w->path) ||
+     jail_owned_dir(w->path, cfg) < 0)
+    return -1;
+  w->lock_fd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if(w->lock_fd < 0 || lock_path(w->lock_fd) < 0) {
+    workspace_release(w);
+    return -1;
+  }
+  return 0;
+}
+
+void
+workspace_release(struct workspace *w)
+{
+  if(w->lock_fd >= 0)
+    close(w->lock_fd);
+  w->lock_fd = -1;
+}

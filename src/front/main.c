@@ -1,0 +1,133 @@
+/* sandhook: a webhook-triggered environment worker for Claude Managed
+ * Agents.  main only picks the mode; each mode lives in its own module. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/spawn.h"
+#include "common/unconst.h"
+#include "front/front.h"
+#include "front/replay.h"
+#include "front/responder.h"
+
+#include <errno.h>
+#include <limits.h>
+
+/* "sandhook drain ARGS" is the drainer's own program, which alone links
+ * the HTTP client: the front hands over, --config included. */
+static int
+exec_drain(const char *config_file, int argc, char **argv)
+{
+  const char *args[argc + 4];
+  char prog[PATH_MAX];
+  int n = 0, i;
+
+  args[n++] = PROGRAM_DRAIN;
+  if(config_file) {
+    args[n++] = "--config";
+    args[n++] = config_file;
+  }
+  for(i = 0; i < argc; i++)
+    args[n++] = argv[i];
+  args[n] = NULL;
+  if(spawn_program_path(PROGRAM_DRAIN, prog, sizeof(prog)) == 0)
+    execv(prog, exec_args(args));
+  fprintf(stderr, "sandhook: cannot run %s: %s\n", PROGRAM_DRAIN, strerror(errno));
+  return 1;
+}
+
+static void
+usage(FILE *f)
+{
+  fprintf(f,
+          "usage: sandhook [--config FILE] [--idle-exit SECONDS]\n"
+          "       sandhook drain [--config FILE]\n"
+          "       sandhook replay [--config FILE] [--resign] [--dry-run] FILE...\n"
+          "       sandhook --help | --version\n"
+          "\n"
+          "Run by a web server, sandhook is a FastCGI responder when fd 0 is a\n"
+          "listening socket and a CGI program when GATEWAY_INTERFACE is set.\n"
+          "It verifies Standard Webhooks deliveries and, on\n"
+          "session.status_run_started, drains the environment's work queue,\n"
+          "running each tool call in a jail.  'drain' runs the drainer in the\n"
+          "foreground; 'replay' sends captured requests through the same path\n"
+          "as a live one.  Settings: see the README (ANTHROPIC_ENVIRONMENT_ID,\n"
+          "ANTHROPIC_ENVIRONMENT_KEY, ANTHROPIC_WEBHOOK_SIGNING_KEY,\n"
+          "ANTHROPIC_BASE_URL, SANDHOOK_STATE_DIR, ...).\n");
+}
+
+int
+main(int argc, char **argv)
+{
+  const char *config_file = NULL;
+  int idle_exit = 0, replay_at = 0, nreplay = 0, i;
+  struct config cfg;
+  struct responder r;
+  char err[512];
+  int rc;
+
+  for(i = 1; i < argc; i++) {
+    if(replay_at) {
+      /* After "replay": its own options and files; --config still ours. */
+      if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        replay_usage(stdout);
+        return 0;
+      }
+      if(!strcmp(argv[i], "--config") && i + 1 < argc)
+        config_file = argv[++i];
+      else
+        argv[replay_at + nreplay++] = argv[i];
+      continue;
+    }
+    if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(stdout);
+      return 0;
+    }
+    if(!strcmp(argv[i], "--version")) {
+      printf("sandhook %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+    if(!strcmp(argv[i], "--config") && i + 1 < argc)
+      config_file = argv[++i];
+    else if(!strcmp(argv[i], "--idle-exit") && i + 1 < argc)
+      idle_exit = atoi(argv[++i]);
+    else if(!strcmp(argv[i], "drain"))
+      return exec_drain(config_file, argc - i - 1, argv + i + 1);
+    else if(!strcmp(argv[i], "replay"))
+      replay_at = i + 1;
+    else {
+      fprintf(stderr, "sandhook: unknown argument '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+  log_init(replay_at ? "replay" : "responder");
+  if(config_load(&cfg, config_file, err, sizeof(err)) < 0) {
+    log_err("config_invalid", "error=%s", err);
+    if(getenv("GATEWAY_INTERFACE"))
+      printf("Status: 503 Service Unavailable\r\nContent-Type: application/json\r\n\r\n"
+             "{\"status\":503,\"message\":\"sandhook is misconfigured; see the server log\"}\n");
+    return 1;
+  }
+  if(cfg.log_debug)
+    log_set_level(LOG_DEBUG);
+  if(replay_at)
+    rc = replay_main(&cfg, nreplay, argv + replay_at);
+  else if(fcgi_adopt_systemd_socket() >= 0 && fcgi_is_listening_socket()) {
+    responder_init(&r, &cfg);
+    rc = fcgi_serve(&r, idle_exit);
+  }
+  else if(getenv("GATEWAY_INTERFACE")) {
+    responder_init(&r, &cfg);
+    rc = cgi_serve(&r);
+  }
+  else {
+    usage(stderr);
+    rc = 2;
+  }
+  config_free(&cfg);
+  return rc;
+}

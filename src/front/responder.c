@@ -1,0 +1,289 @@
+#include "front/responder.h"
+#include "front/capture.h"
+#include "front/wake.h"
+#include "common/log.h"
+#include "front/seen.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+static time_t
+wall_now(void)
+{
+  return time(NULL);
+}
+
+void
+responder_init(struct responder *r, const struct config *cfg)
+{
+  memset(r, 0, sizeof(*r));
+  r->cfg = cfg;
+  r->now = wall_now;
+  if(cfg->signing_key && webhook_key_decode(cfg->signing_key, &r->key) == 0)
+    r->key_ok = 1;
+  else if(cfg->signing_key)
+    log_err("config_invalid", "reason=%s", "ANTHROPIC_WEBHOOK_SIGNING_KEY is not valid base64");
+}
+
+static void
+set_reply(struct reply *rep, int status, const char *msg)
+{
+  rep->status = status;
+  snprintf(rep->message, sizeof(rep->message), "%s", msg);
+}
+
+/* Strict CONTENT_LENGTH: digits only; nginx always sends it for a buffered
+ * body, and a body without it is read to EOF under the same cap. */
+static int
+parse_length(const char *s, size_t *out)
+{
+  size_t v = 0;
+
+  if(!s || !*s)
+    return 1;
+  for(; *s; s++) {
+    if(*s < '0' || *s > '9' || v > (SIZE_MAX - 9) / 10)
+      return -1;
+    v = v * 10 + (size_t)(*s - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+/* Reads the body into a buffer of max+1 bytes so an over-long body is seen
+ * without trusting the declared length. */
+static char *
+read_body(struct request *rq, size_t max, size_t want, int have_len,
+          size_t *got, int *too_big)
+{
+  char *buf = malloc(max + 1);
+  size_t len = 0;
+
+  *too_big = 0;
+  if(!buf)
+    return NULL;
+  while(len < max + 1 && (!have_len || len < want)) {
+    ssize_t n = rq->read(rq->ctx, buf + len, max + 1 - len);
+
+    if(n < 0) {
+      free(buf);
+      return NULL;
+    }
+    if(n == 0)
+      break;
+    len += (size_t)n;
+  }
+  if(len > max)
+    *too_big = 1;
+  *got = len;
+  return buf;
+}
+
+/* Writes the capture, once, before anything is verified. */
+static void
+capture(struct responder *r, struct request *rq, const char *body, size_t len)
+{
+  char path[4096];
+
+  if(!r->cfg->capture_dir || r->replaying)
+    return;
+  if(capture_write(r->cfg->capture_dir, rq, body, len, r->cfg->capture_max_mb, path,
+                   sizeof(path)) < 0)
+    log_warn("capture_failed", "errno=%d error=%s", errno, strerror(errno));
+  capture_sweep(r->cfg->capture_dir, r->cfg->capture_keep_hours * 3600L, r->now());
+}
+
+/* A delivery taken while the state filesystem is full or read-only would
+ * be lost after the 202: the drainer could not log, keep its claim nor make
+ * a workspace.  Refused with 503 instead, so the sender retries. */
+#define STATE_MIN_FREE_BYTES (8ULL << 20)
+#define STATE_MIN_FREE_INODES 64
+
+static const char *
+state_unusable(const char *dir)
+{
+  struct statvfs v;
+
+  if(statvfs(dir, &v) < 0)
+    return NULL;                    /* seen_mark says what is wrong */
+  if(v.f_flag & ST_RDONLY)
+    return "the state directory is on a read-only filesystem";
+  if((unsigned long long)v.f_bavail * v.f_frsize < STATE_MIN_FREE_BYTES ||
+     (v.f_files && v.f_favail < STATE_MIN_FREE_INODES))
+    return "the state directory's filesystem is full";
+  return NULL;
+}
+
+void
+responder_handle(struct responder *r, struct request *rq, struct reply *rep)
+{
+  const struct config *cfg = r->cfg;
+  const char *method = rq->param(rq->ctx, "REQUEST_METHOD");
+  const char *id, *ts, *sig, *why = NULL;
+  size_t want = 0, got = 0;
+  enum wh_status st;
+  enum seen_mark dup;
+  int lenrc, too_big;
+  char *body = NULL;
+
+  memset(rep, 0, sizeof(*rep));
+  if(!method || strcmp(method, "POST")) {
+    rep->allow = "POST";
+    set_reply(rep, 405, "only POST is accepted");
+    log_info("webhook_rejected", "status=405 method=%s", method ? method : "-");
+    goto early;
+  }
+  lenrc = parse_length(rq->param(rq->ctx, "CONTENT_LENGTH"), &want);
+  if(lenrc < 0) {
+    set_reply(rep, 400, "malformed Content-Length");
+    log_info("webhook_rejected", "status=400 reason=bad_content_length");
+    goto early;
+  }
+  if(lenrc == 0 && want > cfg->max_body) {
+    set_reply(rep, 413, "body too large");
+    log_info("webhook_rejected", "status=413 content_length=%zu limit=%zu", want, cfg->max_body);
+    goto early;
+  }
+  body = read_body(rq, cfg->max_body, want, lenrc == 0, &got, &too_big);
+  if(!body) {
+    set_reply(rep, 500, "cannot read request body");
+    log_err("webhook_rejected", "status=500 reason=body_read_failed errno=%d", errno);
+    goto early;
+  }
+  capture(r, rq, body, got);
+  if(too_big) {
+    set_reply(rep, 413, "body too large");
+    log_info("webhook_rejected", "status=413 limit=%zu", cfg->max_body);
+    goto out;
+  }
+  if(!r->key_ok) {
+    set_reply(rep, 503, "no webhook signing key is configured");
+    log_err("webhook_rejected", "status=503 reason=no_signing_key");
+    goto out;
+  }
+  if(lenrc == 0 && got != want) {
+    set_reply(rep, 400, "body shorter than Content-Length");
+    log_info("webhook_rejected", "status=400 reason=short_body got=%zu want=%zu", got, want);
+    goto out;
+  }
+  id = rq->param(rq->ctx, "HTTP_WEBHOOK_ID");
+  ts = rq->param(rq->ctx, "HTTP_WEBHOOK_TIMESTAMP");
+  sig = rq->param(rq->ctx, "HTTP_WEBHOOK_SIGNATURE");
+  st = webhook_verify(&r->key, id, ts, sig, body, got, r->now());
+  if(st != WH_OK) {
+    set_reply(rep, webhook_http_status(st), webhook_status_text(st));
+    /* The id is logged only once it passed the alphabet check. */
+    log_info("webhook_rejected", "status=%d reason=%s webhook_id=%s",
+             rep->status, webhook_status_text(st),
+             st == WH_MISSING_HEADER || st == WH_BAD_ID ? "-" : id);
+    goto out;
+  }
+  if(webhook_parse(body, got, id, &rep->ev, &why) < 0) {
+    set_reply(rep, 400, why);
+    log_info("webhook_rejected", "status=400 reason=%s webhook_id=%s", why, id);
+    goto out;
+  }
+  if(!r->dry_run && (why = state_unusable(cfg->state_dir))) {
+    set_reply(rep, 503, why);
+    log_err("webhook_rejected", "status=503 reason=%s state_dir=%s webhook_id=%s", why,
+            cfg->state_dir, id);
+    goto out;
+  }
+  dup = r->dry_run ? SEEN_NEW : seen_mark(cfg->state_dir, id, cfg->dedupe_seconds, r->now());
+  if(dup == SEEN_ERROR) {
+    set_reply(rep, 503, "duplicate store unavailable");
+    log_err("webhook_rejected", "status=503 reason=seen_store error=%s state_dir=%s webhook_id=%s",
+            strerror(errno), cfg->state_dir, id);
+    goto out;
+  }
+  if(!r->dry_run)
+    seen_sweep(cfg->state_dir, cfg->dedupe_seconds, r->now());
+  if(dup == SEEN_DUPLICATE) {
+    /* The first copy may have been marked and then lost (the responder
+     * killed before it started a drainer, the sender never answered), so
+     * a repeated run_started polls the queue again: an empty poll at
+     * worst, never a second run, since claims are atomic. */
+    rep->start_drain = !r->dry_run && !strcmp(rep->ev.data_type, "session.status_run_started");
+    set_reply(rep, 200, rep->start_drain ? "duplicate delivery; polling the queue again"
+                                         : "duplicate delivery ignored");
+    log_info("webhook_duplicate", "webhook_id=%s type=%s", id, rep->ev.data_type);
+    goto out;
+  }
+  if(!strcmp(rep->ev.data_type, "session.status_run_started")) {
+    rep->start_drain = !r->dry_run;
+    set_reply(rep, 202, r->dry_run ? "would drain the work queue (dry run)" : "draining the work queue");
+  }
+  else
+    set_reply(rep, 200, "event type ignored");
+  log_info("webhook_accepted", "webhook_id=%s type=%s resource_id=%s status=%d",
+           id, rep->ev.data_type, rep->ev.data_id[0] ? rep->ev.data_id : "-",
+           rep->status);
+  goto out;
+early:
+  capture(r, rq, NULL, 0);
+out:
+  free(body);
+}
+
+static const char *
+reason_phrase(int status)
+{
+  switch(status) {
+  case 200: return "OK";
+  case 202: return "Accepted";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 405: return "Method Not Allowed";
+  case 413: return "Payload Too Large";
+  case 503: return "Service Unavailable";
+  default: return "Internal Server Error";
+  }
+}
+
+static void
+write_reply(struct request *rq, const struct reply *rep)
+{
+  char head[256], body[256];
+  int hn, bn;
+
+  bn = snprintf(body, sizeof(body), "{\"status\":%d,\"message\":\"%s\"}\n",
+                rep->status, rep->message);
+  hn = snprintf(head, sizeof(head),
+                "Status: %d %s\r\nContent-Type: application/json\r\n"
+                "Cache-Control: no-store\r\n%s%s%sContent-Length: %d\r\n\r\n",
+                rep->status, reason_phrase(rep->status),
+                rep->allow ? "Allow: " : "", rep->allow ? rep->allow : "",
+                rep->allow ? "\r\n" : "", bn);
+  if(rq->write(rq->ctx, head, (size_t)hn) < 0 || rq->write(rq->ctx, body, (size_t)bn) < 0)
+    log_warn("reply_failed", "status=%d", rep->status);
+}
+
+void
+responder_serve(struct responder *r, struct request *rq, struct reply *out)
+{
+  struct reply rep;
+  int release = -1;
+
+  responder_handle(r, rq, &rep);
+  if(rep.start_drain) {
+    release = wake_drainer(r->cfg);
+    if(release < 0) {
+      /* Nothing will act on this delivery: forget it and ask for a retry. */
+      seen_forget(r->cfg->state_dir, rep.ev.id);
+      rep.start_drain = 0;
+      set_reply(&rep, 503, "cannot start the drainer");
+      log_err("drain_spawn_failed", "errno=%d error=%s webhook_id=%s", errno, strerror(errno), rep.ev.id);
+    }
+  }
+  write_reply(rq, &rep);
+  rq->finish(rq->ctx);
+  if(release >= 0)
+    close(release);     /* the drainer may now call the API */
+  if(out)
+    *out = rep;
+}

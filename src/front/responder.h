@@ -1,0 +1,51 @@
+/* responder: one webhook request, whatever the transport.
+ *
+ * The front ends (cgi.c, fcgi.c) map their transport onto struct request;
+ * responder_serve verifies, drops duplicates, starts the drainer for
+ * session.status_run_started, writes the answer and finishes the HTTP
+ * response, and only then lets the drainer make its first API call. */
+#ifndef SANDHOOK_RESPONDER_H
+#define SANDHOOK_RESPONDER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "common/config.h"
+#include "front/webhook.h"
+
+struct request {
+  void *ctx;
+  const char *(*param)(void *ctx, const char *name);
+  char **(*params)(void *ctx);          /* every NAME=value, for capture */
+  ssize_t (*read)(void *ctx, void *buf, size_t n);
+  int (*write)(void *ctx, const char *data, size_t n);
+  void (*finish)(void *ctx);
+};
+
+struct responder {
+  const struct config *cfg;
+  struct wh_key key;
+  int key_ok;
+  int replaying;        /* sandhook replay: the request was captured already */
+  int dry_run;          /* replay --dry-run: no duplicate mark, no drain either */
+  time_t (*now)(void);
+};
+
+struct reply {
+  int status;
+  const char *allow;          /* Allow header for 405 */
+  char message[160];
+  int start_drain;
+  struct wh_event ev;
+};
+
+void responder_init(struct responder *r, const struct config *cfg);
+
+/* Decides the answer without side effects beyond the duplicate store. */
+void responder_handle(struct responder *r, struct request *rq, struct reply *rep);
+
+/* The whole request; rep (may be NULL) receives the answer given. */
+void responder_serve(struct responder *r, struct request *rq, struct reply *rep);
+
+#endif

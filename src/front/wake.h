@@ -1,0 +1,19 @@
+/* wake: the front starting a drainer for a session.status_run_started.
+ *
+ * wake_drainer bumps the wake counter, then starts sandhook-drain detached
+ * (double fork, setsid, every inherited descriptor closed, stderr the
+ * drainer log, an environment without the request's CGI variables) and
+ * returns a descriptor: the drainer makes no API call until it is closed,
+ * i.e. until the HTTP response is finished.  -1 when the drainer could not
+ * be started (its program missing, no log file), errno saying why.  At
+ * most SANDHOOK_MAX_SESSIONS drainers run; one that finds every slot taken
+ * exits at once, and the drainer holding a slot polls again when the wake
+ * counter moved, so no wake-up is lost. */
+#ifndef SANDHOOK_WAKE_H
+#define SANDHOOK_WAKE_H
+
+#include "common/config.h"
+
+int wake_drainer(const struct config *cfg);
+
+#endif

@@ -1,0 +1,410 @@
+#include "jail/memstore_files.h"
+#include "common/fsutil.h"
+#include "common/utf8.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_KEPT 8            /* stores per session (section 8.1) */
+#define MAX_DEPTH 32
+#define MAX_FILES 5000
+#define READ_CAP (1 << 20)
+#define TMP_PREFIX ".sandhook-tmp-"
+
+static struct { char *rel; int fd; } kept[MAX_KEPT];
+static int nkept;
+
+int
+memstore_files_keep(const char *rel, int dirfd)
+{
+  if(nkept == MAX_KEPT || !(kept[nkept].rel = strdup(rel)))
+    return -1;
+  kept[nkept++].fd = dirfd;
+  return 0;
+}
+
+/* Splits a relative path into clean components; -1 for anything else. */
+static int
+split(char *buf, char **comp, int max)
+{
+  char *p, *save = NULL;
+  int n = 0;
+
+  if(buf[0] == '/' || !buf[0])
+    return -1;
+  for(p = strtok_r(buf, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+    if(!strcmp(p, ".") || !strcmp(p, "..") || n == max)
+      return -1;
+    comp[n++] = p;
+  }
+  return n;
+}
+
+/* The store folder: its kept descriptor when read-only, else walked from
+ * /mnt/memory. */
+static int
+store_dir(const char *rel, int create)
+{
+  char buf[PATH_MAX], *comp[MAX_DEPTH];
+  int i, n, top, fd;
+
+  for(i = 0; i < nkept; i++)
+    if(!strcmp(kept[i].rel, rel))
+      return dup(kept[i].fd);
+  if(strlen(rel) >= sizeof(buf)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  strcpy(buf, rel);
+  n = split(buf, comp, MAX_DEPTH);
+  if(n < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  top = open(MEMORY_ROOT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if(top < 0)
+    return -1;
+  fd = open_dirs_beneath(top, comp, n, create);
+  close(top);
+  return fd;
+}
+
+/* The directory holding path's leaf, and the leaf; -1 on a bad path. */
+static int
+parent_of(int base, const char *path, char *buf, size_t cap, const char **leaf, int create)
+{
+  char *comp[MAX_DEPTH];
+  int n;
+
+  if(strlen(path) >= cap) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  strcpy(buf, path);
+  n = split(buf, comp, MAX_DEPTH);
+  if(n <= 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  *leaf = comp[n - 1];
+  return open_dirs_beneath(base, comp, n - 1, create);
+}
+
+static cJSON *
+stat_json(const struct stat *st)
+{
+  cJSON *o = cJSON_CreateObject();
+
+  if(o) {
+    cJSON_AddNumberToObject(o, "size", (double)st->st_size);
+    cJSON_AddNumberToObject(o, "mtime", (double)st->st_mtim.tv_sec * 1e9 + (double)st->st_mtim.tv_nsec);
+    cJSON_AddNumberToObject(o, "ctime", (double)st->st_ctim.tv_sec * 1e9 + (double)st->st_ctim.tv_nsec);
+    cJSON_AddNumberToObject(o, "ino", (double)st->st_ino);
+  }
+  return o;
+}
+
+static int
+same_stat(const struct stat *st, const cJSON *want)
+{
+  cJSON *now = stat_json(st), *k;
+  int same = now && cJSON_IsObject(want);
+
+  cJSON_ArrayForEach(k, now)
+    if(same && cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(want, k->string)) !=
+               k->valuedouble)
+      same = 0;
+  cJSON_Delete(now);
+  return same;
+}
+
+static cJSON *
+fail(cJSON *out, const char *what, int err)
+{
+  char msg[256];
+
+  snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
+  cJSON_AddBoolToObject(out, "is_error", 1);
+  cJSON_AddStringToObject(out, "error", msg);
+  return out;
+}
+
+static int
+put(int dir, const char *leaf, const char *data, size_t len, struct stat *st)
+{
+  char tmp[64];
+  int fd, e;
+
+  snprintf(tmp, sizeof(tmp), TMP_PREFIX "%d", (int)getpid());
+  unlinkat(dir, tmp, 0);        /* whatever the agent may have put there */
+  fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if(fd < 0)
+    return -1;
+  /* Written aside and renamed in, so the agent never reads half a memory. */
+  if(write_all(fd, data, len) < 0 || fchmod(fd, 0644) < 0 || close(fd) < 0 ||
+     renameat(dir, tmp, dir, leaf) < 0) {
+    e = errno;
+    unlinkat(dir, tmp, 0);
+    errno = e;
+    return -1;
+  }
+  return fstatat(dir, leaf, st, AT_SYMLINK_NOFOLLOW);
+}
+
+/* UTF-8 without NUL: what a memory's content can be. */
+static int
+text_ok(const char *p, size_t len)
+{
+  return !memchr(p, '\0', len) && utf8_valid(p, len);
+}
+
+/* Lists the regular files below dir; *count reaches MAX_FILES + 1 when the
+ * listing is not whole (too many files, too deep, unreadable), since a
+ * partial one would read as deletions. */
+static void
+scan_dir(int dir, const char *prefix, int depth, cJSON *files, int *count)
+{
+  DIR *d;
+  struct dirent *de;
+  int fd = dup(dir);
+
+  if(fd < 0 || !(d = fdopendir(fd))) {
+    if(fd >= 0)
+      close(fd);
+    *count = MAX_FILES + 1;
+    return;
+  }
+  while((de = readdir(d)) && *count <= MAX_FILES) {
+    char rel[PATH_MAX];
+    struct stat st;
+
+    if(!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+       !strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) ||
+       (!*prefix && !strcmp(de->d_name, MEMORY_MARKER)) ||
+       snprintf(rel, sizeof(rel), "%s%s%s", prefix, *prefix ? "/" : "", de->d_name) >= (int)sizeof(rel) ||
+       fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+      continue;
+    if(S_ISDIR(st.st_mode)) {
+      int sub = depth < MAX_DEPTH ?
+                openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+
+      if(sub < 0) {
+        *count = MAX_FILES + 1;
+        break;
+      }
+      scan_dir(sub, rel, depth + 1, files, count);
+      close(sub);
+    }
+    else if(S_ISREG(st.st_mode)) {
+      cJSON *o = stat_json(&st);
+
+      if(o) {
+        cJSON_AddStringToObject(o, "path", rel);
+        cJSON_AddItemToArray(files, o);
+        (*count)++;
+      }
+    }
+  }
+  closedir(d);
+}
+
+/* Opens leaf for reading only if it is a regular file, checked on the
+ * open descriptor: a FIFO or device the agent swapped in after the listing
+ * can neither block this process (O_NONBLOCK) nor be read (EINVAL). */
+static int
+open_regular(int dir, const char *leaf)
+{
+  int fd = openat(dir, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  struct stat st;
+
+  if(fd < 0)
+    return -1;
+  if(fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    errno = EINVAL;
+    return -1;
+  }
+  return fd;
+}
+
+static void
+read_marker(int dir, cJSON *out)
+{
+  char buf[256];
+  int fd = open_regular(dir, MEMORY_MARKER);
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+  if(fd >= 0)
+    close(fd);
+  if(n >= 0) {
+    buf[n] = '\0';
+    cJSON_AddStringToObject(out, "marker", buf);
+  }
+}
+
+/* The request's store folder, opened (created with create); -1 when it
+ * cannot be, the reason then in out. */
+static int
+store_of(const cJSON *req, cJSON *out, int create)
+{
+  const char *root = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "root"));
+  int base;
+
+  if(!root) {
+    cJSON_AddBoolToObject(out, "is_error", 1);
+    cJSON_AddStringToObject(out, "error", "no store root");
+    return -1;
+  }
+  base = store_dir(root, create);
+  if(base < 0)
+    fail(out, root, errno);
+  return base;
+}
+
+static const char *
+req_path(const cJSON *req)
+{
+  return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "path"));
+}
+
+cJSON *
+memstore_files_scan(const cJSON *req)
+{
+  cJSON *out = cJSON_CreateObject(), *files;
+  const char *root = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "root"));
+  int base, count = 0;
+
+  if(!out)
+    return NULL;
+  if(!root)
+    return fail(out, "no store root", EINVAL);
+  /* A store not there yet is an answer ("exists": false), not an error. */
+  base = store_dir(root, 0);
+  files = cJSON_AddArrayToObject(out, "files");
+  cJSON_AddBoolToObject(out, "exists", base >= 0);
+  if(base >= 0 && files) {
+    read_marker(base, out);
+    scan_dir(base, "", 0, files, &count);
+    if(count > MAX_FILES)
+      cJSON_AddBoolToObject(out, "partial", 1);
+  }
+  if(base >= 0)
+    close(base);
+  return out;
+}
+
+cJSON *
+memstore_files_prepare(const cJSON *req)
+{
+  const char *marker = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "marker"));
+  cJSON *out = cJSON_CreateObject();
+  struct stat st;
+  int base;
+
+  if(!out || (base = store_of(req, out, 1)) < 0)
+    return out;
+  if(!marker || put(base, MEMORY_MARKER, marker, strlen(marker), &st) < 0)
+    fail(out, "write the marker", errno);
+  close(base);
+  return out;
+}
+
+cJSON *
+memstore_files_read(const cJSON *req)
+{
+  cJSON *out = cJSON_CreateObject(), *files, *errors;
+  char buf[PATH_MAX];
+  const cJSON *p;
+  const char *leaf;
+  int base;
+
+  if(!out || (base = store_of(req, out, 0)) < 0)
+    return out;
+  files = cJSON_AddObjectToObject(out, "files");
+  errors = cJSON_AddObjectToObject(out, "errors");
+  cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(req, "paths")) {
+    char *data = NULL;
+    size_t len = 0;
+    int fd = -1, dir;
+    const char *why = NULL;
+
+    if(!cJSON_IsString(p))
+      continue;
+    dir = parent_of(base, p->valuestring, buf, sizeof(buf), &leaf, 0);
+    if(dir >= 0)
+      fd = open_regular(dir, leaf);
+    if(fd < 0)
+      why = errno == ENOENT ? "gone" : errno == EINVAL ? "not a regular file" : strerror(errno);
+    else if(read_fd(fd, READ_CAP, &data, &len) < 0)
+      why = errno == EFBIG ? "too large" : strerror(errno);
+    else if(!text_ok(data, len))
+      why = "not UTF-8 text";
+    if(why)
+      cJSON_AddStringToObject(errors, p->valuestring, why);
+    else
+      cJSON_AddStringToObject(files, p->valuestring, data);
+    free(data);
+    if(fd >= 0)
+      close(fd);
+    if(dir >= 0)
+      close(dir);
+  }
+  close(base);
+  return out;
+}
+
+cJSON *
+memstore_files_write(const cJSON *req)
+{
+  const char *content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "content"));
+  const char *path = req_path(req), *leaf;
+  cJSON *out = cJSON_CreateObject();
+  char buf[PATH_MAX];
+  struct stat st;
+  int base, dir;
+
+  if(!out || (base = store_of(req, out, 0)) < 0)
+    return out;
+  dir = path && content ? parent_of(base, path, buf, sizeof(buf), &leaf, 1) : -1;
+  if(dir < 0 || put(dir, leaf, content, strlen(content), &st) < 0)
+    fail(out, path ? path : "no path", errno);
+  else
+    cJSON_AddItemToObject(out, "stat", stat_json(&st));
+  if(dir >= 0)
+    close(dir);
+  close(base);
+  return out;
+}
+
+cJSON *
+memstore_files_remove(const cJSON *req)
+{
+  const char *path = req_path(req), *leaf;
+  cJSON *out = cJSON_CreateObject();
+  char buf[PATH_MAX];
+  struct stat st;
+  int base, dir;
+
+  if(!out || (base = store_of(req, out, 0)) < 0)
+    return out;
+  dir = path ? parent_of(base, path, buf, sizeof(buf), &leaf, 0) : -1;
+  if(dir < 0 || fstatat(dir, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    cJSON_AddBoolToObject(out, "gone", 1);
+  else if(!same_stat(&st, cJSON_GetObjectItemCaseSensitive(req, "stat")))
+    cJSON_AddItemToObject(out, "stat", stat_json(&st));
+  else if(unlinkat(dir, leaf, 0) < 0)
+    fail(out, path, errno);
+  else
+    cJSON_AddBoolToObject(out, "removed", 1);
+  if(dir >= 0)
+    close(dir);
+  close(base);
+  return out;
+}

@@ -1,0 +1,194 @@
+#include "jail/tools/bash_output.h"
+#include "common/jsonnum.h"
+#include "common/clock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/fsutil.h"
+#include "common/strbuf.h"
+#include "common/unconst.h"
+
+#define SENTINEL_PREFIX "__SANDHOOK_"
+
+static const char *const shell_env[] = {
+  "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  "PS1=", "PS2=", "TERM=dumb", "LANG=C.UTF-8", "HOME=/workspace", NULL
+};
+
+static void
+shell_reap(struct tool_ctx *ctx)
+{
+  struct bash_shell *b = &ctx->bash;
+
+  if(b->pid > 0) {
+    ctx->kill_tree(ctx);
+    while(waitpid(b->pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+  }
+  if(b->in_fd >= 0)
+    close(b->in_fd);
+  if(b->out_fd >= 0)
+    close(b->out_fd);
+  b->pid = -1;
+  b->in_fd = b->out_fd = -1;
+}
+
+static int
+shell_start(struct tool_ctx *ctx)
+{
+  struct bash_shell *b = &ctx->bash;
+  int in[2], out[2];
+  pid_t pid;
+
+  if(pipe2(in, O_CLOEXEC) < 0)
+    return -1;
+  if(pipe2(out, O_CLOEXEC) < 0) {
+    close(in[0]);
+    close(in[1]);
+    return -1;
+  }
+  pid = fork();
+  if(pid < 0) {
+    close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+    return -1;
+  }
+  if(pid == 0) {
+    sigset_t none;
+
+    /* Its own session: no controlling terminal to inject into, and one
+     * process group to kill outside the jail. */
+    setsid();
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    if(dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
+      _exit(127);
+    if(fchdir(ctx->workdir_fd) < 0)
+      _exit(127);
+    syscall(SYS_close_range, 3, ~0U, 0);
+    if(ctx->before_exec)
+      ctx->before_exec(ctx);
+    execve("/bin/bash", exec_args((const char *const[]){ "bash", "--noprofile", "--norc", NULL }),
+           exec_args(shell_env));
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  b->pid = pid;
+  b->in_fd = in[1];
+  b->out_fd = out[0];
+  fcntl(b->out_fd, F_SETFL, O_NONBLOCK);
+  return 0;
+}
+
+enum run_rc { RUN_DONE, RUN_TIMEOUT, RUN_DIED, RUN_ERROR };
+
+static enum run_rc
+run_command(struct tool_ctx *ctx, const char *cmd, long timeout_ms,
+            struct bash_output *o, int *exit_code)
+{
+  struct bash_shell *b = &ctx->bash;
+  char sentinel[64], split[80], *script;
+  unsigned char rnd[12];
+  long long deadline = now_ms() + timeout_ms;
+  size_t i;
+  int n, fd;
+
+  fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if(fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
+    if(fd >= 0)
+      close(fd);
+    return RUN_ERROR;
+  }
+  close(fd);
+  n = snprintf(sentinel, sizeof(sentinel), SENTINEL_PREFIX);
+  for(i = 0; i < sizeof(rnd); i++)
+    n += snprintf(sentinel + n, sizeof(sentinel) - (size_t)n, "%02x", rnd[i]);
+  snprintf(sentinel + n, sizeof(sentinel) - (size_t)n, "_DONE__");
+  /* The sentinel is split with '' in the script so an echo of the script
+   * itself (set -v) cannot end the command early. */
+  snprintf(split, sizeof(split), "%.8s''%s", sentinel, sentinel + 8);
+  if(asprintf(&script, "{ %s\n} </dev/null 2>&1; printf '\\n%s%%d\\n' $?\n", cmd, split) < 0)
+    return RUN_ERROR;
+  if(write_all(b->in_fd, script, strlen(script)) < 0) {
+    free(script);
+    return RUN_DIED;
+  }
+  free(script);
+  for(;;) {
+    struct pollfd pfd = { b->out_fd, POLLIN, 0 };
+    long long left = deadline - now_ms();
+    char buf[65536];
+    ssize_t got;
+
+    if(left <= 0)
+      return RUN_TIMEOUT;
+    if(poll(&pfd, 1, left > 1000 ? 1000 : (int)left) < 0 && errno != EINTR)
+      return RUN_ERROR;
+    got = read(b->out_fd, buf, sizeof(buf));
+    if(got == 0)
+      return RUN_DIED;
+    if(got < 0) {
+      if(errno == EAGAIN || errno == EINTR)
+        continue;
+      return RUN_DIED;
+    }
+    /* Room for the newest BASH_OUTPUT_LIMIT bytes and the marker after them. */
+    if(bash_output_add(o, buf, (size_t)got, BASH_OUTPUT_LIMIT + sizeof(sentinel) + 16) < 0)
+      return RUN_ERROR;
+    if(bash_output_end(o, sentinel, exit_code))
+      return RUN_DONE;
+  }
+}
+
+void
+tool_bash(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
+{
+  const char *cmd = in_str(in, "command");
+  const cJSON *tv = in ? cJSON_GetObjectItemCaseSensitive(in, "timeout_ms") : NULL;
+  long timeout_ms = ctx->default_timeout_ms;
+  struct bash_output o = { 0 };
+  enum run_rc rc;
+  int code = -1;
+
+  if(cJSON_IsNumber(tv) && tv->valuedouble >= 1)
+    timeout_ms = json_long(tv, 1, 86400000L, timeout_ms);
+  if(in_bool(in, "restart"))
+    shell_reap(ctx);
+  if(!cmd || !*cmd) {
+    if(in_bool(in, "restart"))
+      tool_text(res, 0, "bash session restarted");
+    else
+      tool_text(res, 1, "bash: command is required");
+    return;
+  }
+  if(ctx->bash.pid <= 0 && shell_start(ctx) < 0) {
+    tool_text(res, 1, "bash: cannot start /bin/bash: %s", strerror(errno));
+    return;
+  }
+  rc = run_command(ctx, cmd, timeout_ms, &o, &code);
+  if(rc != RUN_DONE) {
+    /* The shell's state is unknown now: end it and every process it left,
+     * and start afresh on the next call. */
+    shell_reap(ctx);
+    if(rc == RUN_TIMEOUT)
+      tool_text(res, 1, "bash: bash command timed out after %ldms", timeout_ms);
+    else if(rc == RUN_DIED)
+      tool_text(res, 1, "bash: bash session terminated");
+    else
+      tool_text(res, 1, "bash: %s", strerror(errno));
+    free(o.data);
+    return;
+  }
+  bash_output_result(&o, code, res);
+}

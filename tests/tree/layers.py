@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""The tree shows the trust boundary, and the build holds it.
+
+src/front, src/drain and src/jail are three programs; src/common is what
+they share.  Each folder includes only its own headers and common's, and
+each program links only the libraries its part needs: the front (what an
+internet client reaches) no HTTP client and no archive reader, the jail no
+network client at all, and only the drainer libcurl.
+"""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
+from harness import BUILD, TOP, Checks  # noqa: E402
+
+PARTS = ("common", "front", "drain", "jail")
+
+
+def includes(path):
+    with open(path, encoding="utf-8") as f:
+        return re.findall(r'^\s*#\s*include\s+"([^"]+)"', f.read(), re.M)
+
+
+def needed(prog):
+    out = subprocess.run(["readelf", "-d", prog], capture_output=True, text=True, check=True).stdout
+    return set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out))
+
+
+def main():
+    t = Checks()
+    src = os.path.join(TOP, "src")
+    t.eq(sorted(d for d in os.listdir(src) if os.path.isdir(os.path.join(src, d))), sorted(PARTS),
+         "src/ holds one folder per part and nothing else")
+    t.eq(sorted(f for f in os.listdir(src) if f.endswith((".c", ".h"))), [],
+         "no source file sits outside the parts")
+    for part in PARTS:
+        bad, seen = [], 0
+        for root, _, files in os.walk(os.path.join(src, part)):
+            for name in files:
+                if not name.endswith((".c", ".h")):
+                    continue
+                path = os.path.join(root, name)
+                for inc in includes(path):
+                    seen += 1
+                    top = inc.split("/")[0]
+                    allowed = ("common",) if part == "common" else ("common", part)
+                    if "/" not in inc or top not in allowed:
+                        bad.append("%s -> %s" % (os.path.relpath(path, TOP), inc))
+        t.ok(seen > 0 and not bad, "src/%s includes only %s (%d includes)"
+             % (part, "itself" if part == "common" else "itself and src/common", seen), bad)
+
+    progs = {"front": os.path.join(BUILD, "src", "sandhook"),
+             "drain": os.path.join(BUILD, "src", "sandhook-drain"),
+             "jail": os.path.join(BUILD, "src", "sandhook-jail")}
+    libs = {k: needed(v) for k, v in progs.items()}
+    has = lambda part, lib: any(n.startswith(lib + ".") for n in libs[part])  # noqa: E731
+    t.ok(not has("front", "libcurl") and not has("front", "libarchive"),
+         "the front links neither libcurl nor libarchive", sorted(libs["front"]))
+    t.ok(has("front", "libfcgi") and has("front", "libcrypto"),
+         "  ...it links libfcgi and libcrypto (the check sees the libraries)", sorted(libs["front"]))
+    t.ok(has("drain", "libcurl") and not has("drain", "libfcgi") and not has("drain", "libpcre2-8"),
+         "the drainer links libcurl, and neither the front's FastCGI nor the tools' PCRE2",
+         sorted(libs["drain"]))
+    t.ok(not has("jail", "libcurl") and not has("jail", "libcrypto") and not has("jail", "libfcgi"),
+         "the jail links no HTTP client, no crypto library, no FastCGI", sorted(libs["jail"]))
+    t.done()
+
+
+if __name__ == "__main__":
+    main()
