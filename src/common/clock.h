@@ -1,10 +1,16 @@
-/* clock: monotonic milliseconds and a sleep that a flag can cut short. */
+/* clock: monotonic milliseconds, deadlines for condition waits, and a
+ * sleep that a flag can cut short.  Everything here is CLOCK_MONOTONIC: a
+ * lease or a timeout must not move when someone sets the wall clock. */
 #ifndef SANDHOOK_CLOCK_H
 #define SANDHOOK_CLOCK_H
 
 #include <signal.h>
+#include <time.h>
 
 long long now_ms(void);
+/* The CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait on a
+ * condition variable whose clock was set to CLOCK_MONOTONIC. */
+struct timespec deadline_in(long ms);
 /* Returns early once *cancel is set (cancel may be NULL). */
 void sleep_ms(long ms, const volatile sig_atomic_t *cancel);
 

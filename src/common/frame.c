@@ -8,20 +8,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int
-safe_id(const char *id)
-{
-  size_t n = strlen(id), i;
-
-  if(n == 0 || n > 200)
-    return 0;
-  for(i = 0; i < n; i++)
-    if(!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
-         (id[i] >= '0' && id[i] <= '9') || id[i] == '_' || id[i] == '-'))
-      return 0;
-  return 1;
-}
-
 ssize_t
 send_with_fd(int sock, const void *data, size_t len, int fd)
 {

@@ -25,7 +25,5 @@ char *recv_frame(int sock, size_t *len);
 /* The same, handing a descriptor sent along to *fd (-1 when none). */
 char *recv_frame_fd(int sock, size_t *len, int *fd);
 
-/* Ids become path components: only [A-Za-z0-9_-], 1..200 bytes. */
-int safe_id(const char *id);
 
 #endif

@@ -324,6 +324,32 @@ sweep_old_files(const char *dir, const char *suffix, long max_age, time_t now)
 }
 
 int
+path_split(char *buf, char **comp, int max, int dots_ok)
+{
+  char *p, *save = NULL;
+  int n = 0;
+
+  if(buf[0] == '/') {
+    errno = EINVAL;
+    return -1;
+  }
+  for(p = strtok_r(buf, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+    if(dots_ok && !strcmp(p, "."))
+      continue;
+    if(!strcmp(p, ".") || !strcmp(p, "..")) {
+      errno = EINVAL;
+      return -1;
+    }
+    if(n == max) {
+      errno = ENAMETOOLONG;
+      return -1;
+    }
+    comp[n++] = p;
+  }
+  return n;
+}
+
+int
 open_dirs_beneath(int dirfd, char *const *comp, int n, int create)
 {
   int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0), i;

@@ -31,6 +31,12 @@ int read_fd(int fd, size_t cap, char **out, size_t *len);
  * most once a minute per directory (a .sweep stamp). */
 void sweep_old_files(const char *dir, const char *suffix, long max_age, time_t now);
 
+/* Splits the relative path in buf (cut in place) into comp[0..max),
+ * empty components dropped; "." is dropped with dots_ok, else refused;
+ * ".." and an absolute path always are.  Returns the count (0 for an empty
+ * path), or -1 with errno EINVAL, or ENAMETOOLONG past max components. */
+int path_split(char *buf, char **comp, int max, int dots_ok);
+
 /* Opens the directories comp[0..n) below dirfd one at a time, never
  * through a link, creating (0700) what is missing when create is set; a
  * descriptor the caller closes, or -1. */

@@ -1,6 +1,7 @@
 #include "drain/api.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/random.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -18,8 +19,7 @@ int
 api_init(struct api *a, const struct config *cfg, const volatile sig_atomic_t *cancel)
 {
   char host[64] = "sandhook";
-  unsigned char rnd[8];
-  FILE *f;
+  char rnd[17];
 
   memset(a, 0, sizeof(*a));
   a->cfg = cfg;
@@ -28,16 +28,12 @@ api_init(struct api *a, const struct config *cfg, const volatile sig_atomic_t *c
   if(!a->curl)
     return -1;
   gethostname(host, sizeof(host) - 1);
-  memset(rnd, 0, sizeof(rnd));
-  f = fopen("/dev/urandom", "re");
-  if(f) {
-    if(fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd))
-      memset(rnd, 0, sizeof(rnd));
-    fclose(f);
+  if(random_hex(rnd, 8) < 0) {
+    curl_easy_cleanup(a->curl);
+    a->curl = NULL;
+    return -1;
   }
-  snprintf(a->worker_id, sizeof(a->worker_id),
-           "%s-sandhook-%02x%02x%02x%02x%02x%02x%02x%02x", host, rnd[0], rnd[1],
-           rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+  snprintf(a->worker_id, sizeof(a->worker_id), "%s-sandhook-%s", host, rnd);
   return 0;
 }
 

@@ -1,6 +1,7 @@
 #include "drain/jail_client.h"
 #include "common/clock.h"
 #include "common/fsutil.h"
+#include "common/ids.h"
 #include "common/log.h"
 #include "common/protocol.h"
 #include "common/spawn.h"

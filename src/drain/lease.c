@@ -1,4 +1,5 @@
 #include "drain/lease.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 #include <cjson/cJSON.h>
@@ -130,17 +131,9 @@ lease_thread(void *p)
 
   pthread_mutex_lock(&l->mu);
   while(!l->quit && l->state == LEASE_HELD) {
-    struct timespec ts;
-    long iv = l->interval_ms;
+    struct timespec ts = deadline_in(l->interval_ms);
     enum beat rc;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += iv / 1000;
-    ts.tv_nsec += (iv % 1000) * 1000000L;
-    if(ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
     while(!l->quit && pthread_cond_timedwait(&l->cv, &l->mu, &ts) != ETIMEDOUT)
       ;
     if(l->quit)

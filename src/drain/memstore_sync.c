@@ -9,6 +9,7 @@
 #include "common/strbuf.h"
 #include "drain/workspace.h"
 #include "common/util.h"
+#include "common/json.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -232,10 +233,8 @@ static char *
 read_local(struct memory *m, struct jail *j, struct store *s, const char *path, const char **why)
 {
   cJSON *res = jop(m, j, JAIL_OP_MEM_READ, s, one_path("paths", path));
-  const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-                       cJSON_GetObjectItemCaseSensitive(res, "files"), path));
-  const char *err = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-                      cJSON_GetObjectItemCaseSensitive(res, "errors"), path));
+  const char *text = json_str(cJSON_GetObjectItemCaseSensitive(res, "files"), path);
+  const char *err = json_str(cJSON_GetObjectItemCaseSensitive(res, "errors"), path);
   char *out = text ? strdup(text) : NULL;
 
   *why = err && !strcmp(err, "gone") ? "gone" : "unreadable";
@@ -256,7 +255,7 @@ write_local(struct memory *m, struct jail *j, struct store *s, const char *path,
   st = cJSON_DetachItemFromObjectCaseSensitive(res, "stat");
   if(!st || !(f = fs_get(s, path))) {
     log_warn("memory_write_failed", "memory_store_id=%s path=%s error=%s", s->id, path,
-             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "error")) ?: "-");
+             json_str(res, "error") ?: "-");
     cJSON_Delete(st);
     cJSON_Delete(res);
     return -1;
@@ -334,19 +333,19 @@ scan_local(struct memory *m, struct jail *j, struct store *s, struct side *local
   cJSON *res = jop(m, j, JAIL_OP_MEM_SCAN, s, cJSON_CreateObject()), *fl, *batch = NULL;
   const char *marker;
 
-  *exists = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "exists"));
-  marker = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "marker"));
+  *exists = json_true(res, "exists");
+  marker = json_str(res, "marker");
   *marker_ok = marker && !strcmp(marker, s->marker);
   if(!res)
     return -1;
-  if(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "partial"))) {
+  if(json_true(res, "partial")) {
     log_warn("memory_scan_partial", "memory_store_id=%s reason=%s",
              s->id,
              "too many files or too deep; not syncing rather than reading the rest as deleted");
     goto fail;
   }
   cJSON_ArrayForEach(fl, cJSON_GetObjectItemCaseSensitive(res, "files")) {
-    const char *path = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fl, "path"));
+    const char *path = json_str(fl, "path");
     struct fstate *f = path ? fs_get(s, path) : NULL;
 
     if(!f)
@@ -457,10 +456,10 @@ list_remote(struct memory *m, struct api *api, struct jail *j, struct store *s, 
        mem_call(m, api, "GET", path, NULL, &root) != 200 || !root)
       return -1;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "data")) {
-      const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "type"));
-      const char *p = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "path"));
-      const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"));
-      const char *sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "content_sha256"));
+      const char *type = json_str(it, "type");
+      const char *p = json_str(it, "path");
+      const char *id = json_str(it, "id");
+      const char *sha = json_str(it, "content_sha256");
 
       if(!type || strcmp(type, "memory") || !p || !id || !sha)
         continue;
@@ -475,7 +474,7 @@ list_remote(struct memory *m, struct api *api, struct jail *j, struct store *s, 
       if(each)
         each(m, j, s, p, it);
     }
-    next = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "next_page"));
+    next = json_str(root, "next_page");
     if(next && *next)
       page = api_escape(api, next);
     cJSON_Delete(root);
@@ -491,8 +490,8 @@ list_remote(struct memory *m, struct api *api, struct jail *j, struct store *s, 
 static int
 pull_listed(struct memory *m, struct jail *j, struct store *s, const char *rel, const cJSON *mem)
 {
-  const char *content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(mem, "content"));
-  const char *sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(mem, "content_sha256"));
+  const char *content = json_str(mem, "content");
+  const char *sha = json_str(mem, "content_sha256");
   struct fstate *f;
 
   if(write_local(m, j, s, rel, content ? content : "", sha) == 0 && (f = fs_get(s, rel)))
@@ -515,10 +514,10 @@ stamp_and_pull(struct memory *m, struct api *api, struct jail *j, struct store *
   if(req)
     cJSON_AddStringToObject(req, "marker", s->marker);
   res = jop(m, j, JAIL_OP_MEM_PREPARE, s, req);
-  ok = res && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "is_error"));
+  ok = res && !json_true(res, "is_error");
   if(!ok)
     log_warn("memory_folder_failed", "memory_store_id=%s root=/mnt/memory/%s error=%s", s->id,
-             s->rel, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "error")) ?: "-");
+             s->rel, json_str(res, "error") ?: "-");
   cJSON_Delete(res);
   if(!ok)
     return -1;
@@ -597,7 +596,7 @@ upload(struct memory *m, struct api *api, struct jail *j, struct store *s, const
   }
   status = mem_call(m, api, "POST", path, body, &res);
   free(body);
-  sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "content_sha256"));
+  sha = json_str(res, "content_sha256");
   if(status == 200 && sha) {
     f->refused[0] = f->sent[0] = '\0';
     set_sha(out, sha);
@@ -724,8 +723,8 @@ remove_local(struct memory *m, struct jail *j, struct store *s, struct fstate *f
   if(req)
     cJSON_AddItemToObject(req, "stat", cJSON_Duplicate(f->stat, 1));
   res = jop(m, j, JAIL_OP_MEM_REMOVE, s, req);
-  if(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "removed")) ||
-     cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "gone"))) {
+  if(json_true(res, "removed") ||
+     json_true(res, "gone")) {
     cJSON_Delete(res);
     return REMOVAL_GONE;
   }
@@ -978,10 +977,10 @@ overlaps(const char *a, const char *b)
 static int
 plan_store(struct memory *m, const cJSON *res, char *err, size_t errlen)
 {
-  const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "memory_store_id"));
-  const char *mount = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "mount_path"));
-  const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "name"));
-  const char *access = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "access"));
+  const char *id = json_str(res, "memory_store_id");
+  const char *mount = json_str(res, "mount_path");
+  const char *name = json_str(res, "name");
+  const char *access = json_str(res, "access");
   struct store *s = &m->st[m->n];
   const char *rel;
   int i;
@@ -1078,7 +1077,7 @@ memory_plan(struct memory **out, const struct config *cfg, const cJSON *session,
 
   *out = NULL;
   cJSON_ArrayForEach(res, cJSON_GetObjectItemCaseSensitive(session, "resources"))
-    if(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "type")) ?: "", "memory_store"))
+    if(!strcmp(json_str(res, "type") ?: "", "memory_store"))
       break;
   if(!res)
     return 0;
@@ -1095,7 +1094,7 @@ memory_plan(struct memory **out, const struct config *cfg, const cJSON *session,
   m->cfg = cfg;
   m->item = item;
   cJSON_ArrayForEach(res, cJSON_GetObjectItemCaseSensitive(session, "resources"))
-    if(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "type")) ?: "", "memory_store") &&
+    if(!strcmp(json_str(res, "type") ?: "", "memory_store") &&
        plan_store(m, res, err, sizeof(err)) < 0)
       break;
   for(i = 0; i < m->n; i++)

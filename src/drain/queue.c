@@ -1,6 +1,7 @@
 #include "drain/queue.h"
 #include "common/b64.h"
 #include "common/log.h"
+#include "common/json.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -49,17 +50,6 @@ secret_sessions_token(const char *secret)
   return out;
 }
 
-static int
-copy_str(const cJSON *obj, const char *name, char *dst, size_t cap)
-{
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-  if(!cJSON_IsString(v) || strlen(v->valuestring) >= cap)
-    return -1;
-  strcpy(dst, v->valuestring);
-  return 0;
-}
-
 int
 work_parse(const char *json, size_t len, struct work_item *item, char **secret)
 {
@@ -70,12 +60,12 @@ work_parse(const char *json, size_t len, struct work_item *item, char **secret)
   memset(item, 0, sizeof(*item));
   if(secret)
     *secret = NULL;
-  if(!cJSON_IsObject(root) || copy_str(root, "id", item->id, sizeof(item->id)) < 0)
+  if(!cJSON_IsObject(root) || json_copy_str(root, "id", item->id, sizeof(item->id)) < 0)
     goto out;
   data = cJSON_GetObjectItemCaseSensitive(root, "data");
   if(cJSON_IsObject(data)) {
-    copy_str(data, "type", item->data_type, sizeof(item->data_type));
-    copy_str(data, "id", item->data_id, sizeof(item->data_id));
+    json_copy_str(data, "type", item->data_type, sizeof(item->data_type));
+    json_copy_str(data, "id", item->data_id, sizeof(item->data_id));
   }
   sec = cJSON_GetObjectItemCaseSensitive(root, "secret");
   if(secret && cJSON_IsString(sec))

@@ -1,13 +1,15 @@
 #include "drain/session.h"
-#include "common/jsonnum.h"
+#include "common/json.h"
 #include "common/utf8.h"
 #include "drain/memstore_sync.h"
 #include "drain/skills.h"
 #include "drain/jail_client.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "drain/sse.h"
 #include "drain/strset.h"
 #include "common/protocol.h"
+#include "common/ids.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -216,14 +218,6 @@ end_session(struct session *s, enum session_end how, const char *why)
   log_info("session_ending", "reason=%s", why);
 }
 
-static const char *
-str_field(const cJSON *o, const char *name)
-{
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 enum gate
 permission_gate(const cJSON *tool_use)
 {
@@ -239,7 +233,7 @@ permission_gate(const cJSON *tool_use)
 static void
 on_tool_use(struct session *s, const cJSON *ev, const char *id)
 {
-  const char *name = str_field(ev, "name");
+  const char *name = json_str(ev, "name");
   const cJSON *perm = cJSON_GetObjectItemCaseSensitive(ev, "evaluated_permission");
   enum gate g = permission_gate(ev);
   struct call *c;
@@ -285,8 +279,8 @@ on_tool_use(struct session *s, const cJSON *ev, const char *id)
 static void
 on_confirmation(struct session *s, const cJSON *ev)
 {
-  const char *tid = str_field(ev, "tool_use_id");
-  const char *verdict = str_field(ev, "result");
+  const char *tid = json_str(ev, "tool_use_id");
+  const char *verdict = json_str(ev, "result");
   int allow = verdict && !strcmp(verdict, "allow");
   struct call *c;
 
@@ -303,8 +297,8 @@ on_confirmation(struct session *s, const cJSON *ev)
 static void
 handle_event(struct session *s, const cJSON *ev)
 {
-  const char *id = str_field(ev, "id");
-  const char *type = str_field(ev, "type");
+  const char *id = json_str(ev, "id");
+  const char *type = json_str(ev, "type");
 
   if(!type)
     return;
@@ -315,7 +309,7 @@ handle_event(struct session *s, const cJSON *ev)
   if(!strcmp(type, "agent.tool_use") && id)
     on_tool_use(s, ev, id);
   else if(!strcmp(type, "user.tool_result")) {
-    const char *tid = str_field(ev, "tool_use_id");
+    const char *tid = json_str(ev, "tool_use_id");
     struct call *c = tid ? find_call(s, tid) : NULL;
 
     if(tid)
@@ -329,7 +323,7 @@ handle_event(struct session *s, const cJSON *ev)
     log_info("tool_left_pending", "tool_use_id=%s kind=custom", id ? id : "-");
   else if(!strcmp(type, "session.status_idle")) {
     const cJSON *sr = cJSON_GetObjectItemCaseSensitive(ev, "stop_reason");
-    const char *why = str_field(sr, "type");
+    const char *why = json_str(sr, "type");
 
     if(why && !strcmp(why, "end_turn") && s->cfg->idle_timeout_ms > 0)
       s->idle_deadline = now_ms() + s->cfg->idle_timeout_ms;
@@ -581,7 +575,7 @@ run_call(struct session *s, struct call *c)
     res = error_result("%s: the sandbox stopped responding", c->name);
   c->result = res;
   log_info("tool_done", "tool_use_id=%s tool=%s is_error=%s", c->id, c->name,
-           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "is_error")) ? "true" : "false");
+           json_true(res, "is_error") ? "true" : "false");
   post_result(s, c);
 }
 
@@ -625,7 +619,7 @@ fetch_session(struct session *s)
     s->terminated = http == 404;
     return http == 404 ? FETCH_ENDED : FETCH_FAILED;
   }
-  status = str_field(root, "status");
+  status = json_str(root, "status");
   log_info("session_fetched", "status=%s", status ? status : "-");
   if(status && !strcmp(status, "terminated")) {
     s->terminated = 1;
@@ -639,14 +633,11 @@ static struct qnode *
 pop(struct session *s, long wait_ms)
 {
   struct qnode *n;
-  struct timespec ts;
 
   pthread_mutex_lock(&s->mu);
   if(!s->head && wait_ms > 0) {
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += (wait_ms % 1000) * 1000000L;
-    ts.tv_sec += wait_ms / 1000 + ts.tv_nsec / 1000000000L;
-    ts.tv_nsec %= 1000000000L;
+    struct timespec ts = deadline_in(wait_ms);
+
     pthread_cond_timedwait(&s->cv, &s->mu, &ts);
   }
   n = s->head;

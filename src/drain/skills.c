@@ -2,6 +2,7 @@
 #include "common/log.h"
 #include "common/protocol.h"
 #include "common/statedir.h"
+#include "common/json.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -87,7 +88,7 @@ take_version(const cJSON *v, const char *skill_id, int legacy, struct version *o
     return -1;
   out->legacy = legacy || !cJSON_IsString(id);
   snprintf(out->ref, sizeof(out->ref), "%s", ref);
-  dir_name(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "name")), skill_id,
+  dir_name(json_str(v, "name"), skill_id,
            out->name, sizeof(out->name));
   return 0;
 }
@@ -114,7 +115,7 @@ latest_legacy(struct api *api, const char *token, const char *id_esc, char *out,
     if(!root)
       return -1;
     cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(root, "data")) {
-      const char *num = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "version"));
+      const char *num = json_str(v, "version");
 
       if(num && all_digits(num) && strlen(num) < sizeof(best) &&
          (strlen(num) > strlen(best) || (strlen(num) == strlen(best) && strcmp(num, best) > 0)))
@@ -251,10 +252,10 @@ unpack_in_jail(const struct config *cfg, struct jail *j, const char *skill_id,
   }
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(res, "refused"))
     log_warn("skill_entry_refused", "skill_id=%s name=%s entry=%s reason=%s", skill_id,
-             v->name, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "entry")),
-             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "reason")));
-  err = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "error"));
-  if(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "is_error"))) {
+             v->name, json_str(e, "entry"),
+             json_str(e, "reason"));
+  err = json_str(res, "error");
+  if(json_true(res, "is_error")) {
     snprintf(why, whylen, "%s", err ? err : "unpacking failed");
     cJSON_Delete(res);
     return -1;
@@ -270,7 +271,7 @@ static int
 install_one(const struct config *cfg, struct api *api, const char *token, const cJSON *skill,
             struct jail *j, char *name_out)
 {
-  const char *skill_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(skill, "skill_id"));
+  const char *skill_id = json_str(skill, "skill_id");
   const cJSON *ver = cJSON_GetObjectItemCaseSensitive(skill, "version");
   char version[64], why[600] = "";
   struct version v;

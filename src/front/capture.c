@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "front/responder.h"
 #include "common/strbuf.h"
+#include "common/random.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -121,7 +122,7 @@ capture_write(const char *dir, struct request *rq, const char *body, size_t len,
   char **p, name[256], tmp[PATH_MAX];
   struct strbuf sb = { 0 };
   struct timespec now;
-  unsigned char rnd[4] = { 0 };
+  char rnd[9];
   int fd, dfd = -1, rc = -1;
 
   if(mkdir_p(dir, 0700) < 0)
@@ -148,15 +149,9 @@ capture_write(const char *dir, struct request *rq, const char *body, size_t len,
   if(dfd < 0 || flock(dfd, LOCK_EX) < 0 || make_room(dfd, (off_t)sb.len, (off_t)max_mb << 20) < 0)
     goto out;
   clock_gettime(CLOCK_REALTIME, &now);
-  fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if(fd >= 0) {
-    if(read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd))
-      memset(rnd, 0, sizeof(rnd));
-    close(fd);
-  }
-  if(snprintf(path, pathcap, "%s/%lld%03ld-%d-%02x%02x%02x%02x.http", dir,
-              (long long)now.tv_sec, now.tv_nsec / 1000000, (int)getpid(), rnd[0], rnd[1],
-              rnd[2], rnd[3]) >= (int)pathcap ||
+  if(random_hex(rnd, 4) < 0 ||
+     snprintf(path, pathcap, "%s/%lld%03ld-%d-%s.http", dir, (long long)now.tv_sec,
+              now.tv_nsec / 1000000, (int)getpid(), rnd) >= (int)pathcap ||
      snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
     goto out;
   fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -1,6 +1,8 @@
 #include "front/webhook.h"
 #include "common/b64.h"
 #include "common/unconst.h"
+#include "common/ids.h"
+#include "common/json.h"
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
@@ -27,24 +29,6 @@ webhook_key_decode(const char *secret, struct wh_key *key)
   return 0;
 }
 
-/* Ids become file names in the duplicate store and part of the signed
- * string, so only a conservative alphabet is accepted and never a '.'. */
-static int
-id_ok(const char *id)
-{
-  size_t n = strlen(id), i;
-
-  if(n == 0 || n > WEBHOOK_ID_MAX)
-    return 0;
-  for(i = 0; i < n; i++) {
-    char c = id[i];
-
-    if(!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '_' || c == '-'))
-      return 0;
-  }
-  return 1;
-}
 
 /* Digits only, no sign, at most 18 of them: the value always fits. */
 static int
@@ -102,7 +86,7 @@ webhook_verify(const struct wh_key *key, const char *id, const char *timestamp,
 
   if(!id || !*id || !timestamp || !*timestamp || !signature || !*signature)
     return WH_MISSING_HEADER;
-  if(!id_ok(id))
+  if(!id_valid(id, WEBHOOK_ID_MAX))
     return WH_BAD_ID;
   if(parse_timestamp(timestamp, &ts) < 0)
     return WH_BAD_TIMESTAMP;
@@ -166,22 +150,11 @@ webhook_sign(const struct wh_key *key, const char *id, long long timestamp,
 {
   unsigned char mac[MAC_LEN];
 
-  if(outlen < 3 + b64_encoded_size(MAC_LEN) || !id_ok(id) ||
+  if(outlen < 3 + b64_encoded_size(MAC_LEN) || !id_valid(id, WEBHOOK_ID_MAX) ||
      compute_mac(key, id, timestamp, body, len, mac) < 0)
     return -1;
   memcpy(out, "v1,", 3);
   b64_encode(mac, MAC_LEN, out + 3);
-  return 0;
-}
-
-static int
-copy_string(const cJSON *obj, const char *name, char *dst, size_t cap)
-{
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-  if(!cJSON_IsString(v) || strlen(v->valuestring) >= cap)
-    return -1;
-  memcpy(dst, v->valuestring, strlen(v->valuestring) + 1);
   return 0;
 }
 
@@ -203,7 +176,7 @@ webhook_parse(const void *body, size_t len, const char *header_id,
     *why = "body type is not event";
     goto out;
   }
-  if(copy_string(root, "id", ev->id, sizeof(ev->id)) < 0) {
+  if(json_copy_str(root, "id", ev->id, sizeof(ev->id)) < 0) {
     *why = "body has no string id";
     goto out;
   }
@@ -213,12 +186,12 @@ webhook_parse(const void *body, size_t len, const char *header_id,
   }
   data = cJSON_GetObjectItemCaseSensitive(root, "data");
   if(!cJSON_IsObject(data) ||
-     copy_string(data, "type", ev->data_type, sizeof(ev->data_type)) < 0) {
+     json_copy_str(data, "type", ev->data_type, sizeof(ev->data_type)) < 0) {
     *why = "body has no data.type";
     goto out;
   }
   /* data.id is required only for the events we act on. */
-  if(copy_string(data, "id", ev->data_id, sizeof(ev->data_id)) < 0)
+  if(json_copy_str(data, "id", ev->data_id, sizeof(ev->data_id)) < 0)
     ev->data_id[0] = '\0';
   rc = 0;
 out:

@@ -1,6 +1,6 @@
 #include "jail/jail_serve.h"
 #include "common/frame.h"
-#include "common/jsonnum.h"
+#include "common/json.h"
 #include "common/protocol.h"
 #include "jail/jail_setup.h"
 #include "jail/memstore_files.h"

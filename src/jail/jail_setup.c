@@ -1,6 +1,6 @@
 #include "jail/jail_setup.h"
 #include "jail/jail_serve.h"
-#include "common/jsonnum.h"
+#include "common/json.h"
 #include "common/frame.h"
 #include "common/fsutil.h"
 #include "common/jail_limits.h"
@@ -239,18 +239,19 @@ mount_image(const char *image, const char *dst)
 static int
 own_dirs(int top, const char *rel, unsigned uid, unsigned gid)
 {
-  char sub[PATH_MAX], *c, *save = NULL;
-  int fd = fcntl(top, F_DUPFD_CLOEXEC, 0);
+  char sub[PATH_MAX], *comp[64];
+  int fd = fcntl(top, F_DUPFD_CLOEXEC, 0), n, i;
 
   snprintf(sub, sizeof(sub), "%s", rel);
-  for(c = strtok_r(sub, "/", &save); c && fd >= 0; c = strtok_r(NULL, "/", &save)) {
+  n = path_split(sub, comp, N_ELEMENTS(comp), 0);
+  if(n < 0)
+    die("bad read-only store path %s", rel);
+  for(i = 0; i < n && fd >= 0; i++) {
     int next;
 
-    if(!strcmp(c, "..") || !strcmp(c, "."))
-      die("bad read-only store path %s", rel);
-    if(mkdirat(fd, c, 0700) < 0 && errno != EEXIST)
+    if(mkdirat(fd, comp[i], 0700) < 0 && errno != EEXIST)
       die("mkdir %s", rel);
-    next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    next = openat(fd, comp[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if(next < 0 || fchown(next, uid, gid) < 0)
       die("%s is not a directory of ours (a link?)", rel);
     close(fd);
@@ -633,7 +634,7 @@ struct setup {
 static void
 copy_field(char *dst, const cJSON *req, const char *name, int required)
 {
-  const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, name));
+  const char *v = json_str(req, name);
 
   if((!v && required) || (v && strlen(v) >= PATH_MAX))
     die("setup: %s missing or too long", name);
@@ -657,8 +658,8 @@ read_setup(struct setup *su)
   copy_field(su->ro_stores, req, "ro_stores", 0);
   su->uid = (unsigned)json_long(cJSON_GetObjectItemCaseSensitive(req, "uid"), 0, 0x7fffffffL, 0);
   su->gid = (unsigned)json_long(cJSON_GetObjectItemCaseSensitive(req, "gid"), 0, 0x7fffffffL, 0);
-  su->host_net = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "host_network"));
-  lim = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "limits"));
+  su->host_net = json_true(req, "host_network");
+  lim = json_str(req, "limits");
   if(!lim || limits_parse(lim, &jail_lim) < 0)
     die("setup: bad limits");
   cJSON_Delete(req);

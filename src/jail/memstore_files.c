@@ -1,8 +1,9 @@
 #include "jail/memstore_files.h"
 #include "common/fsutil.h"
 #include "common/utf8.h"
+#include "jail/walk.h"
+#include "common/json.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,23 +31,6 @@ memstore_files_keep(const char *rel, int dirfd)
   return 0;
 }
 
-/* Splits a relative path into clean components; -1 for anything else. */
-static int
-split(char *buf, char **comp, int max)
-{
-  char *p, *save = NULL;
-  int n = 0;
-
-  if(buf[0] == '/' || !buf[0])
-    return -1;
-  for(p = strtok_r(buf, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
-    if(!strcmp(p, ".") || !strcmp(p, "..") || n == max)
-      return -1;
-    comp[n++] = p;
-  }
-  return n;
-}
-
 /* The store folder: its kept descriptor when read-only, else walked from
  * /mnt/memory. */
 static int
@@ -63,9 +47,9 @@ store_dir(const char *rel, int create)
     return -1;
   }
   strcpy(buf, rel);
-  n = split(buf, comp, MAX_DEPTH);
-  if(n < 0) {
-    errno = EINVAL;
+  n = path_split(buf, comp, MAX_DEPTH, 0);
+  if(n <= 0) {
+    errno = n < 0 ? errno : EINVAL;
     return -1;
   }
   top = open(MEMORY_ROOT, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -88,9 +72,9 @@ parent_of(int base, const char *path, char *buf, size_t cap, const char **leaf, 
     return -1;
   }
   strcpy(buf, path);
-  n = split(buf, comp, MAX_DEPTH);
+  n = path_split(buf, comp, MAX_DEPTH, 0);
   if(n <= 0) {
-    errno = EINVAL;
+    errno = n < 0 ? errno : EINVAL;
     return -1;
   }
   *leaf = comp[n - 1];
@@ -165,54 +149,29 @@ text_ok(const char *p, size_t len)
   return !memchr(p, '\0', len) && utf8_valid(p, len);
 }
 
-/* Lists the regular files below dir; *count reaches MAX_FILES + 1 when the
- * listing is not whole (too many files, too deep, unreadable), since a
- * partial one would read as deletions. */
-static void
-scan_dir(int dir, const char *prefix, int depth, cJSON *files, int *count)
+struct scan {
+  cJSON *files;
+  int count;
+};
+
+/* Our temporary files and the store's marker are not the store's files. */
+static int
+on_file(int dirfd, const char *name, const char *rel, const struct stat *st, void *ctx)
 {
-  DIR *d;
-  struct dirent *de;
-  int fd = dup(dir);
+  struct scan *sc = ctx;
+  cJSON *o;
 
-  if(fd < 0 || !(d = fdopendir(fd))) {
-    if(fd >= 0)
-      close(fd);
-    *count = MAX_FILES + 1;
-    return;
-  }
-  while((de = readdir(d)) && *count <= MAX_FILES) {
-    char rel[PATH_MAX];
-    struct stat st;
-
-    if(!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-       !strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) ||
-       (!*prefix && !strcmp(de->d_name, MEMORY_MARKER)) ||
-       snprintf(rel, sizeof(rel), "%s%s%s", prefix, *prefix ? "/" : "", de->d_name) >= (int)sizeof(rel) ||
-       fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-      continue;
-    if(S_ISDIR(st.st_mode)) {
-      int sub = depth < MAX_DEPTH ?
-                openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
-
-      if(sub < 0) {
-        *count = MAX_FILES + 1;
-        break;
-      }
-      scan_dir(sub, rel, depth + 1, files, count);
-      close(sub);
-    }
-    else if(S_ISREG(st.st_mode)) {
-      cJSON *o = stat_json(&st);
-
-      if(o) {
-        cJSON_AddStringToObject(o, "path", rel);
-        cJSON_AddItemToArray(files, o);
-        (*count)++;
-      }
-    }
-  }
-  closedir(d);
+  (void)dirfd;
+  if(!strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)) || !strcmp(rel, MEMORY_MARKER))
+    return 0;
+  if(++sc->count > MAX_FILES)
+    return 1;
+  o = stat_json(st);
+  if(!o)
+    return 1;
+  cJSON_AddStringToObject(o, "path", rel);
+  cJSON_AddItemToArray(sc->files, o);
+  return 0;
 }
 
 /* Opens leaf for reading only if it is a regular file, checked on the
@@ -254,7 +213,7 @@ read_marker(int dir, cJSON *out)
 static int
 store_of(const cJSON *req, cJSON *out, int create)
 {
-  const char *root = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "root"));
+  const char *root = json_str(req, "root");
   int base;
 
   if(!root) {
@@ -271,15 +230,15 @@ store_of(const cJSON *req, cJSON *out, int create)
 static const char *
 req_path(const cJSON *req)
 {
-  return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "path"));
+  return json_str(req, "path");
 }
 
 cJSON *
 memstore_files_scan(const cJSON *req)
 {
   cJSON *out = cJSON_CreateObject(), *files;
-  const char *root = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "root"));
-  int base, count = 0;
+  const char *root = json_str(req, "root");
+  int base;
 
   if(!out)
     return NULL;
@@ -290,9 +249,12 @@ memstore_files_scan(const cJSON *req)
   files = cJSON_AddArrayToObject(out, "files");
   cJSON_AddBoolToObject(out, "exists", base >= 0);
   if(base >= 0 && files) {
+    /* A listing that is not whole would read as deletions: say so. */
+    struct walk_limits lim = { 4L * MAX_FILES, MAX_DEPTH, 0, 0 };
+    struct scan sc = { files, 0 };
+
     read_marker(base, out);
-    scan_dir(base, "", 0, files, &count);
-    if(count > MAX_FILES)
+    if(walk_tree(base, &lim, on_file, &sc) != 0)
       cJSON_AddBoolToObject(out, "partial", 1);
   }
   if(base >= 0)
@@ -303,7 +265,7 @@ memstore_files_scan(const cJSON *req)
 cJSON *
 memstore_files_prepare(const cJSON *req)
 {
-  const char *marker = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "marker"));
+  const char *marker = json_str(req, "marker");
   cJSON *out = cJSON_CreateObject();
   struct stat st;
   int base;
@@ -363,7 +325,7 @@ memstore_files_read(const cJSON *req)
 cJSON *
 memstore_files_write(const cJSON *req)
 {
-  const char *content = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "content"));
+  const char *content = json_str(req, "content");
   const char *path = req_path(req), *leaf;
   cJSON *out = cJSON_CreateObject();
   char buf[PATH_MAX];

@@ -123,7 +123,6 @@ static int
 split(struct archive_entry *e, struct member *m, const char **why)
 {
   const char *name = la_archive_entry_pathname(e);
-  char *p, *save = NULL;
 
   m->n = 0;
   if(!name || !*name || strlen(name) >= sizeof(m->buf)) {
@@ -135,18 +134,11 @@ split(struct archive_entry *e, struct member *m, const char **why)
     return -1;
   }
   strcpy(m->buf, name);
-  for(p = strtok_r(m->buf, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
-    if(!strcmp(p, "."))
-      continue;
-    if(!strcmp(p, "..")) {
-      *why = "a '..' component";
-      return -1;
-    }
-    if(m->n == MAX_DEPTH) {
-      *why = "too deep a path";
-      return -1;
-    }
-    m->comp[m->n++] = p;
+  m->n = path_split(m->buf, m->comp, MAX_DEPTH, 1);
+  if(m->n < 0) {
+    *why = errno == ENAMETOOLONG ? "too deep a path" : "a '..' component";
+    m->n = 0;
+    return -1;
   }
   return 0;
 }

@@ -1,5 +1,5 @@
 #include "jail/tools/bash_output.h"
-#include "common/jsonnum.h"
+#include "common/json.h"
 #include "common/clock.h"
 
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include "common/fsutil.h"
 #include "common/strbuf.h"
 #include "common/unconst.h"
+#include "common/random.h"
 
 #define SENTINEL_PREFIX "__SANDHOOK_"
 
@@ -99,22 +100,12 @@ run_command(struct tool_ctx *ctx, const char *cmd, long timeout_ms,
 {
   struct bash_shell *b = &ctx->bash;
   char sentinel[64], split[80], *script;
-  unsigned char rnd[12];
+  char rnd[25];
   long long deadline = now_ms() + timeout_ms;
-  size_t i;
-  int n, fd;
 
-  fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if(fd < 0 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
-    if(fd >= 0)
-      close(fd);
+  if(random_hex(rnd, 12) < 0)
     return RUN_ERROR;
-  }
-  close(fd);
-  n = snprintf(sentinel, sizeof(sentinel), SENTINEL_PREFIX);
-  for(i = 0; i < sizeof(rnd); i++)
-    n += snprintf(sentinel + n, sizeof(sentinel) - (size_t)n, "%02x", rnd[i]);
-  snprintf(sentinel + n, sizeof(sentinel) - (size_t)n, "_DONE__");
+  snprintf(sentinel, sizeof(sentinel), SENTINEL_PREFIX "%s_DONE__", rnd);
   /* The sentinel is split with '' in the script so an echo of the script
    * itself (set -v) cannot end the command early. */
   snprintf(split, sizeof(split), "%.8s''%s", sentinel, sentinel + 8);
@@ -154,7 +145,7 @@ run_command(struct tool_ctx *ctx, const char *cmd, long timeout_ms,
 void
 tool_bash(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
 {
-  const char *cmd = in_str(in, "command");
+  const char *cmd = json_str(in, "command");
   const cJSON *tv = in ? cJSON_GetObjectItemCaseSensitive(in, "timeout_ms") : NULL;
   long timeout_ms = ctx->default_timeout_ms;
   struct bash_output o = { 0 };
@@ -163,10 +154,10 @@ tool_bash(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
 
   if(cJSON_IsNumber(tv) && tv->valuedouble >= 1)
     timeout_ms = json_long(tv, 1, 86400000L, timeout_ms);
-  if(in_bool(in, "restart"))
+  if(json_true(in, "restart"))
     shell_reap(ctx);
   if(!cmd || !*cmd) {
-    if(in_bool(in, "restart"))
+    if(json_true(in, "restart"))
       tool_text(res, 0, "bash session restarted");
     else
       tool_text(res, 1, "bash: command is required");

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/json.h"
 
 static size_t
 count_occurrences(const char *hay, size_t hlen, const char *needle, size_t nlen)
@@ -51,10 +52,10 @@ replace(const char *data, size_t len, const char *old, size_t olen,
 void
 tool_edit(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
 {
-  const char *p = in_str(in, "file_path");
-  const char *old = in_str(in, "old_string");
-  const char *new_s = in_str(in, "new_string");
-  int all = in_bool(in, "replace_all");
+  const char *p = json_str(in, "file_path");
+  const char *old = json_str(in, "old_string");
+  const char *new_s = json_str(in, "new_string");
+  int all = json_true(in, "replace_all");
   struct place pl;
   char *data = NULL, *updated;
   size_t len, count, ulen;

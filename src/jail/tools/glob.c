@@ -1,7 +1,7 @@
 #include "jail/tools/tools.h"
-#include "jail/tools/walk.h"
 #include "common/clock.h"
 #include "common/strbuf.h"
+#include "common/json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -255,8 +255,8 @@ pattern_ascends(const char *pat)
 void
 tool_glob(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
 {
-  const char *pattern = in_str(in, "pattern");
-  const char *path = in_str(in, "path");
+  const char *pattern = json_str(in, "pattern");
+  const char *path = json_str(in, "path");
   struct patterns pats = { { 0 }, 0 };
   struct glob_state g = { &pats, NULL, 0, 0 };
   struct place pl;
@@ -290,7 +290,7 @@ tool_glob(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
     tool_text(res, 1, "glob: pattern has too many brace alternatives");
     goto out;
   }
-  rc = walk_tree(root, on_file, &g, now_ms() + WALK_TIMEOUT_MS, now_ms);
+  rc = tool_walk(root, on_file, &g);
   if(rc < 0) {
     path_error(res, "glob", path ? path : ".", -1, &pl);
     goto out;
@@ -305,8 +305,7 @@ tool_glob(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
     sb_printf(&out, "%s%s/%s%s%s", i ? "\n" : "", pl.root->path,
               strcmp(pl.rel, ".") ? pl.rel : "", strcmp(pl.rel, ".") ? "/" : "", g.hits[i].path);
   if(rc == 1)
-    sb_printf(&out, "\n[the search was cut short after %d ms or %d entries]", WALK_TIMEOUT_MS,
-              WALK_MAX_ENTRIES);
+    sb_append(&out, WALK_CUT_NOTE, strlen(WALK_CUT_NOTE));
   if(out.failed)
     tool_text(res, 1, "glob: out of memory");
   else

@@ -1,8 +1,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "jail/tools/tools.h"
 #include "common/clock.h"
-#include "jail/tools/walk.h"
 #include "common/strbuf.h"
+#include "common/json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -94,8 +94,8 @@ on_file(int dfd, const char *name, const char *rel, const struct stat *st, void 
 void
 tool_grep(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
 {
-  const char *pattern = in_str(in, "pattern");
-  const char *path = in_str(in, "path");
+  const char *pattern = json_str(in, "pattern");
+  const char *path = json_str(in, "path");
   struct grep_state g;
   struct place pl;
   char prefix[8192], msg[256];
@@ -134,7 +134,7 @@ tool_grep(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   if(S_ISREG(st.st_mode))
     grep_fd(&g, fd, prefix);
   else {
-    cut = walk_tree(fd, on_file, &g, now_ms() + WALK_TIMEOUT_MS, now_ms) == 1 && !g.truncated;
+    cut = tool_walk(fd, on_file, &g) == 1 && !g.truncated;
     close(fd);
   }
   if(g.out.failed)
@@ -145,8 +145,7 @@ tool_grep(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
     if(g.truncated)
       sb_printf(&g.out, "\n[output truncated at %d bytes]", GREP_OUTPUT_LIMIT);
     else if(cut)
-      sb_printf(&g.out, "\n[the search was cut short after %d ms or %d entries]",
-                WALK_TIMEOUT_MS, WALK_MAX_ENTRIES);
+      sb_append(&g.out, WALK_CUT_NOTE, strlen(WALK_CUT_NOTE));
     tool_text_raw(res, 0, g.out.data, g.out.len);
   }
 out:

@@ -1,5 +1,5 @@
 #include "jail/tools/tools.h"
-#include "common/jsonnum.h"
+#include "common/json.h"
 #include "common/utf8.h"
 
 #include <errno.h>
@@ -117,7 +117,7 @@ slice_lines(struct tool_result *res, const char *data, size_t len, long start,
 void
 tool_read(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
 {
-  const char *p = in_str(in, "file_path");
+  const char *p = json_str(in, "file_path");
   const cJSON *vr = in ? cJSON_GetObjectItemCaseSensitive(in, "view_range") : NULL;
   struct place pl;
   const char *type;

@@ -1,6 +1,8 @@
 #include "jail/tools/tools.h"
+#include "common/clock.h"
 #include "common/utf8.h"
 #include "common/protocol.h"
+#include "common/json.h"
 
 #include <errno.h>
 
@@ -111,22 +113,6 @@ tool_text(struct tool_result *res, int is_error, const char *fmt, ...)
   free(s);
 }
 
-const char *
-in_str(const cJSON *in, const char *name)
-{
-  const cJSON *v = in ? cJSON_GetObjectItemCaseSensitive(in, name) : NULL;
-
-  return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-int
-in_bool(const cJSON *in, const char *name)
-{
-  const cJSON *v = in ? cJSON_GetObjectItemCaseSensitive(in, name) : NULL;
-
-  return cJSON_IsTrue(v);
-}
-
 void
 tool_ctx_free(struct tool_ctx *ctx)
 {
@@ -142,4 +128,12 @@ tool_ctx_free(struct tool_ctx *ctx)
     if(ctx->roots[i].fd >= 0)
       close(ctx->roots[i].fd);
   ctx->nroots = 0;
+}
+
+int
+tool_walk(int root_fd, walk_fn fn, void *ctx)
+{
+  struct walk_limits lim = { WALK_MAX_ENTRIES, WALK_MAX_DEPTH, now_ms() + WALK_TIMEOUT_MS, 1 };
+
+  return walk_tree(root_fd, &lim, fn, ctx);
 }

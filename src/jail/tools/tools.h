@@ -12,14 +12,19 @@
 #include <stdarg.h>
 #include <sys/types.h>
 
+#include "jail/walk.h"
+
 #define BASH_OUTPUT_LIMIT (100 * 1024)
 #define MAX_FILE_BYTES (256 * 1024)
 #define GREP_OUTPUT_LIMIT (100 * 1024)
 #define GLOB_RESULT_LIMIT 200
+/* glob's and grep's walk (jail/walk.h) ends at whichever comes first,
+ * whatever the tree or the pattern, and their answer then says so. */
 #define WALK_MAX_ENTRIES 50000
 #define WALK_MAX_DEPTH 40
-/* Every file tool's walk ends by then, whatever the tree or the pattern. */
 #define WALK_TIMEOUT_MS 60000
+#define WALK_CUT_NOTE "\n[the search was cut short: more than 50000 entries, 40 levels deep, " \
+                      "or 60000 ms]"
 
 struct bash_shell {
   pid_t pid;
@@ -78,9 +83,9 @@ void tool_text(struct tool_result *res, int is_error, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 void tool_text_raw(struct tool_result *res, int is_error, const char *text, size_t len);
 
-/* Input helpers: NULL/default when absent or of another type. */
-const char *in_str(const cJSON *in, const char *name);
-int in_bool(const cJSON *in, const char *name);
+/* walk_tree with the WALK_* limits, .git and node_modules skipped. */
+int tool_walk(int root_fd, walk_fn fn, void *ctx);
+
 
 /* Path policy (path.c). */
 enum path_rc { PATH_OK = 0, PATH_OUTSIDE = -2, PATH_ERRNO = -1 };

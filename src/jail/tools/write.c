@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/random.h"
+#include "common/json.h"
 
 /* Writes through a temporary file and rename, so a reader never sees half a
  * file and a symlink at the target is replaced rather than followed. */
@@ -17,10 +19,10 @@ tool_replace_file(const struct place *pl, int create_dirs, const char *data, siz
 {
   const char *base;
   char tmp[96];
-  unsigned char rnd[8];
+  char rnd[17];
   struct stat st;
   mode_t mode = 0644;
-  int dfd, fd, e, rfd;
+  int dfd, fd, e;
 
   dfd = path_open_parent(pl, create_dirs, &base);
   if(dfd < 0)
@@ -39,13 +41,9 @@ tool_replace_file(const struct place *pl, int create_dirs, const char *data, siz
     if(S_ISREG(st.st_mode))
       mode = st.st_mode & 07777 & ~(mode_t)06000;
   }
-  rfd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if(rfd < 0 || read(rfd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd))
-    memset(rnd, 0, sizeof(rnd));
-  if(rfd >= 0)
-    close(rfd);
-  snprintf(tmp, sizeof(tmp), ".tmp-sandhook-%02x%02x%02x%02x%02x%02x%02x%02x",
-           rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+  if(random_hex(rnd, 8) < 0)
+    goto fail;
+  snprintf(tmp, sizeof(tmp), ".tmp-sandhook-%s", rnd);
   fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if(fd < 0)
     goto fail;
@@ -74,8 +72,8 @@ fail:
 void
 tool_write(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
 {
-  const char *p = in_str(in, "file_path");
-  const char *content = in_str(in, "content");
+  const char *p = json_str(in, "file_path");
+  const char *content = json_str(in, "content");
   struct place pl;
   int rc;
 

@@ -1,18 +1,19 @@
-#include "jail/tools/walk.h"
+#include "jail/walk.h"
+#include "common/clock.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 struct walk {
+  const struct walk_limits *lim;
   walk_fn fn;
   void *ctx;
   long remaining;
-  long long deadline_ms;
-  long long (*clock)(void);
 };
 
 static int
@@ -22,12 +23,9 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rlen, size_t cap, int depth)
   struct dirent *de;
   int rc = 0;
 
-  if(depth > WALK_MAX_DEPTH)
-    return 0;
-  d = fdopendir(dfd);
-  if(!d) {
+  if(depth > w->lim->max_depth || !(d = fdopendir(dfd))) {
     close(dfd);
-    return 0;
+    return 1;
   }
   while(rc == 0 && (de = readdir(d))) {
     struct stat st;
@@ -35,28 +33,27 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rlen, size_t cap, int depth)
 
     if(!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
       continue;
-    if(!strcmp(de->d_name, ".git") || !strcmp(de->d_name, "node_modules"))
+    if(w->lim->skip_vcs && (!strcmp(de->d_name, ".git") || !strcmp(de->d_name, "node_modules")))
       continue;
-    if(--w->remaining < 0 || (w->deadline_ms && w->clock() > w->deadline_ms)) {
+    if(--w->remaining < 0 || (w->lim->deadline_ms && now_ms() > w->lim->deadline_ms)) {
       rc = 1;
       break;
     }
-    if(rlen + nl + 2 > cap)
-      continue;
+    if(rlen + nl + 2 > cap) {
+      rc = 1;
+      break;
+    }
     if(rlen)
       rel[rlen] = '/';
     memcpy(rel + rlen + (rlen ? 1 : 0), de->d_name, nl + 1);
-    /* Symlinks are never followed: a link cannot lead the walk out. */
     if(fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
       if(S_ISDIR(st.st_mode)) {
-        int sub = openat(dirfd(d), de->d_name,
-                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-        if(sub >= 0)
-          rc = walk_dir(w, sub, rel, rlen + nl + (rlen ? 1 : 0), cap, depth + 1);
+        rc = sub < 0 ? 1 : walk_dir(w, sub, rel, rlen + nl + (rlen ? 1 : 0), cap, depth + 1);
       }
       else if(S_ISREG(st.st_mode))
-        rc = w->fn(dirfd(d), de->d_name, rel, &st, w->ctx);
+        rc = w->fn(dirfd(d), de->d_name, rel, &st, w->ctx) ? 1 : 0;
     }
     rel[rlen] = '\0';
   }
@@ -65,11 +62,10 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rlen, size_t cap, int depth)
 }
 
 int
-walk_tree(int root_fd, walk_fn fn, void *ctx, long long deadline_ms,
-          long long (*clock)(void))
+walk_tree(int root_fd, const struct walk_limits *lim, walk_fn fn, void *ctx)
 {
-  struct walk w = { fn, ctx, WALK_MAX_ENTRIES, deadline_ms, clock };
-  char rel[4096] = "";
+  struct walk w = { lim, fn, ctx, lim->max_entries };
+  char rel[PATH_MAX] = "";
   int dfd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
 
   if(dfd < 0)
