@@ -1,4 +1,5 @@
-/* memory: the session's memory stores, section 8 of the protocol.
+/* memstore_sync: the session's memory stores, section 8 of the protocol;
+ * the drainer's half (jail/memstore_files.c is the jail's).
  *
  * Each attached store gets a folder under /mnt/memory in the jail (its
  * mount_path; without one, /mnt/memory/<name or id>), backed on the host by
@@ -12,8 +13,8 @@
  * SANDHOOK_MEMORY_SYNC_SECONDS; memory_finish runs the final sync (a clean
  * end only) and the push-only flush, each bounded at 30 s; memory_free
  * removes the folders once the jail is gone. */
-#ifndef SANDHOOK_MEMORY_H
-#define SANDHOOK_MEMORY_H
+#ifndef SANDHOOK_MEMSTORE_SYNC_H
+#define SANDHOOK_MEMSTORE_SYNC_H
 
 #include <cjson/cJSON.h>
 

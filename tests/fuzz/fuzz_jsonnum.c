@@ -2,7 +2,7 @@
  * ttl, Retry-After): whatever the document holds, 1e308, -0, NaN-like
  * forms, every number comes out as a C long inside the range asked for. */
 #include "fuzz.h"
-#include "common/jsonnum.h"
+#include "common/json.h"
 
 #include <limits.h>
 

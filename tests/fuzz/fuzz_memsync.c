@@ -2,7 +2,7 @@
  * local and refused shas and store access: the rules no sequence of edits
  * may break. */
 #include "fuzz.h"
-#include "drain/memsync.h"
+#include "drain/memstore_decide.h"
 
 static const char *
 pick(uint8_t b)

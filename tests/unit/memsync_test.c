@@ -1,6 +1,6 @@
 /* The per-path memory sync decision, case by case: which side changed, who
  * wins, what a read-only store and a refused upload change. */
-#include "drain/memsync.h"
+#include "drain/memstore_decide.h"
 #include "tap.h"
 
 #define A "aaaa"

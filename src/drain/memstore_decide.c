@@ -1,4 +1,4 @@
-#include "drain/memsync.h"
+#include "drain/memstore_decide.h"
 #include "common/util.h"
 
 #include <stddef.h>

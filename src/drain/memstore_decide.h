@@ -1,4 +1,4 @@
-/* memsync: what one memory file's sync does, decided from four hashes.
+/* memstore_decide: what one memory file's sync does, decided from four hashes.
  *
  * Pure: no I/O, no state.  The drainer (memstore_sync.c) gathers the baseline (the
  * sha both sides last agreed on), the remote and local shas and the sha the
@@ -7,8 +7,8 @@
  * remote delete only follows a local delete of an unchanged file, a local
  * remove only a remote delete of an unchanged file; when both sides
  * changed, the remote wins and the note says so. */
-#ifndef SANDHOOK_MEMSYNC_H
-#define SANDHOOK_MEMSYNC_H
+#ifndef SANDHOOK_MEMSTORE_DECIDE_H
+#define SANDHOOK_MEMSTORE_DECIDE_H
 
 struct memsync_case {
   const char *base;             /* NULL: never synced */
