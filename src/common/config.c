@@ -1,5 +1,6 @@
 #include "common/config.h"
 #include "common/util.h"
+#include "common/errmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,7 +103,7 @@ find_setting(const char *name, size_t len, int *is_file)
 }
 
 char *
-config_read_secret_file(const char *path, char *err, size_t errlen)
+config_read_secret_file(const char *path, struct errmsg *err)
 {
   char buf[4096];
   struct stat st;
@@ -111,17 +112,16 @@ config_read_secret_file(const char *path, char *err, size_t errlen)
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
   if(fd < 0) {
-    snprintf(err, errlen, "cannot open secret file %s: %s", path, strerror(errno));
+    errmsg_set(err, "cannot open secret file %s: %s", path, strerror(errno));
     return NULL;
   }
   if(fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-    snprintf(err, errlen, "secret file %s is not a regular file", path);
+    errmsg_set(err, "secret file %s is not a regular file", path);
     close(fd);
     return NULL;
   }
   if(st.st_mode & 077) {
-    snprintf(err, errlen,
-             "secret file %s is readable by group or others (mode %04o); chmod 600 it",
+    errmsg_set(err, "secret file %s is readable by group or others (mode %04o); chmod 600 it",
              path, (unsigned)(st.st_mode & 07777));
     close(fd);
     return NULL;
@@ -131,7 +131,7 @@ config_read_secret_file(const char *path, char *err, size_t errlen)
     if(n < 0) {
       if(errno == EINTR)
         continue;
-      snprintf(err, errlen, "cannot read secret file %s: %s", path, strerror(errno));
+      errmsg_set(err, "cannot read secret file %s: %s", path, strerror(errno));
       close(fd);
       return NULL;
     }
@@ -146,7 +146,7 @@ config_read_secret_file(const char *path, char *err, size_t errlen)
 
 static int
 apply(struct config *cfg, const struct setting *s, const char *value,
-      const char *origin, char *err, size_t errlen)
+      const char *origin, struct errmsg *err)
 {
   char *p = (char *)cfg + s->off;
   char *end;
@@ -158,7 +158,7 @@ apply(struct config *cfg, const struct setting *s, const char *value,
     char *dup = strdup(value);
 
     if(!dup) {
-      snprintf(err, errlen, "out of memory");
+      errmsg_set(err, "out of memory");
       return -1;
     }
     free(*(char **)p);
@@ -194,7 +194,7 @@ apply(struct config *cfg, const struct setting *s, const char *value,
     break;
   }
 bad:
-  snprintf(err, errlen, "%s: %s must be %s between %ld and %ld", origin,
+  errmsg_set(err, "%s: %s must be %s between %ld and %ld", origin,
            s->name, s->kind == K_BOOL ? "a boolean" : "an integer",
            s->min, s->max);
   return -1;
@@ -205,7 +205,7 @@ bad:
 static int
 apply_named(struct config *cfg, const char *name, size_t namelen,
             const char *value, const char *origin, int *holds_secret,
-            char *err, size_t errlen)
+            struct errmsg *err)
 {
   int is_file;
   const struct setting *s = find_setting(name, namelen, &is_file);
@@ -217,12 +217,12 @@ apply_named(struct config *cfg, const char *name, size_t namelen,
   if(!is_file) {
     if(s->kind == K_SECRET && holds_secret)
       *holds_secret = 1;
-    return apply(cfg, s, value, origin, err, errlen);
+    return apply(cfg, s, value, origin, err);
   }
-  secret = config_read_secret_file(value, err, errlen);
+  secret = config_read_secret_file(value, err);
   if(!secret)
     return -1;
-  rc = apply(cfg, s, secret, origin, err, errlen);
+  rc = apply(cfg, s, secret, origin, err);
   explicit_bzero(secret, strlen(secret));
   free(secret);
   return rc;
@@ -242,8 +242,7 @@ trim(char *s)
 }
 
 static int
-load_file(struct config *cfg, const char *path, int required, char *err,
-          size_t errlen)
+load_file(struct config *cfg, const char *path, int required, struct errmsg *err)
 {
   FILE *f = fopen(path, "re");
   char line[8192], origin[PATH_MAX + 32];
@@ -253,7 +252,7 @@ load_file(struct config *cfg, const char *path, int required, char *err,
   if(!f) {
     if(!required && errno == ENOENT)
       return 0;
-    snprintf(err, errlen, "cannot open config file %s: %s", path, strerror(errno));
+    errmsg_set(err, "cannot open config file %s: %s", path, strerror(errno));
     return -1;
   }
   while(fgets(line, sizeof(line), f)) {
@@ -263,7 +262,7 @@ load_file(struct config *cfg, const char *path, int required, char *err,
     /* A line the buffer cuts would have its tail read as a line of its
      * own: an overlong value could smuggle in another setting. */
     if(!strchr(line, '\n') && !feof(f)) {
-      snprintf(err, errlen, "%s:%d: line longer than %zu bytes", path, lineno, sizeof(line) - 2);
+      errmsg_set(err, "%s:%d: line longer than %zu bytes", path, lineno, sizeof(line) - 2);
       rc = -1;
       break;
     }
@@ -273,16 +272,16 @@ load_file(struct config *cfg, const char *path, int required, char *err,
     eq = strchr(k, '=');
     snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
     if(!eq) {
-      snprintf(err, errlen, "%s: expected KEY=VALUE", origin);
+      errmsg_set(err, "%s: expected KEY=VALUE", origin);
       rc = -1;
       break;
     }
     *eq = '\0';
     k = trim(k);
     v = trim(eq + 1);
-    rc = apply_named(cfg, k, strlen(k), v, origin, &holds_secret, err, errlen);
+    rc = apply_named(cfg, k, strlen(k), v, origin, &holds_secret, err);
     if(rc > 0) {
-      snprintf(err, errlen, "%s: unknown setting %s", origin, k);
+      errmsg_set(err, "%s: unknown setting %s", origin, k);
       rc = -1;
     }
     if(rc < 0)
@@ -290,8 +289,7 @@ load_file(struct config *cfg, const char *path, int required, char *err,
   }
   explicit_bzero(line, sizeof(line));
   if(rc == 0 && holds_secret && fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
-    snprintf(err, errlen,
-             "config file %s holds a secret but is readable by group or others "
+    errmsg_set(err, "config file %s holds a secret but is readable by group or others "
              "(mode %04o); chmod 600 it or use *_FILE settings",
              path, (unsigned)(st.st_mode & 07777));
     rc = -1;
@@ -301,7 +299,7 @@ load_file(struct config *cfg, const char *path, int required, char *err,
 }
 
 static int
-load_env(struct config *cfg, char *err, size_t errlen)
+load_env(struct config *cfg, struct errmsg *err)
 {
   extern char **environ;
   char **e;
@@ -312,7 +310,7 @@ load_env(struct config *cfg, char *err, size_t errlen)
     if(!eq || (strncmp(*e, "ANTHROPIC_", 10) && strncmp(*e, "SANDHOOK_", 9)))
       continue;
     if(apply_named(cfg, *e, (size_t)(eq - *e), eq + 1, "environment", NULL,
-                   err, errlen) < 0)
+                   err) < 0)
       return -1;
   }
   return 0;
@@ -328,7 +326,7 @@ default_str(char **field, const char *value)
 }
 
 int
-config_load(struct config *cfg, const char *file, char *err, size_t errlen)
+config_load(struct config *cfg, const char *file, struct errmsg *err)
 {
   const char *path = file ? file : getenv("SANDHOOK_CONFIG");
   char logpath[PATH_MAX];
@@ -337,8 +335,8 @@ config_load(struct config *cfg, const char *file, char *err, size_t errlen)
   set_defaults(cfg);
   if(path && !(cfg->file = strdup(path)))
     goto oom;
-  if(load_file(cfg, path ? path : DEFAULT_CONFIG_FILE, path != NULL, err, errlen) < 0 ||
-     load_env(cfg, err, errlen) < 0)
+  if(load_file(cfg, path ? path : DEFAULT_CONFIG_FILE, path != NULL, err) < 0 ||
+     load_env(cfg, err) < 0)
     goto fail;
   if(default_str(&cfg->base_url, "https://api.anthropic.com") < 0 ||
      default_str(&cfg->state_dir, "/var/lib/sandhook") < 0)
@@ -347,13 +345,13 @@ config_load(struct config *cfg, const char *file, char *err, size_t errlen)
   while(n > 1 && cfg->base_url[n - 1] == '/')
     cfg->base_url[--n] = '\0';
   if(strncmp(cfg->base_url, "https://", 8) && strncmp(cfg->base_url, "http://", 7)) {
-    snprintf(err, errlen, "ANTHROPIC_BASE_URL must start with https:// or http://");
+    errmsg_set(err, "ANTHROPIC_BASE_URL must start with https:// or http://");
     goto fail;
   }
   if(default_str(&cfg->jail_network, "none") < 0)
     goto oom;
   if(strcmp(cfg->jail_network, "none") && strcmp(cfg->jail_network, "host")) {
-    snprintf(err, errlen, "SANDHOOK_JAIL_NETWORK must be none or host");
+    errmsg_set(err, "SANDHOOK_JAIL_NETWORK must be none or host");
     goto fail;
   }
   cfg->jail_network_host = !strcmp(cfg->jail_network, "host");
@@ -361,15 +359,15 @@ config_load(struct config *cfg, const char *file, char *err, size_t errlen)
     goto oom;
   if(strcmp(cfg->memory_sync_deletions, "enabled") && strcmp(cfg->memory_sync_deletions, "log_only") &&
      strcmp(cfg->memory_sync_deletions, "disabled")) {
-    snprintf(err, errlen, "SANDHOOK_MEMORY_SYNC_DELETIONS must be enabled, log_only or disabled");
+    errmsg_set(err, "SANDHOOK_MEMORY_SYNC_DELETIONS must be enabled, log_only or disabled");
     goto fail;
   }
   if(cfg->capture_dir && cfg->capture_dir[0] != '/') {
-    snprintf(err, errlen, "SANDHOOK_CAPTURE_DIR must be an absolute path");
+    errmsg_set(err, "SANDHOOK_CAPTURE_DIR must be an absolute path");
     goto fail;
   }
   if(cfg->state_dir[0] != '/') {
-    snprintf(err, errlen, "SANDHOOK_STATE_DIR must be an absolute path");
+    errmsg_set(err, "SANDHOOK_STATE_DIR must be an absolute path");
     goto fail;
   }
   if(!cfg->log_file) {
@@ -379,7 +377,7 @@ config_load(struct config *cfg, const char *file, char *err, size_t errlen)
   }
   return 0;
 oom:
-  snprintf(err, errlen, "out of memory");
+  errmsg_set(err, "out of memory");
 fail:
   config_free(cfg);
   return -1;

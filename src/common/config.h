@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "common/jail_limits.h"
+#include "common/errmsg.h"
 
 struct config {
   char *file;                     /* the config file named, if one was */
@@ -46,11 +47,11 @@ struct config {
   int log_debug;
 };
 
-int config_load(struct config *cfg, const char *file, char *err, size_t errlen);
+int config_load(struct config *cfg, const char *file, struct errmsg *err);
 void config_free(struct config *cfg);
 
 /* Reads a secret from a file that must be a regular file with no group or
  * other permission bits; trailing newlines are dropped. */
-char *config_read_secret_file(const char *path, char *err, size_t errlen);
+char *config_read_secret_file(const char *path, struct errmsg *err);
 
 #endif

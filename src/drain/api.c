@@ -2,6 +2,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/random.h"
+#include "common/errmsg.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -287,7 +288,7 @@ api_call(struct api *a, const struct api_req *rq, struct api_resp *resp)
 }
 
 cJSON *
-api_json(struct api *a, const struct api_req *rq, long *status, char *err, size_t errlen)
+api_json(struct api *a, const struct api_req *rq, long *status, struct errmsg *err)
 {
   struct api_resp r;
   cJSON *root = NULL;
@@ -296,7 +297,7 @@ api_json(struct api *a, const struct api_req *rq, long *status, char *err, size_
   if(*status == 200)
     root = cJSON_ParseWithLength(r.body, r.len);
   if(err)
-    snprintf(err, errlen, "%s", r.error[0] ? r.error : "-");
+    errmsg_set(err, "%s", r.error[0] ? r.error : "-");
   api_resp_free(&r);
   return root;
 }

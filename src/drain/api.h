@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/errmsg.h"
 
 #define API_VERSION "2026-10-21"
 #define API_BETA_WORK "managed-agents-2026-04-01"
@@ -58,8 +59,7 @@ int api_call(struct api *a, const struct api_req *rq, struct api_resp *resp);
 /* api_call for a JSON answer: the parsed body of a 200 (NULL for any other
  * status or a body that does not parse), the final status in *status (0: no
  * response), curl's text for a network error in err when err is not NULL. */
-cJSON *api_json(struct api *a, const struct api_req *rq, long *status, char *err,
-                size_t errlen);
+cJSON *api_json(struct api *a, const struct api_req *rq, long *status, struct errmsg *err);
 
 /* A streaming GET: every byte goes to sink; returns like api_call, without
  * retries.  The transfer ends when the server closes, *cancel is set or

@@ -4,6 +4,7 @@
  * closes, i.e. until the HTTP response is finished); "sandhook drain" runs
  * it in the foreground. */
 #include "common/config.h"
+#include "common/errmsg.h"
 #include "common/log.h"
 #include "drain/drain.h"
 
@@ -30,7 +31,7 @@ main(int argc, char **argv)
   const char *config_file = NULL;
   int after_response = 0, i, rc;
   struct config cfg;
-  char err[512];
+  struct errmsg err = ERRMSG_INIT;
 
   for(i = 1; i < argc; i++) {
     if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -48,8 +49,8 @@ main(int argc, char **argv)
     }
   }
   log_init("drainer");
-  if(config_load(&cfg, config_file, err, sizeof(err)) < 0) {
-    log_err("config_invalid", "error=%s", err);
+  if(config_load(&cfg, config_file, &err) < 0) {
+    log_err("config_invalid", "error=%s", err.text);
     return 1;
   }
   if(cfg.log_debug)

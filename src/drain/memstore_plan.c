@@ -7,6 +7,7 @@
 #include "common/util.h"
 #include "drain/memstore_sync.h"
 #include "drain/workspace.h"
+#include "common/errmsg.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -55,7 +56,7 @@ overlaps(const char *a, const char *b)
 }
 
 static int
-plan_store(struct memory *m, const cJSON *res, char *err, size_t errlen)
+plan_store(struct memory *m, const cJSON *res, struct errmsg *err)
 {
   const char *id = json_str(res, "memory_store_id");
   const char *mount = json_str(res, "mount_path");
@@ -66,17 +67,17 @@ plan_store(struct memory *m, const cJSON *res, char *err, size_t errlen)
   int i;
 
   if(!id || !*id || strlen(id) >= sizeof(s->id)) {
-    snprintf(err, errlen, "a memory_store resource without a usable memory_store_id");
+    errmsg_set(err, "a memory_store resource without a usable memory_store_id");
     return -1;
   }
   if(m->n == MAX_STORES) {
-    snprintf(err, errlen, "more than %d memory stores", MAX_STORES);
+    errmsg_set(err, "more than %d memory stores", MAX_STORES);
     return -1;
   }
   if(mount && *mount) {
     rel = below_root(mount);
     if(!rel) {
-      snprintf(err, errlen, "memory store mount_path is not a clean absolute path below "
+      errmsg_set(err, "memory store mount_path is not a clean absolute path below "
                MEMORY_ROOT ": \"%.300s\" (memory_store_id=%s)", mount, id);
       return -1;
     }
@@ -84,18 +85,18 @@ plan_store(struct memory *m, const cJSON *res, char *err, size_t errlen)
   else if(clean_leaf(name) || clean_leaf(id))
     rel = clean_leaf(name) ? name : id;
   else {
-    snprintf(err, errlen, "memory store has no mount_path and neither its name nor its id can "
+    errmsg_set(err, "memory store has no mount_path and neither its name nor its id can "
              "be a folder: \"%.300s\" (memory_store_id=%.300s)", name ? name : "", id);
     return -1;
   }
   if(strchr(rel, ',') || strlen(rel) >= sizeof(s->rel)) {
-    snprintf(err, errlen, "memory store path \"%.300s\" cannot be mounted (memory_store_id=%s)",
+    errmsg_set(err, "memory store path \"%.300s\" cannot be mounted (memory_store_id=%s)",
              rel, id);
     return -1;
   }
   for(i = 0; i < m->n; i++)
     if(overlaps(m->st[i].rel, rel)) {
-      snprintf(err, errlen, "memory stores %s and %s overlap at " MEMORY_ROOT "/%.300s", m->st[i].id,
+      errmsg_set(err, "memory stores %s and %s overlap at " MEMORY_ROOT "/%.300s", m->st[i].id,
                id, rel);
       return -1;
     }
@@ -151,7 +152,7 @@ memory_plan(struct memory **out, const struct config *cfg, const cJSON *session,
 {
   const cJSON *res;
   struct memory *m;
-  char err[600] = "";
+  struct errmsg err = ERRMSG_INIT;
   size_t len = 2;
   int i;
 
@@ -175,24 +176,24 @@ memory_plan(struct memory **out, const struct config *cfg, const cJSON *session,
   m->item = item;
   cJSON_ArrayForEach(res, cJSON_GetObjectItemCaseSensitive(session, "resources"))
     if(!strcmp(json_str(res, "type") ?: "", "memory_store") &&
-       plan_store(m, res, err, sizeof(err)) < 0)
+       plan_store(m, res, &err) < 0)
       break;
   for(i = 0; i < m->n; i++)
     len += strlen(m->st[i].rel) + 1;
   m->ro_list = calloc(1, len);
-  if(!err[0] && !m->ro_list)
-    snprintf(err, sizeof(err), "out of memory");
-  for(i = 0; !err[0] && i < m->n; i++)
+  if(!errmsg_isset(&err) && !m->ro_list)
+    errmsg_set(&err, "out of memory");
+  for(i = 0; !errmsg_isset(&err) && i < m->n; i++)
     if(m->st[i].ro) {
       if(*m->ro_list)
         strcat(m->ro_list, ",");
       strcat(m->ro_list, m->st[i].rel);
     }
-  if(!err[0] && host_folder(m, item->data_id) < 0)
-    snprintf(err, sizeof(err), "cannot prepare %.400s: %s%s", m->host, strerror(errno),
+  if(!errmsg_isset(&err) && host_folder(m, item->data_id) < 0)
+    errmsg_set(&err, "cannot prepare %.400s: %s%s", m->host, strerror(errno),
              errno == ENOSPC ? " (free space in SANDHOOK_STATE_DIR or lower SANDHOOK_MEMORY_MB)" : "");
-  if(err[0]) {
-    log_err("memory_unavailable", "reason=%s", err);
+  if(errmsg_isset(&err)) {
+    log_err("memory_unavailable", "reason=%s", err.text);
     memory_free(m, 1);
     return -1;
   }

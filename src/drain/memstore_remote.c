@@ -3,6 +3,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/protocol.h"
+#include "common/errmsg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,7 @@ ms_call(struct memory *m, struct api *api, const char *method, const char *path,
 {
   struct api_req rq = { 0 };
   long status, left = m->deadline ? (long)(m->deadline - now_ms()) : 30000;
-  char err[256];
+  struct errmsg err;
   cJSON *root;
 
   if(out)
@@ -29,7 +30,7 @@ ms_call(struct memory *m, struct api *api, const char *method, const char *path,
   rq.timeout_ms = left < 30000 ? (left > 1000 ? left : 1000) : 30000;
   rq.max_retries = 2;
   rq.deadline_ms = m->deadline;
-  root = api_json(api, &rq, &status, err, sizeof(err));
+  root = api_json(api, &rq, &status, &err);
   if(out)
     *out = root;
   else
@@ -38,7 +39,7 @@ ms_call(struct memory *m, struct api *api, const char *method, const char *path,
   if(status != 200 && status != 404 && status != 400 && status != 409 && status != 412 &&
      status != 413)
     log_warn("memory_api_failed", "method=%s path=%s status=%ld error=%s", method, path,
-             status, err);
+             status, err.text);
   return status;
 }
 

@@ -10,6 +10,7 @@
 #include "drain/strset.h"
 #include "common/protocol.h"
 #include "common/ids.h"
+#include "common/errmsg.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -352,7 +353,7 @@ static cJSON *
 session_get(struct session *s, const char *path, const char *what, long *status)
 {
   struct api_req rq = { 0 };
-  char err[256];
+  struct errmsg err;
   cJSON *root;
 
   rq.method = "GET";
@@ -360,9 +361,9 @@ session_get(struct session *s, const char *path, const char *what, long *status)
   rq.token = work_bearer(s->api, s->item);
   rq.beta = API_BETA_WORK;
   rq.max_retries = 2;
-  root = api_json(s->api, &rq, status, err, sizeof(err));
+  root = api_json(s->api, &rq, status, &err);
   if(!root)
-    log_warn(what, "status=%ld error=%s", *status, err);
+    log_warn(what, "status=%ld error=%s", *status, err.text);
   return root;
 }
 

@@ -3,6 +3,7 @@
 #include "common/protocol.h"
 #include "common/statedir.h"
 #include "common/json.h"
+#include "common/errmsg.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -45,7 +46,7 @@ get_json(struct api *api, const char *token, const char *path, const char *beta,
   rq.token = token;
   rq.beta = beta;
   rq.max_retries = 2;
-  return api_json(api, &rq, status, NULL, 0);
+  return api_json(api, &rq, status, NULL);
 }
 
 /* The directory name: the basename of the version's name, trimmed, or the
@@ -137,7 +138,7 @@ latest_legacy(struct api *api, const char *token, const char *id_esc, char *out,
 
 static int
 resolve(struct api *api, const char *token, const char *skill_id, const char *id_esc,
-        const char *version, struct version *out, char *why, size_t whylen)
+        const char *version, struct version *out, struct errmsg *why)
 {
   char path[512], latest[32];
   char *v_esc = api_escape(api, version);
@@ -146,7 +147,7 @@ resolve(struct api *api, const char *token, const char *skill_id, const char *id
   int rc;
 
   if(!v_esc) {
-    snprintf(why, whylen, "out of memory");
+    errmsg_set(why, "out of memory");
     return -1;
   }
   snprintf(path, sizeof(path), "/v1/skills/%s/versions/%s", id_esc, v_esc);
@@ -156,15 +157,15 @@ resolve(struct api *api, const char *token, const char *skill_id, const char *id
     rc = take_version(root, skill_id, 0, out);
     cJSON_Delete(root);
     if(rc < 0)
-      snprintf(why, whylen, "the version has neither an id nor a version");
+      errmsg_set(why, "the version has neither an id nor a version");
     return rc;
   }
   if(all_digits(version) || (status != 400 && status != 404 && status != 422)) {
-    snprintf(why, whylen, "retrieving version %s answered %ld", version, status);
+    errmsg_set(why, "retrieving version %s answered %ld", version, status);
     return -1;
   }
   if(latest_legacy(api, token, id_esc, latest, sizeof(latest)) < 0) {
-    snprintf(why, whylen, "version %s answered %ld and no numeric version was listed",
+    errmsg_set(why, "version %s answered %ld and no numeric version was listed",
              version, status);
     return -1;
   }
@@ -173,7 +174,7 @@ resolve(struct api *api, const char *token, const char *skill_id, const char *id
   rc = root ? take_version(root, skill_id, 1, out) : -1;
   cJSON_Delete(root);
   if(rc < 0)
-    snprintf(why, whylen, "retrieving version %s answered %ld", latest, status);
+    errmsg_set(why, "retrieving version %s answered %ld", latest, status);
   return rc;
 }
 
@@ -181,7 +182,7 @@ resolve(struct api *api, const char *token, const char *skill_id, const char *id
  * or -1 with why. */
 static int
 download(const struct config *cfg, struct api *api, const char *token, const char *id_esc,
-         const struct version *v, char *why, size_t whylen)
+         const struct version *v, struct errmsg *why)
 {
   char path[512];
   char *ref_esc = api_escape(api, v->ref);
@@ -190,7 +191,7 @@ download(const struct config *cfg, struct api *api, const char *token, const cha
   int fd, rc;
 
   if(!ref_esc) {
-    snprintf(why, whylen, "out of memory");
+    errmsg_set(why, "out of memory");
     return -1;
   }
   fd = open(cfg->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -203,7 +204,7 @@ download(const struct config *cfg, struct api *api, const char *token, const cha
       unlink(tmp);
   }
   if(fd < 0) {
-    snprintf(why, whylen, "cannot make a temporary file in %s: %s", cfg->state_dir,
+    errmsg_set(why, "cannot make a temporary file in %s: %s", cfg->state_dir,
              strerror(errno));
     free(ref_esc);
     return -1;
@@ -219,7 +220,7 @@ download(const struct config *cfg, struct api *api, const char *token, const cha
   rq.max_retries = 2;
   rc = api_download(api, &rq, fd, (size_t)cfg->skill_max_mb << 20, &r);
   if(rc < 0 || r.status != 200) {
-    snprintf(why, whylen, "download answered %ld (%s)", r.status, r.error[0] ? r.error : "-");
+    errmsg_set(why, "download answered %ld (%s)", r.status, r.error[0] ? r.error : "-");
     api_resp_free(&r);
     close(fd);
     return -1;
@@ -230,14 +231,14 @@ download(const struct config *cfg, struct api *api, const char *token, const cha
 
 static int
 unpack_in_jail(const struct config *cfg, struct jail *j, const char *skill_id,
-               const struct version *v, int fd, char *why, size_t whylen)
+               const struct version *v, int fd, struct errmsg *why)
 {
   cJSON *req = cJSON_CreateObject(), *res = NULL, *e;
   enum jail_rc rc;
   const char *err;
 
   if(!req) {
-    snprintf(why, whylen, "out of memory");
+    errmsg_set(why, "out of memory");
     return -1;
   }
   cJSON_AddNumberToObject(req, "op", JAIL_OP_SKILL_INSTALL);
@@ -247,7 +248,7 @@ unpack_in_jail(const struct config *cfg, struct jail *j, const char *skill_id,
   rc = jail_request(j, req, fd, OP_WALL_MS, NULL, NULL, &res);
   cJSON_Delete(req);
   if(rc != JAIL_OK) {
-    snprintf(why, whylen, "the sandbox stopped responding");
+    errmsg_set(why, "the sandbox stopped responding");
     return -1;
   }
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(res, "refused"))
@@ -256,7 +257,7 @@ unpack_in_jail(const struct config *cfg, struct jail *j, const char *skill_id,
              json_str(e, "reason"));
   err = json_str(res, "error");
   if(json_true(res, "is_error")) {
-    snprintf(why, whylen, "%s", err ? err : "unpacking failed");
+    errmsg_set(why, "%s", err ? err : "unpacking failed");
     cJSON_Delete(res);
     return -1;
   }
@@ -273,7 +274,8 @@ install_one(const struct config *cfg, struct api *api, const char *token, const 
 {
   const char *skill_id = json_str(skill, "skill_id");
   const cJSON *ver = cJSON_GetObjectItemCaseSensitive(skill, "version");
-  char version[64], why[600] = "";
+  char version[64];
+  struct errmsg why = ERRMSG_INIT;
   struct version v;
   char *id_esc;
   int fd, rc = -1;
@@ -288,15 +290,15 @@ install_one(const struct config *cfg, struct api *api, const char *token, const 
     snprintf(version, sizeof(version), "%s", cJSON_IsString(ver) ? ver->valuestring : "latest");
   id_esc = api_escape(api, skill_id);
   if(!id_esc)
-    snprintf(why, sizeof(why), "out of memory");
-  else if(resolve(api, token, skill_id, id_esc, version, &v, why, sizeof(why)) == 0 &&
-          (fd = download(cfg, api, token, id_esc, &v, why, sizeof(why))) >= 0) {
-    rc = unpack_in_jail(cfg, j, skill_id, &v, fd, why, sizeof(why));
+    errmsg_set(&why, "out of memory");
+  else if(resolve(api, token, skill_id, id_esc, version, &v, &why) == 0 &&
+          (fd = download(cfg, api, token, id_esc, &v, &why)) >= 0) {
+    rc = unpack_in_jail(cfg, j, skill_id, &v, fd, &why);
     close(fd);
   }
   free(id_esc);
   if(rc < 0)
-    log_warn("skill_failed", "skill_id=%s version=%s reason=%s", skill_id, version, why);
+    log_warn("skill_failed", "skill_id=%s version=%s reason=%s", skill_id, version, why.text);
   else
     snprintf(name_out, NAME_MAX + 1, "%s", v.name);
   return rc;

@@ -4,6 +4,7 @@
 #include "front/responder.h"
 #include "common/strbuf.h"
 #include "common/random.h"
+#include "common/errmsg.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -311,7 +312,7 @@ captured_free(struct captured *c)
 }
 
 int
-captured_length_matches(const struct captured *c, char *why, size_t cap)
+captured_length_matches(const struct captured *c, struct errmsg *why)
 {
   const char *cl = captured_param(c, "CONTENT_LENGTH");
   unsigned long long want;
@@ -322,11 +323,11 @@ captured_length_matches(const struct captured *c, char *why, size_t cap)
   errno = 0;
   want = strtoull(cl, &end, 10);
   if(errno || *end || end == cl)
-    snprintf(why, cap, "Content-Length \"%.40s\" is not a number", cl);
+    errmsg_set(why, "Content-Length \"%.40s\" is not a number", cl);
   else if(want == c->body_len)
     return 1;
   else
-    snprintf(why, cap, "the body is %zu bytes, %s than its Content-Length of %llu%s; replay with "
+    errmsg_set(why, "the body is %zu bytes, %s than its Content-Length of %llu%s; replay with "
              "--resign to sign it as it is", c->body_len, c->body_len > want ? "longer" : "shorter",
              want, c->body_len == want + 1 && c->body[c->body_len - 1] == '\n' ?
              " (a newline an editor added?)" : "");

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "common/errmsg.h"
+
 struct request;
 
 int capture_write(const char *dir, struct request *rq, const char *body, size_t len,
@@ -40,6 +42,6 @@ void captured_free(struct captured *c);
 /* Whether the body is as long as its Content-Length says (or none is
  * given): the signature covers exactly those bytes.  When not, 0 and why
  * says which is longer, for someone who edited the file. */
-int captured_length_matches(const struct captured *c, char *why, size_t cap);
+int captured_length_matches(const struct captured *c, struct errmsg *why);
 
 #endif

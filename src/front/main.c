@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/errmsg.h"
 #include "common/log.h"
 #include "common/spawn.h"
 #include "common/unconst.h"
@@ -66,7 +67,7 @@ main(int argc, char **argv)
   int idle_exit = 0, replay_at = 0, nreplay = 0, i;
   struct config cfg;
   struct responder r;
-  char err[512];
+  struct errmsg err = ERRMSG_INIT;
   int rc;
 
   for(i = 1; i < argc; i++) {
@@ -105,8 +106,8 @@ main(int argc, char **argv)
     }
   }
   log_init(replay_at ? "replay" : "responder");
-  if(config_load(&cfg, config_file, err, sizeof(err)) < 0) {
-    log_err("config_invalid", "error=%s", err);
+  if(config_load(&cfg, config_file, &err) < 0) {
+    log_err("config_invalid", "error=%s", err.text);
     if(getenv("GATEWAY_INTERFACE"))
       printf("Status: 503 Service Unavailable\r\nContent-Type: application/json\r\n\r\n"
              "{\"status\":503,\"message\":\"sandhook is misconfigured; see the server log\"}\n");

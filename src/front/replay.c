@@ -108,7 +108,8 @@ replay_file(struct responder *r, const char *path, int do_resign)
   struct request rq = { &rp, r_param, r_params, r_read, r_write, r_finish };
   struct reply rep;
   const char *why = NULL;
-  char *data, mismatch[256];
+  char *data;
+  struct errmsg mismatch;
   size_t len;
 
   memset(&rp, 0, sizeof(rp));
@@ -123,8 +124,8 @@ replay_file(struct responder *r, const char *path, int do_resign)
     free(data);
     return -1;
   }
-  if(!do_resign && !captured_length_matches(&rp.c, mismatch, sizeof(mismatch))) {
-    printf("%s: 400 %s\n", path, mismatch);
+  if(!do_resign && !captured_length_matches(&rp.c, &mismatch)) {
+    printf("%s: 400 %s\n", path, mismatch.text);
     captured_free(&rp.c);
     free(data);
     return -1;

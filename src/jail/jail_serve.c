@@ -1,4 +1,5 @@
 #include "jail/jail_serve.h"
+#include "common/errmsg.h"
 #include "common/frame.h"
 #include "common/json.h"
 #include "common/protocol.h"
@@ -102,7 +103,7 @@ op_skill_install(struct tool_ctx *tctx, const cJSON *req, int fd)
     json_long(cJSON_GetObjectItemCaseSensitive(req, "max_entries"), 0, 1L << 24, 0),
   };
   cJSON *out, *refused;
-  char err[512] = "";
+  struct errmsg err = ERRMSG_INIT;
   long files;
 
   (void)tctx;
@@ -113,11 +114,11 @@ op_skill_install(struct tool_ctx *tctx, const cJSON *req, int fd)
     return NULL;
   refused = cJSON_AddArrayToObject(out, "refused");
   files = refused ? unpack_skill(fd, JAIL_WORKDIR "/skills", name->valuestring, &lim,
-                                 refused, err, sizeof(err)) : -1;
+                                 refused, &err) : -1;
   cJSON_AddBoolToObject(out, "is_error", files < 0);
   cJSON_AddNumberToObject(out, "files", (double)files);
   if(files < 0)
-    cJSON_AddStringToObject(out, "error", err[0] ? err : "out of memory");
+    cJSON_AddStringToObject(out, "error", errmsg_isset(&err) ? err.text : "out of memory");
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "jail/skills_unpack.h"
 #include "common/fsutil.h"
+#include "common/errmsg.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -71,16 +72,6 @@ struct member {
   int n;
   char buf[PATH_MAX];
 };
-
-static void __attribute__((format(printf, 3, 4)))
-say(char *err, size_t len, const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(err, len, fmt, ap);
-  va_end(ap);
-}
 
 /* A member's name as logged: quotes, backslashes and control bytes become
  * '?', so a hostile name cannot break the log line's quoting. */
@@ -160,10 +151,10 @@ refuse(cJSON *refused, const char *entry, const char *reason)
  * ".." one fails the pass) and handed to visit, which returns -1 to stop
  * with err set.  The pass fails too on a damaged archive. */
 typedef int (*visit_fn)(struct archive *a, struct archive_entry *e, const struct member *m,
-                        void *ctx, char *err, size_t errlen);
+                        void *ctx, struct errmsg *err);
 
 static int
-each_member(int fd, visit_fn visit, void *ctx, char *err, size_t errlen)
+each_member(int fd, visit_fn visit, void *ctx, struct errmsg *err)
 {
   struct archive *a = open_archive(fd);
   struct archive_entry *e;
@@ -173,20 +164,20 @@ each_member(int fd, visit_fn visit, void *ctx, char *err, size_t errlen)
   int rc;
 
   if(!a) {
-    say(err, errlen, "not a zip or tar archive");
+    errmsg_set(err, "not a zip or tar archive");
     return -1;
   }
   while((rc = la_archive_read_next_header(a, &e)) == ARCHIVE_OK) {
     if(split(e, &m, &why) < 0) {
-      say(err, errlen, "member '%s' has %s",
+      errmsg_set(err, "member '%s' has %s",
           shown(la_archive_entry_pathname(e), sbuf, sizeof(sbuf)), why);
       break;
     }
-    if(visit(a, e, &m, ctx, err, errlen) < 0)
+    if(visit(a, e, &m, ctx, err) < 0)
       break;
   }
   if(rc != ARCHIVE_OK && rc != ARCHIVE_EOF)
-    say(err, errlen, "archive unreadable: %s", la_archive_error_string(a) ?
+    errmsg_set(err, "archive unreadable: %s", la_archive_error_string(a) ?
         la_archive_error_string(a) : "truncated");
   la_archive_read_free(a);
   return rc == ARCHIVE_EOF ? 0 : -1;
@@ -203,18 +194,18 @@ struct scan {
 
 static int
 scan_member(struct archive *a, struct archive_entry *e, const struct member *m, void *ctx,
-            char *err, size_t errlen)
+            struct errmsg *err)
 {
   struct scan *sc = ctx;
 
   if(++sc->entries > sc->lim->max_entries) {
-    say(err, errlen, "more than %ld entries", sc->lim->max_entries);
+    errmsg_set(err, "more than %ld entries", sc->lim->max_entries);
     return -1;
   }
   if(la_archive_entry_size_is_set(e))
     sc->bytes += la_archive_entry_size(e);
   if(sc->bytes > sc->lim->max_bytes) {
-    say(err, errlen, "more than %lld bytes unpacked", sc->lim->max_bytes);
+    errmsg_set(err, "more than %lld bytes unpacked", sc->lim->max_bytes);
     return -1;
   }
   if(m->n == 0)
@@ -233,7 +224,7 @@ scan_member(struct archive *a, struct archive_entry *e, const struct member *m, 
 
 static int
 write_member(struct archive *a, struct archive_entry *e, int dirfd, const char *leaf,
-             long long *bytes, const struct unpack_limits *lim, char *err, size_t errlen)
+             long long *bytes, const struct unpack_limits *lim, struct errmsg *err)
 {
   int fd = openat(dirfd, leaf, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   const void *buf;
@@ -243,27 +234,27 @@ write_member(struct archive *a, struct archive_entry *e, int dirfd, const char *
   char sbuf[256];
 
   if(fd < 0) {
-    say(err, errlen, "cannot create '%s': %s", shown(leaf, sbuf, sizeof(sbuf)), strerror(errno));
+    errmsg_set(err, "cannot create '%s': %s", shown(leaf, sbuf, sizeof(sbuf)), strerror(errno));
     return -1;
   }
   while((rc = la_archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK) {
     *bytes += (long long)size;
     if(*bytes > lim->max_bytes) {
-      say(err, errlen, "more than %lld bytes unpacked", lim->max_bytes);
+      errmsg_set(err, "more than %lld bytes unpacked", lim->max_bytes);
       goto fail;
     }
     if(pwrite(fd, buf, size, off) != (ssize_t)size) {
-      say(err, errlen, "cannot write '%s': %s", shown(leaf, sbuf, sizeof(sbuf)), strerror(errno));
+      errmsg_set(err, "cannot write '%s': %s", shown(leaf, sbuf, sizeof(sbuf)), strerror(errno));
       goto fail;
     }
   }
   if(rc != ARCHIVE_EOF) {
-    say(err, errlen, "archive unreadable: %s", la_archive_error_string(a) ?
+    errmsg_set(err, "archive unreadable: %s", la_archive_error_string(a) ?
         la_archive_error_string(a) : "truncated");
     goto fail;
   }
   if(fchmod(fd, la_archive_entry_perm(e) & 0111 ? 0755 : 0644) < 0) {
-    say(err, errlen, "chmod '%s': %s", shown(leaf, sbuf, sizeof(sbuf)), strerror(errno));
+    errmsg_set(err, "chmod '%s': %s", shown(leaf, sbuf, sizeof(sbuf)), strerror(errno));
     goto fail;
   }
   close(fd);
@@ -285,7 +276,7 @@ struct extract {
 
 static int
 extract_member(struct archive *a, struct archive_entry *e, const struct member *m, void *ctx,
-               char *err, size_t errlen)
+               struct errmsg *err)
 {
   struct extract *x = ctx;
   const char *name = la_archive_entry_pathname(e);
@@ -310,12 +301,12 @@ extract_member(struct archive *a, struct archive_entry *e, const struct member *
   }
   dir = open_dirs_beneath(x->target, comp, type == AE_IFDIR ? n : n - 1, 1);
   if(dir < 0) {
-    say(err, errlen, "cannot create the directory of '%s': %s", shown(name, sbuf, sizeof(sbuf)),
+    errmsg_set(err, "cannot create the directory of '%s': %s", shown(name, sbuf, sizeof(sbuf)),
         strerror(errno));
     return -1;
   }
   if(type == AE_IFREG) {
-    rc = write_member(a, e, dir, comp[n - 1], &x->bytes, x->lim, err, errlen);
+    rc = write_member(a, e, dir, comp[n - 1], &x->bytes, x->lim, err);
     x->files += rc == 0;
   }
   close(dir);
@@ -352,42 +343,42 @@ unpack_remove(const char *skills_dir, const char *name)
 
 long
 unpack_skill(int archive_fd, const char *skills_dir, const char *name,
-             const struct unpack_limits *lim, cJSON *refused, char *err, size_t errlen)
+             const struct unpack_limits *lim, cJSON *refused, struct errmsg *err)
 {
   struct scan sc = { lim, 0, 0, "", 1, 0 };
   struct extract x = { lim, -1, 0, 0, 0, refused };
   int parent, target, rc;
 
   if(!valid_name(name)) {
-    say(err, errlen, "unusable skill directory name");
+    errmsg_set(err, "unusable skill directory name");
     return -1;
   }
   if(load_libarchive() < 0) {
-    say(err, errlen, "cannot load %s: %s", ARCHIVE_SONAME, dlerror());
+    errmsg_set(err, "cannot load %s: %s", ARCHIVE_SONAME, dlerror());
     return -1;
   }
-  if(each_member(archive_fd, scan_member, &sc, err, errlen) < 0)
+  if(each_member(archive_fd, scan_member, &sc, err) < 0)
     return -1;
   if(mkdir(skills_dir, 0700) < 0 && errno != EEXIST) {
-    say(err, errlen, "cannot create %s: %s", skills_dir, strerror(errno));
+    errmsg_set(err, "cannot create %s: %s", skills_dir, strerror(errno));
     return -1;
   }
   parent = open(skills_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if(parent < 0) {
-    say(err, errlen, "%s is not a directory (a link?): %s", skills_dir, strerror(errno));
+    errmsg_set(err, "%s is not a directory (a link?): %s", skills_dir, strerror(errno));
     return -1;
   }
   if(unpack_remove(skills_dir, name) < 0 ||
      (mkdirat(parent, name, 0700) < 0 && errno != EEXIST) ||
      (target = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-    say(err, errlen, "cannot make %s/%s: %s", skills_dir, name, strerror(errno));
+    errmsg_set(err, "cannot make %s/%s: %s", skills_dir, name, strerror(errno));
     close(parent);
     return -1;
   }
   close(parent);
   x.target = target;
   x.strip = sc.top[0] && sc.wrapped && sc.nested;
-  rc = each_member(archive_fd, extract_member, &x, err, errlen);
+  rc = each_member(archive_fd, extract_member, &x, err);
   close(target);
   if(rc < 0) {
     unpack_remove(skills_dir, name);

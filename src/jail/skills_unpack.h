@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include "common/errmsg.h"
 
 struct unpack_limits {
   long long max_bytes;    /* unpacked bytes, all files together */
@@ -24,7 +25,7 @@ struct unpack_limits {
  * are added to refused as {"entry","reason"}.  Returns the number of files
  * written, or -1 with err set. */
 long unpack_skill(int archive_fd, const char *skills_dir, const char *name,
-                  const struct unpack_limits *lim, cJSON *refused, char *err, size_t errlen);
+                  const struct unpack_limits *lim, cJSON *refused, struct errmsg *err);
 
 /* Removes <skills_dir>/<name> without following a link. */
 int unpack_remove(const char *skills_dir, const char *name);

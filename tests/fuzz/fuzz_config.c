@@ -12,7 +12,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   static char path[64];
   struct config cfg;
-  char err[1024] = "";
+  struct errmsg err = ERRMSG_INIT;
   int fd;
 
   if(!path[0]) {
@@ -24,8 +24,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   FUZZ_ASSERT(write(fd, data, size) == (ssize_t)size);
   close(fd);
   memset(&cfg, 0, sizeof(cfg));
-  if(config_load(&cfg, path, err, sizeof(err)) < 0)
-    FUZZ_ASSERT(err[0]);
+  if(config_load(&cfg, path, &err) < 0)
+    FUZZ_ASSERT(errmsg_isset(&err));
   config_free(&cfg);
   return 0;
 }
