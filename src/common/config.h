@@ -51,7 +51,8 @@ int config_load(struct config *cfg, const char *file, struct errmsg *err);
 void config_free(struct config *cfg);
 
 /* Reads a secret from a file that must be a regular file with no group or
- * other permission bits; trailing newlines are dropped. */
+ * other permission bits; trailing newlines are dropped.  The caller owns
+ * the copy (and wipes it before freeing: it is a secret). */
 char *config_read_secret_file(const char *path, struct errmsg *err);
 
 #endif

@@ -17,12 +17,14 @@ int send_frame(int sock, const char *data, size_t len);
 /* One sendmsg of len bytes with descriptor fd (SCM_RIGHTS) when fd >= 0;
  * the bytes sent, or -1. */
 ssize_t send_with_fd(int sock, const void *data, size_t len, int fd);
-/* send_frame, passing descriptor fd along when fd >= 0. */
+/* send_frame, passing descriptor fd along when fd >= 0; fd stays the
+ * caller's to close. */
 int send_frame_fd(int sock, const char *data, size_t len, int fd);
-/* A NUL-terminated frame, or NULL on EOF, error or an oversized frame.  A
- * descriptor sent along is closed. */
+/* A NUL-terminated frame the caller frees, or NULL on EOF, error or an
+ * oversized frame.  A descriptor sent along is closed. */
 char *recv_frame(int sock, size_t *len);
-/* The same, handing a descriptor sent along to *fd (-1 when none). */
+/* The same, handing a descriptor sent along to *fd (-1 when none), which
+ * the caller then owns. */
 char *recv_frame_fd(int sock, size_t *len, int *fd);
 
 

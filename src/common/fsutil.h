@@ -21,7 +21,8 @@ int remove_tree(const char *path);
 /* Writes all of buf, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);
 
-/* Reads a whole file of at most cap bytes; *out is NUL-terminated. */
+/* Reads a whole file of at most cap bytes; *out is NUL-terminated and the
+ * caller's to free. */
 int read_file(const char *path, size_t cap, char **out, size_t *len);
 /* The same from an open descriptor (errno EFBIG past cap). */
 int read_fd(int fd, size_t cap, char **out, size_t *len);

@@ -194,7 +194,7 @@ format_fields(struct strbuf *sb, const char *fmt, va_list ap)
 void
 log_event(enum log_level lvl, const char *event, const char *fmt, ...)
 {
-  struct strbuf sb = { 0 };
+  struct strbuf sb = STRBUF_INIT;
   char ts[32];
   struct timespec now;
   struct tm tm;
@@ -231,5 +231,5 @@ log_event(enum log_level lvl, const char *event, const char *fmt, ...)
   if(!sb.failed)
     while(write(log_fd, sb.data, sb.len) < 0 && errno == EINTR)
       ;
-  sb_free(&sb);
+  sb_release(&sb);
 }

@@ -1,18 +1,56 @@
-/* spawn: finding sandhook's own programs.  The front, the drainer and the
- * jail are three programs, so that each links only what it needs: the
- * front (what an internet client reaches) neither libcurl nor libarchive,
- * the jail no network stack and no secret.  Each is found next to the
- * running binary (a build tree, or all three installed in one directory),
- * else where "make install" puts it. */
+/* spawn: sandhook's programs, and the one way any of its processes starts
+ * another program.
+ *
+ * The front, the drainer and the jail are three programs, so that each
+ * links only what it needs: the front (what an internet client reaches)
+ * neither libcurl nor libarchive, the jail no network stack and no secret.
+ * Each is found next to the running binary (a build tree, or all three
+ * installed in one directory), else where "make install" puts it.
+ *
+ * spawn_start forks and executes sp->path as git's run-command does: the
+ * child gets exactly the descriptors named (0-2, and 3 when pass_fd is
+ * set), every signal unblocked and SIGPIPE at its default, and whatever
+ * sp asks (its own session, death with its parent, a directory, a last
+ * hook).  The child only makes async-signal-safe calls, so a threaded
+ * drainer may spawn.  An exec that fails is reported back: spawn_start
+ * returns the child's pid once the program runs, or -1 with the child's
+ * errno (ENOENT for a missing program) or fork's. */
 #ifndef SANDHOOK_SPAWN_H
 #define SANDHOOK_SPAWN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define PROGRAM_DRAIN "sandhook-drain"
 #define PROGRAM_JAIL "sandhook-jail"
 
 /* Returns 0 with the program's path in buf, or -1 (ENAMETOOLONG). */
 int spawn_program_path(const char *name, char *buf, size_t cap);
+
+#define SPAWN_NULL (-1)         /* the descriptor reads and writes /dev/null */
+#define SPAWN_KEEP (-2)         /* the child keeps ours */
+
+struct spawn {
+  const char *path;
+  const char *const *argv, *const *envp;
+  int in, out, err;             /* for fds 0-2: a descriptor, SPAWN_NULL or SPAWN_KEEP */
+  int pass_fd;                  /* given to the child as fd 3 when >= 0 */
+  int new_session;              /* setsid(): no terminal, its own process group */
+  int die_with_parent;          /* SIGKILL when this process dies, however it dies */
+  int dir_fd;                   /* fchdir there first when >= 0 */
+  int (*before_exec)(void *ctx);  /* last, in the child; non-zero fails the spawn */
+  void *ctx;
+};
+
+/* A struct spawn for path with nothing asked: fds 0-2 kept, none passed. */
+#define SPAWN_INIT(p, a, e) \
+  { .path = (p), .argv = (a), .envp = (e), .in = SPAWN_KEEP, .out = SPAWN_KEEP, \
+    .err = SPAWN_KEEP, .pass_fd = -1, .dir_fd = -1 }
+
+pid_t spawn_start(const struct spawn *sp);
+
+/* Waits for pid (EINTR retried): its exit status, or -1 when it did not
+ * exit normally or could not be waited for. */
+int spawn_wait(pid_t pid);
 
 #endif

@@ -56,7 +56,7 @@ sb_printf(struct strbuf *sb, const char *fmt, ...)
 }
 
 void
-sb_free(struct strbuf *sb)
+sb_release(struct strbuf *sb)
 {
   free(sb->data);
   sb->data = NULL;

@@ -1,4 +1,5 @@
 #include "drain/jail_client.h"
+#include "common/cleanup.h"
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/ids.h"
@@ -6,7 +7,6 @@
 #include "common/protocol.h"
 #include "common/spawn.h"
 #include "common/statedir.h"
-#include "common/unconst.h"
 
 #define JAIL_END_MS 5000
 
@@ -19,10 +19,8 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,7 +30,9 @@ void
 jail_forget_session(const struct config *cfg, const char *session_id)
 {
   char path[PATH_MAX];
-  int top = -1, dir = -1, lock = -1;
+  AUTO_FD int top = -1;
+  AUTO_FD int dir = -1;
+  AUTO_FD int lock = -1;
 
   if(!safe_id(session_id) ||
      statedir_path(path, sizeof(path), cfg->state_dir, STATEDIR_SESSIONS) < 0)
@@ -48,12 +48,14 @@ jail_forget_session(const struct config *cfg, const char *session_id)
     else if(remove_tree_at(top, session_id) < 0)
       log_warn("workspace_remove_failed", "errno=%d", errno);
   }
-  if(lock >= 0)
-    close(lock);
-  if(dir >= 0)
-    close(dir);
-  if(top >= 0)
-    close(top);
+}
+
+_Static_assert(JAIL_FD == 3, "spawn_start passes one descriptor, as fd 3");
+
+static int
+enter_cgroup(void *cg)
+{
+  return cgroup_enter_self(cg);
 }
 
 int
@@ -63,7 +65,7 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
   char lim[160], helper[PATH_MAX], *text = NULL;
   cJSON *setup = NULL;
   int sv[2] = { -1, -1 }, e;
-  pid_t pid, drainer;
+  pid_t pid;
 
   memset(j, 0, sizeof(*j));
   j->pid = -1;
@@ -100,31 +102,24 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
   }
   if(cfg->cgroups && cgroup_create(&j->cg, work_id, &cfg->limits) < 0)
     log_warn("cgroup_unavailable", "errno=%d limits=rlimits_only", errno);
-  drainer = getpid();
-  pid = fork();
-  if(pid < 0)
-    goto fail;
-  if(pid == 0) {
+  {
     const char *const argv[] = { PROGRAM_JAIL, NULL };
     const char *const envp[] = { NULL };
-    int null = open("/dev/null", O_RDWR);
+    struct spawn sp = SPAWN_INIT(helper, argv, envp);
 
     /* The helper dies with the drainer, however the drainer dies (kill -9
      * included), and the namespace with the helper: no jail runs on with
-     * nobody to answer for it.  The death signal survives the execve. */
-    if(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != drainer)
-      _exit(127);
-
-    /* dup2 onto itself would keep close-on-exec, so clear it by hand. */
-    if(null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
-       (sv[1] == JAIL_FD ? fcntl(JAIL_FD, F_SETFD, 0) : dup2(sv[1], JAIL_FD)) < 0)
-      _exit(127);
-    /* stderr stays the drainer's log; everything else is closed. */
-    syscall(SYS_close_range, JAIL_FD + 1, ~0U, 0);
-    if(j->cg.version && cgroup_enter_self(&j->cg) < 0)
-      _exit(127);
-    execve(helper, exec_args(argv), exec_args(envp));
-    _exit(127);
+     * nobody to answer for it.  stderr stays the drainer's log. */
+    sp.in = sp.out = SPAWN_NULL;
+    sp.pass_fd = sv[1];
+    sp.die_with_parent = 1;
+    if(j->cg.version) {
+      sp.before_exec = enter_cgroup;
+      sp.ctx = &j->cg;
+    }
+    pid = spawn_start(&sp);
+    if(pid < 0)
+      goto fail;
   }
   close(sv[1]);
   sv[1] = -1;

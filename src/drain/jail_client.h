@@ -42,7 +42,8 @@ int jail_open(struct jail *j, const struct config *cfg, const char *session_id,
 
 enum jail_rc { JAIL_OK = 0, JAIL_ABORTED = 1, JAIL_FAILED = -1 };
 
-/* Runs one tool call; *result gets {"is_error":..,"content":[..]}.  Waits up
+/* Runs one tool call; *result gets {"is_error":..,"content":[..]}, the
+ * caller's to cJSON_Delete (NULL unless JAIL_OK).  Waits up
  * to wall_ms, polling abort(ctx) every 100 ms; on abort or timeout the jail
  * is killed (JAIL_ABORTED / JAIL_FAILED) and must be reopened. */
 enum jail_rc jail_call(struct jail *j, const char *tool, const cJSON *input,
@@ -50,7 +51,8 @@ enum jail_rc jail_call(struct jail *j, const char *tool, const cJSON *input,
                        void *ctx, cJSON **result);
 
 /* Sends any request (frame.h), passing descriptor fd along when fd >= 0,
- * and waits like jail_call; the drainer's skill and memory-store operations go this way. */
+ * and waits like jail_call; the drainer's skill and memory-store
+ * operations go this way.  req and fd stay the caller's. */
 enum jail_rc jail_request(struct jail *j, cJSON *req, int fd, long wall_ms,
                      int (*abort_fn)(void *), void *ctx, cJSON **result);
 

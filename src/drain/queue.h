@@ -29,7 +29,8 @@ const char *work_bearer(const struct api *a, const struct work_item *item);
  * NULL when there is none or it does not decode. */
 char *secret_sessions_token(const char *secret);
 
-/* Parses a work object; 0 on success. */
+/* Parses a work object; 0 on success, *secret then a copy the caller
+ * frees (NULL when the item carries none). */
 int work_parse(const char *json, size_t len, struct work_item *item, char **secret);
 
 #endif

@@ -18,7 +18,8 @@
 #include "drain/jail_client.h"
 
 /* Installs every skill of session.agent.skills; returns the array of the
- * directory names installed (for skills_remove), or NULL when none was. */
+ * directory names installed (for skills_remove, the caller's to delete),
+ * or NULL when none was. */
 cJSON *skills_install(const struct config *cfg, struct api *api, const char *token,
                       const cJSON *session, struct jail *j);
 

@@ -2,21 +2,19 @@
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/spawn.h"
 #include "common/statedir.h"
-#include "common/unconst.h"
 #include "common/util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define LOCK_WAIT_MS 15000
@@ -49,7 +47,7 @@ image_create(const char *path, long mb, const struct config *cfg)
   char tmp[PATH_MAX + 8], owner[96];
   const char *mkfs = find_mkfs();
   const char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-  int fd, status, e;
+  int fd, e;
   pid_t pid;
 
   if(!mkfs) {
@@ -72,15 +70,18 @@ image_create(const char *path, long mb, const struct config *cfg)
   {
     const char *const argv[] = { mkfs, "-q", "-F", "-m", "0", "-J", "size=4", "-L", "sandhook",
                                  "-E", owner, tmp, NULL };
+    struct spawn sp = SPAWN_INIT(mkfs, argv, envp);
 
-    if(posix_spawn(&pid, mkfs, NULL, NULL, exec_args(argv), exec_args(envp)) != 0) {
-      unlink(tmp);
-      return -1;
-    }
+    sp.in = sp.out = SPAWN_NULL;          /* its complaints go to our log */
+    pid = spawn_start(&sp);
   }
-  while(waitpid(pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  if(!WIFEXITED(status) || WEXITSTATUS(status) != 0 || rename(tmp, path) < 0) {
+  if(pid < 0) {
+    e = errno;
+    unlink(tmp);
+    errno = e;
+    return -1;
+  }
+  if(spawn_wait(pid) != 0 || rename(tmp, path) < 0) {
     unlink(tmp);
     errno = EIO;
     return -1;

@@ -121,7 +121,7 @@ capture_write(const char *dir, struct request *rq, const char *body, size_t len,
   const char *method = rq->param(rq->ctx, "REQUEST_METHOD");
   const char *uri = rq->param(rq->ctx, "REQUEST_URI");
   char **p, name[256], tmp[PATH_MAX];
-  struct strbuf sb = { 0 };
+  struct strbuf sb = STRBUF_INIT;
   struct timespec now;
   char rnd[9];
   int fd, dfd = -1, rc = -1;
@@ -166,7 +166,7 @@ capture_write(const char *dir, struct request *rq, const char *body, size_t len,
 out:
   if(dfd >= 0)
     close(dfd);
-  sb_free(&sb);
+  sb_release(&sb);
   return rc;
 }
 

@@ -3,7 +3,6 @@
 #include "common/log.h"
 #include "common/spawn.h"
 #include "common/statedir.h"
-#include "common/unconst.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -11,8 +10,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -39,100 +36,75 @@ request_variable(const char *kv)
   return 0;
 }
 
-/* The drainer's process, in the detached grandchild: fd 3 the release
- * pipe, fd 4 the exec report (close-on-exec), stderr the log.  Returns
- * only on failure, with errno. */
-static void
-exec_drainer(const struct config *cfg, const char *prog, int release, int report)
+/* The environment minus the request's variables, for the drainer; the
+ * strings stay environ's.  NULL when out of memory. */
+static const char **
+drainer_env(void)
 {
-  const char *argv[] = { PROGRAM_DRAIN, "--after-response", NULL, NULL, NULL };
-  char **envp;
+  const char **envp;
   size_t n = 0, i;
-  int null;
 
-  if(cfg->file) {
-    argv[2] = "--config";
-    argv[3] = cfg->file;
-  }
-  setsid();
-  /* Out of the way first, so that placing one cannot close the other. */
-  release = fcntl(release, F_DUPFD_CLOEXEC, 10);
-  report = fcntl(report, F_DUPFD_CLOEXEC, 10);
-  if(release < 0 || report < 0 || dup2(release, 3) < 0 || dup2(report, 4) < 0 ||
-     fcntl(4, F_SETFD, FD_CLOEXEC) < 0)
-    return;
-  /* Above all the FastCGI listening socket and the gateway's stdout and
-   * stderr: a CGI gateway waits until every copy of them is closed. */
-  syscall(SYS_close_range, 5, ~0U, 0);
-  null = open("/dev/null", O_RDWR);
-  if(null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || log_to_file(cfg->log_file) < 0)
-    return;
-  if(null > 4)
-    close(null);
   while(environ[n])
     n++;
   envp = calloc(n + 1, sizeof(*envp));
   if(!envp)
-    return;
+    return NULL;
   for(n = 0, i = 0; environ[i]; i++)
     if(!request_variable(environ[i]))
       envp[n++] = environ[i];
-  execve(prog, exec_args(argv), envp);
+  return envp;
 }
 
 int
 wake_drainer(const struct config *cfg)
 {
+  const char *argv[] = { PROGRAM_DRAIN, "--after-response", NULL, NULL, NULL };
   char path[PATH_MAX], prog[PATH_MAX];
-  int release[2], report[2], status;
+  const char **envp;
+  int release[2], status;
   pid_t pid;
 
   if(statedir_path(path, sizeof(path), cfg->state_dir, STATEDIR_RUN) < 0 ||
      mkdir_p(path, 0700) < 0 || statedir_wake(cfg->state_dir, 1) < 0 ||
      spawn_program_path(PROGRAM_DRAIN, prog, sizeof(prog)) < 0)
     return -1;
-  if(pipe2(release, O_CLOEXEC) < 0)
+  if(cfg->file) {
+    argv[2] = "--config";
+    argv[3] = cfg->file;
+  }
+  envp = drainer_env();
+  if(!envp)
     return -1;
-  if(pipe2(report, O_CLOEXEC) < 0) {
-    close(release[0]);
-    close(release[1]);
+  if(pipe2(release, O_CLOEXEC) < 0) {
+    free(envp);
     return -1;
   }
   pid = fork();
   if(pid == 0) {
-    pid_t grandchild = fork();
-    ssize_t n;
-    int e = 0;
+    struct spawn sp = SPAWN_INIT(prog, argv, envp);
 
-    if(grandchild == 0) {
-      exec_drainer(cfg, prog, release[0], report[1]);
-      e = errno;
-      (void)!write(4, &e, sizeof(e));
-      _exit(127);
-    }
     /* The intermediate child exits as soon as the drainer runs (or failed
      * to), so the drainer is nobody's child and the front never reaps it;
-     * its exit status is the drainer's errno, 0 when it runs. */
-    close(report[1]);
-    if(grandchild < 0)
-      _exit(EAGAIN);
-    while((n = read(report[0], &e, sizeof(e))) < 0 && errno == EINTR)
-      ;
-    _exit(n == 0 ? 0 : n == sizeof(e) && e > 0 && e < 256 ? e : EIO);
+     * its exit status is the drainer's errno, 0 when it runs.  The
+     * drainer's stderr is its log: a CGI gateway waits until every copy of
+     * its own stdout and stderr is closed. */
+    sp.in = sp.out = SPAWN_NULL;
+    sp.pass_fd = release[0];
+    sp.new_session = 1;
+    if(log_to_file(cfg->log_file) < 0)
+      _exit(errno > 0 && errno < 256 ? errno : EIO);
+    _exit(spawn_start(&sp) < 0 ? (errno > 0 && errno < 256 ? errno : EIO) : 0);
   }
-  close(report[1]);
+  free(envp);
   close(release[0]);
   if(pid < 0) {
-    close(report[0]);
     close(release[1]);
     return -1;
   }
-  while(waitpid(pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  close(report[0]);
-  if(!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  status = spawn_wait(pid);
+  if(status != 0) {
     close(release[1]);
-    errno = WIFEXITED(status) ? WEXITSTATUS(status) : EAGAIN;
+    errno = status > 0 ? status : EAGAIN;
     return -1;
   }
   return release[1];

@@ -29,13 +29,12 @@ kill_namespace(struct tool_ctx *ctx)
 
 /* In the shell's child: the address-space limit goes on last, here, since
  * it would also bind the server. */
-static void
+static int
 shell_before_exec(struct tool_ctx *ctx)
 {
   (void)ctx;
   signal(SIGXFSZ, SIG_DFL);
-  if(limits_apply(shell_limits, 1) < 0)
-    _exit(126);
+  return limits_apply(shell_limits, 1) < 0 ? -1 : 0;
 }
 
 void

@@ -1,4 +1,5 @@
 #include "jail/memstore_files.h"
+#include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/utf8.h"
 #include "jail/walk.h"
@@ -238,7 +239,7 @@ memstore_files_scan(const cJSON *req)
 {
   cJSON *out = cJSON_CreateObject(), *files;
   const char *root = json_str(req, "root");
-  int base;
+  AUTO_FD int base = -1;
 
   if(!out)
     return NULL;
@@ -257,8 +258,6 @@ memstore_files_scan(const cJSON *req)
     if(walk_tree(base, &lim, on_file, &sc) != 0)
       cJSON_AddBoolToObject(out, "partial", 1);
   }
-  if(base >= 0)
-    close(base);
   return out;
 }
 
@@ -268,13 +267,12 @@ memstore_files_prepare(const cJSON *req)
   const char *marker = json_str(req, "marker");
   cJSON *out = cJSON_CreateObject();
   struct stat st;
-  int base;
+  AUTO_FD int base = -1;
 
   if(!out || (base = store_of(req, out, 1)) < 0)
     return out;
   if(!marker || put(base, MEMORY_MARKER, marker, strlen(marker), &st) < 0)
     fail(out, "write the marker", errno);
-  close(base);
   return out;
 }
 
@@ -285,16 +283,17 @@ memstore_files_read(const cJSON *req)
   char buf[PATH_MAX];
   const cJSON *p;
   const char *leaf;
-  int base;
+  AUTO_FD int base = -1;
 
   if(!out || (base = store_of(req, out, 0)) < 0)
     return out;
   files = cJSON_AddObjectToObject(out, "files");
   errors = cJSON_AddObjectToObject(out, "errors");
   cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(req, "paths")) {
-    char *data = NULL;
+    AUTO_FREE char *data = NULL;
+    AUTO_FD int fd = -1;
+    AUTO_FD int dir = -1;
     size_t len = 0;
-    int fd = -1, dir;
     const char *why = NULL;
 
     if(!cJSON_IsString(p))
@@ -312,13 +311,7 @@ memstore_files_read(const cJSON *req)
       cJSON_AddStringToObject(errors, p->valuestring, why);
     else
       cJSON_AddStringToObject(files, p->valuestring, data);
-    free(data);
-    if(fd >= 0)
-      close(fd);
-    if(dir >= 0)
-      close(dir);
   }
-  close(base);
   return out;
 }
 
@@ -330,7 +323,8 @@ memstore_files_write(const cJSON *req)
   cJSON *out = cJSON_CreateObject();
   char buf[PATH_MAX];
   struct stat st;
-  int base, dir;
+  AUTO_FD int base = -1;
+  AUTO_FD int dir = -1;
 
   if(!out || (base = store_of(req, out, 0)) < 0)
     return out;
@@ -339,9 +333,6 @@ memstore_files_write(const cJSON *req)
     fail(out, path ? path : "no path", errno);
   else
     cJSON_AddItemToObject(out, "stat", stat_json(&st));
-  if(dir >= 0)
-    close(dir);
-  close(base);
   return out;
 }
 
@@ -352,7 +343,8 @@ memstore_files_remove(const cJSON *req)
   cJSON *out = cJSON_CreateObject();
   char buf[PATH_MAX];
   struct stat st;
-  int base, dir;
+  AUTO_FD int base = -1;
+  AUTO_FD int dir = -1;
 
   if(!out || (base = store_of(req, out, 0)) < 0)
     return out;
@@ -365,8 +357,5 @@ memstore_files_remove(const cJSON *req)
     fail(out, path, errno);
   else
     cJSON_AddBoolToObject(out, "removed", 1);
-  if(dir >= 0)
-    close(dir);
-  close(base);
   return out;
 }

@@ -23,7 +23,7 @@ struct unpack_limits {
 
 /* Replaces <skills_dir>/<name> with the archive's content; refused entries
  * are added to refused as {"entry","reason"}.  Returns the number of files
- * written, or -1 with err set. */
+ * written, or -1 with err set.  archive_fd stays the caller's. */
 long unpack_skill(int archive_fd, const char *skills_dir, const char *name,
                   const struct unpack_limits *lim, cJSON *refused, struct errmsg *err);
 

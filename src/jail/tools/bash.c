@@ -9,14 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/fsutil.h"
 #include "common/strbuf.h"
-#include "common/unconst.h"
+#include "common/spawn.h"
 #include "common/random.h"
 
 #define SENTINEL_PREFIX "__SANDHOOK_"
@@ -45,6 +44,14 @@ shell_reap(struct tool_ctx *ctx)
 }
 
 static int
+shell_before_exec(void *ctx)
+{
+  struct tool_ctx *t = ctx;
+
+  return t->before_exec(t);
+}
+
+static int
 shell_start(struct tool_ctx *ctx)
 {
   struct bash_shell *b = &ctx->bash;
@@ -58,30 +65,25 @@ shell_start(struct tool_ctx *ctx)
     close(in[1]);
     return -1;
   }
-  pid = fork();
-  if(pid < 0) {
-    close(in[0]); close(in[1]); close(out[0]); close(out[1]);
-    return -1;
-  }
-  if(pid == 0) {
-    sigset_t none;
+  {
+    static const char *const argv[] = { "bash", "--noprofile", "--norc", NULL };
+    struct spawn sp = SPAWN_INIT("/bin/bash", argv, shell_env);
 
     /* Its own session: no controlling terminal to inject into, and one
      * process group to kill outside the jail. */
-    setsid();
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    if(dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
-      _exit(127);
-    if(fchdir(ctx->workdir_fd) < 0)
-      _exit(127);
-    syscall(SYS_close_range, 3, ~0U, 0);
-    if(ctx->before_exec)
-      ctx->before_exec(ctx);
-    execve("/bin/bash", exec_args((const char *const[]){ "bash", "--noprofile", "--norc", NULL }),
-           exec_args(shell_env));
-    _exit(127);
+    sp.in = in[0];
+    sp.out = sp.err = out[1];
+    sp.new_session = 1;
+    sp.dir_fd = ctx->workdir_fd;
+    if(ctx->before_exec) {
+      sp.before_exec = shell_before_exec;
+      sp.ctx = ctx;
+    }
+    pid = spawn_start(&sp);
+  }
+  if(pid < 0) {
+    close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+    return -1;
   }
   close(in[0]);
   close(out[1]);

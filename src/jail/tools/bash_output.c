@@ -101,13 +101,13 @@ bash_output_result(struct bash_output *o, int status, struct tool_result *res)
     o->truncated = 1;
   }
   if(o->truncated) {
-    struct strbuf t = { 0 };
+    struct strbuf t = STRBUF_INIT;
 
     sb_printf(&t, "[output truncated]\n");
     sb_append(&t, text, len);
     if(!t.failed)
       tool_text_raw(res, status != 0, t.data, t.len);
-    sb_free(&t);
+    sb_release(&t);
   }
   else if(status != 0 && len == 0)
     tool_text(res, 1, "exit %d", status);

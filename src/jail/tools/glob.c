@@ -260,7 +260,7 @@ tool_glob(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   struct patterns pats = { { 0 }, 0 };
   struct glob_state g = { &pats, NULL, 0, 0 };
   struct place pl;
-  struct strbuf out = { 0 };
+  struct strbuf out = STRBUF_INIT;
   size_t i;
   int rc, root;
 
@@ -311,7 +311,7 @@ tool_glob(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   else
     tool_text_raw(res, 0, out.data, out.len);
 out:
-  sb_free(&out);
+  sb_release(&out);
   for(i = 0; i < g.n; i++)
     free(g.hits[i].path);
   free(g.hits);

@@ -149,7 +149,7 @@ tool_grep(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
     tool_text_raw(res, 0, g.out.data, g.out.len);
   }
 out:
-  sb_free(&g.out);
+  sb_release(&g.out);
   pcre2_match_data_free(g.md);
   pcre2_code_free(g.re);
 }

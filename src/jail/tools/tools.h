@@ -52,8 +52,9 @@ struct tool_ctx {
    * PID 1 of its namespace), a process-group kill elsewhere. */
   void (*kill_tree)(struct tool_ctx *ctx);
   /* Runs in the shell's child just before execve, with only fds 0-2 open:
-   * the jail applies its last limits and restrictions here. */
-  void (*before_exec)(struct tool_ctx *ctx);
+   * the jail applies its last limits and restrictions here; non-zero
+   * (errno set) fails the shell's start. */
+  int (*before_exec)(struct tool_ctx *ctx);
   void *owner;
 };
 

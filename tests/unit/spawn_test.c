@@ -1,0 +1,101 @@
+/* The one way sandhook starts a program: the child gets exactly the
+ * descriptors named, the directory and session asked for, and a start that
+ * fails (a missing program, a refusing hook) is an error with the child's
+ * errno, not a child that exits 127 unnoticed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/spawn.h"
+#include "tap.h"
+
+static const char *const env[] = { "PATH=/usr/bin:/bin", NULL };
+
+/* Runs sh -c script with stdout a pipe; its output (at most cap - 1
+ * bytes), or NULL when it could not start. */
+static char *
+run(const char *script, int pass_fd, int dir_fd, int new_session, char *buf, size_t cap)
+{
+  const char *const argv[] = { "sh", "-c", script, NULL };
+  struct spawn sp = SPAWN_INIT("/bin/sh", argv, env);
+  int p[2];
+  size_t got = 0;
+  ssize_t n;
+  pid_t pid;
+
+  if(pipe2(p, O_CLOEXEC) < 0)
+    return NULL;
+  sp.in = SPAWN_NULL;
+  sp.out = p[1];
+  sp.pass_fd = pass_fd;
+  sp.dir_fd = dir_fd;
+  sp.new_session = new_session;
+  pid = spawn_start(&sp);
+  close(p[1]);
+  while(pid > 0 && got < cap - 1 && (n = read(p[0], buf + got, cap - 1 - got)) > 0)
+    got += (size_t)n;
+  close(p[0]);
+  buf[got] = '\0';
+  return pid > 0 && spawn_wait(pid) == 0 ? buf : NULL;
+}
+
+static int
+refuse(void *ctx)
+{
+  (void)ctx;
+  errno = EPERM;
+  return -1;
+}
+
+int
+main(void)
+{
+  char buf[512], *out;
+  int p[2], stray, dir;
+  pid_t pid;
+
+  /* A descriptor of ours without close-on-exec must not reach the child
+   * either: only the ones named do. */
+  stray = open("/dev/null", O_RDONLY);
+  ok(pipe2(p, O_CLOEXEC) == 0 && write(p[1], "passed\n", 7) == 7 && close(p[1]) == 0 && stray >= 0,
+     "a pipe to pass and a stray descriptor");
+  out = run("cat <&3; for i in 4 5 6 7 8 9 10 11 12 13 14; do [ -e /proc/$$/fd/$i ] && echo open $i; done;"
+            " echo end", p[0], -1, 0, buf, sizeof(buf));
+  is_str(out, "passed\nend\n", "the passed descriptor is fd 3 and nothing else is open");
+  close(p[0]);
+  close(stray);
+
+  dir = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  out = run("pwd", -1, dir, 0, buf, sizeof(buf));
+  is_str(out, "/tmp\n", "the child starts in the directory asked for");
+  close(dir);
+
+  out = run("echo $(( $(cut -d' ' -f6 /proc/$$/stat) == $$ ))", -1, -1, 1, buf, sizeof(buf));
+  is_str(out, "1\n", "with new_session it leads a session of its own");
+  out = run("echo $(( $(cut -d' ' -f6 /proc/$$/stat) == $$ ))", -1, -1, 0, buf, sizeof(buf));
+  is_str(out, "0\n", "without, it stays in ours");
+
+  {
+    const char *const argv[] = { "no-such-program", NULL };
+    struct spawn sp = SPAWN_INIT("/nonexistent/no-such-program", argv, env);
+
+    errno = 0;
+    pid = spawn_start(&sp);
+    ok(pid < 0 && errno == ENOENT, "a missing program is -1 with ENOENT (errno %d)", errno);
+  }
+  {
+    const char *const argv[] = { "true", NULL };
+    struct spawn sp = SPAWN_INIT("/bin/true", argv, env);
+
+    sp.before_exec = refuse;
+    errno = 0;
+    pid = spawn_start(&sp);
+    ok(pid < 0 && errno == EPERM, "a hook that refuses fails the start with its errno (%d)", errno);
+    sp.before_exec = NULL;
+    pid = spawn_start(&sp);
+    ok(pid > 0 && spawn_wait(pid) == 0, "without it the program runs and exits 0");
+  }
+  return tap_done();
+}
