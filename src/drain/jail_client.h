@@ -1,20 +1,15 @@
-/* jail: the per-work-item sandbox process and the channel to it.
+/* jail_client: the drainer's side of the per-work-item jail, and the
+ * channel to it.
  *
- * jail_open executes the jail helper, sandhook-jail (src/jail/), with an
- * empty environment and only a socketpair, so no key or token is ever in
- * the jail's memory, nor libcurl or OpenSSL.  The jail process unshares mount, PID, IPC, UTS and network
- * namespaces, builds a tmpfs root holding the host's programs read-only
- * (nosuid,nodev), a minimal /etc of its own, /dev, a fresh /proc, /tmp, and
- * the session's workspace at /workspace; pivots into it, drops to the jail
- * uid/gid with every capability gone and no_new_privs, applies its rlimits
- * and the seccomp filter, and serves tool calls one at a time as PID 1 of
- * its namespace.  The drainer puts it in a cgroup with memory, pids and CPU
- * limits where the machine has them.  Killing the jail process ends every
- * process in it.  Started without root (mod_fcgid), the helper first enters
- * a user namespace mapping the jail ids onto its own and builds the rest from
- * there, with a directory workspace and no cgroup. */
-#ifndef SANDHOOK_JAIL_H
-#define SANDHOOK_JAIL_H
+ * jail_open starts the jail helper, sandhook-jail (src/jail/), with an
+ * empty environment and only its end of a socketpair, so no key or token is
+ * ever in the jail's memory; it dies with the drainer.  The layers the
+ * helper builds are described once, in the README's "Security model"; the
+ * drainer adds the cgroup (memory, pids and CPU limits, where the machine
+ * has them) and the workspace image.  Killing the helper ends every process
+ * in the jail. */
+#ifndef SANDHOOK_JAIL_CLIENT_H
+#define SANDHOOK_JAIL_CLIENT_H
 
 #include <cjson/cJSON.h>
 #include <signal.h>

@@ -147,7 +147,8 @@ ms_local_scan(struct memory *m, struct jail *j, struct store *s, struct side *lo
   if(json_true(res, "partial")) {
     log_warn("memory_scan_partial", "memory_store_id=%s reason=%s",
              s->id,
-             "too many files or too deep; not syncing rather than reading the rest as deleted");
+             "too many files, too deep, or a folder it cannot read; not syncing rather than "
+             "reading the rest as deleted");
     goto fail;
   }
   cJSON_ArrayForEach(fl, cJSON_GetObjectItemCaseSensitive(res, "files")) {

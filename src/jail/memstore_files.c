@@ -255,7 +255,7 @@ memstore_files_scan(const cJSON *req)
     struct scan sc = { files, 0 };
 
     read_marker(base, out);
-    if(walk_tree(base, &lim, on_file, &sc) != 0)
+    if(walk_tree(base, &lim, on_file, &sc) != WALK_WHOLE)
       cJSON_AddBoolToObject(out, "partial", 1);
   }
   return out;

@@ -9,8 +9,8 @@
  * nothing lands outside it.  An absolute or ".." member, a symlinked target,
  * or more than the limits fails the skill and removes what was written;
  * links, devices and other special members are refused one by one. */
-#ifndef SANDHOOK_UNPACK_H
-#define SANDHOOK_UNPACK_H
+#ifndef SANDHOOK_SKILLS_UNPACK_H
+#define SANDHOOK_SKILLS_UNPACK_H
 
 #include <cjson/cJSON.h>
 #include <stddef.h>

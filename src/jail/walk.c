@@ -14,8 +14,10 @@ struct walk {
   walk_fn fn;
   void *ctx;
   long remaining;
+  int skipped;
 };
 
+/* 1 when the walk is cut short; what it leaves out sets w->skipped. */
 static int
 walk_dir(struct walk *w, int dfd, char *rel, size_t rlen, size_t cap, int depth)
 {
@@ -25,7 +27,8 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rlen, size_t cap, int depth)
 
   if(depth > w->lim->max_depth || !(d = fdopendir(dfd))) {
     close(dfd);
-    return 1;
+    w->skipped = 1;
+    return 0;
   }
   while(rc == 0 && (de = readdir(d))) {
     struct stat st;
@@ -40,8 +43,8 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rlen, size_t cap, int depth)
       break;
     }
     if(rlen + nl + 2 > cap) {
-      rc = 1;
-      break;
+      w->skipped = 1;
+      continue;
     }
     if(rlen)
       rel[rlen] = '/';
@@ -50,7 +53,10 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rlen, size_t cap, int depth)
       if(S_ISDIR(st.st_mode)) {
         int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-        rc = sub < 0 ? 1 : walk_dir(w, sub, rel, rlen + nl + (rlen ? 1 : 0), cap, depth + 1);
+        if(sub < 0)
+          w->skipped = 1;
+        else
+          rc = walk_dir(w, sub, rel, rlen + nl + (rlen ? 1 : 0), cap, depth + 1);
       }
       else if(S_ISREG(st.st_mode))
         rc = w->fn(dirfd(d), de->d_name, rel, &st, w->ctx) ? 1 : 0;
@@ -61,16 +67,18 @@ walk_dir(struct walk *w, int dfd, char *rel, size_t rlen, size_t cap, int depth)
   return rc;
 }
 
-int
+enum walk_end
 walk_tree(int root_fd, const struct walk_limits *lim, walk_fn fn, void *ctx)
 {
-  struct walk w = { lim, fn, ctx, lim->max_entries };
+  struct walk w = { lim, fn, ctx, lim->max_entries, 0 };
   char rel[PATH_MAX] = "";
   int dfd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
 
   if(dfd < 0)
-    return -1;
+    return WALK_ERROR;
   /* fdopendir shares the offset; rewind the duplicate's directory. */
   lseek(dfd, 0, SEEK_SET);
-  return walk_dir(&w, dfd, rel, 0, sizeof(rel), 0);
+  if(walk_dir(&w, dfd, rel, 0, sizeof(rel), 0))
+    return WALK_CUT;
+  return w.skipped ? WALK_SKIPPED : WALK_WHOLE;
 }

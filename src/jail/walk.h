@@ -4,9 +4,9 @@
  * when.  fn is called for each regular file with its directory fd, name,
  * path relative to the root and stat; it returns non-zero to stop.
  *
- * walk_tree returns 0 when it saw the whole tree, 1 when it did not (a
- * limit reached, a directory too deep or unreadable, fn stopped it), -1
- * when the root itself cannot be read. */
+ * walk_tree says how the walk ended: a search reports WALK_CUT ("cut
+ * short") and may ignore WALK_SKIPPED, a listing that must be whole (the
+ * memory-store scan) treats both as partial. */
 #ifndef SANDHOOK_WALK_H
 #define SANDHOOK_WALK_H
 
@@ -19,9 +19,16 @@ struct walk_limits {
   int skip_vcs;                 /* skip .git and node_modules (a search's noise) */
 };
 
+enum walk_end {
+  WALK_ERROR = -1,              /* the root itself cannot be read */
+  WALK_WHOLE = 0,               /* every file was seen */
+  WALK_SKIPPED,                 /* a directory too deep, unreadable, or a path too long was left out */
+  WALK_CUT,                     /* a limit was reached, or fn stopped it */
+};
+
 typedef int (*walk_fn)(int dirfd, const char *name, const char *rel,
                        const struct stat *st, void *ctx);
 
-int walk_tree(int root_fd, const struct walk_limits *lim, walk_fn fn, void *ctx);
+enum walk_end walk_tree(int root_fd, const struct walk_limits *lim, walk_fn fn, void *ctx);
 
 #endif

@@ -51,6 +51,18 @@ def main():
         t.ok(seen > 0 and not bad, "src/%s includes only %s (%d includes)"
              % (part, "itself" if part == "common" else "itself and src/common", seen), bad)
 
+    guards = []
+    for root, _, files in os.walk(src):
+        for name in files:
+            if not name.endswith(".h") or name == "syscall-filter-bpf.h":
+                continue
+            want = "SANDHOOK_" + re.sub(r"[^A-Z0-9]", "_", name[:-2].upper()) + "_H"
+            with open(os.path.join(root, name), encoding="utf-8") as f:
+                got = re.search(r"^#ifndef (\w+)", f.read(), re.M)
+            if not got or got.group(1) != want:
+                guards.append("%s: %s" % (name, got.group(1) if got else None))
+    t.ok(not guards, "every header's guard is named after its file", guards)
+
     progs = {"front": os.path.join(BUILD, "src", "sandhook"),
              "drain": os.path.join(BUILD, "src", "sandhook-drain"),
              "jail": os.path.join(BUILD, "src", "sandhook-jail")}

@@ -295,7 +295,7 @@ tool_glob(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
     path_error(res, "glob", path ? path : ".", -1, &pl);
     goto out;
   }
-  if(g.n == 0 && rc != 1) {
+  if(g.n == 0 && rc != WALK_CUT) {
     tool_text(res, 0, "no matches");
     goto out;
   }
@@ -304,7 +304,7 @@ tool_glob(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   for(i = 0; i < g.n && i < GLOB_RESULT_LIMIT; i++)
     sb_printf(&out, "%s%s/%s%s%s", i ? "\n" : "", pl.root->path,
               strcmp(pl.rel, ".") ? pl.rel : "", strcmp(pl.rel, ".") ? "/" : "", g.hits[i].path);
-  if(rc == 1)
+  if(rc == WALK_CUT)
     sb_append(&out, WALK_CUT_NOTE, strlen(WALK_CUT_NOTE));
   if(out.failed)
     tool_text(res, 1, "glob: out of memory");

@@ -134,7 +134,7 @@ tool_grep(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   if(S_ISREG(st.st_mode))
     grep_fd(&g, fd, prefix);
   else {
-    cut = tool_walk(fd, on_file, &g) == 1 && !g.truncated;
+    cut = tool_walk(fd, on_file, &g) == WALK_CUT && !g.truncated;
     close(fd);
   }
   if(g.out.failed)

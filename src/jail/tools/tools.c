@@ -130,7 +130,7 @@ tool_ctx_free(struct tool_ctx *ctx)
   ctx->nroots = 0;
 }
 
-int
+enum walk_end
 tool_walk(int root_fd, walk_fn fn, void *ctx)
 {
   struct walk_limits lim = { WALK_MAX_ENTRIES, WALK_MAX_DEPTH, now_ms() + WALK_TIMEOUT_MS, 1 };

@@ -85,7 +85,7 @@ void tool_text(struct tool_result *res, int is_error, const char *fmt, ...)
 void tool_text_raw(struct tool_result *res, int is_error, const char *text, size_t len);
 
 /* walk_tree with the WALK_* limits, .git and node_modules skipped. */
-int tool_walk(int root_fd, walk_fn fn, void *ctx);
+enum walk_end tool_walk(int root_fd, walk_fn fn, void *ctx);
 
 
 /* Path policy (path.c). */
