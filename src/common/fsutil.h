@@ -1,4 +1,4 @@
-/* fsutil: small filesystem helpers shared by the responder and the jail. */
+/* fsutil: small filesystem helpers shared by all three programs. */
 #ifndef SANDHOOK_FSUTIL_H
 #define SANDHOOK_FSUTIL_H
 

@@ -5,7 +5,7 @@
  * "latest" included, then download the returned skver_ id's content; the
  * legacy beta listing only where the server answers in the legacy shape),
  * streams the archive to an unlinked file and hands its descriptor to the
- * jail, which unpacks it (unpack.h).  Runs after the first heartbeat and
+ * jail, which unpacks it (jail/skills_unpack.h).  Runs after the first heartbeat and
  * before the event stream opens.  A failing skill is logged and skipped;
  * the others go on.  At the end of the item the directories are removed. */
 #ifndef SANDHOOK_SKILLS_H

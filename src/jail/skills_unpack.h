@@ -1,4 +1,4 @@
-/* unpack: a skill archive into its directory, inside the jail.
+/* skills_unpack: a skill archive into its directory, inside the jail.
  *
  * Runs in the jail helper, as the jail uid under seccomp, so a hostile
  * archive meets libarchive only where it can harm nothing but the sandbox.
