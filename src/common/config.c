@@ -1,6 +1,7 @@
 #include "common/config.h"
 #include "common/util.h"
 #include "common/errmsg.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -298,6 +300,66 @@ load_file(struct config *cfg, const char *path, int required, struct errmsg *err
   return rc;
 }
 
+/* Variables of these prefixes that are someone else's: the SDK's and the
+ * ant CLI's, and the one that names our config file. */
+static const char *const foreign[] = {
+  "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_LOG", "ANTHROPIC_MODEL",
+  "ANTHROPIC_WORK_ID", "ANTHROPIC_SESSION_ID", "ANTHROPIC_WORK_SECRET", "SANDHOOK_CONFIG",
+};
+
+/* Edit distance, for "did you mean": small strings only. */
+static size_t
+distance(const char *a, size_t la, const char *b)
+{
+  size_t lb = strlen(b), row[96], i, j;
+
+  if(la >= N_ELEMENTS(row) || lb >= N_ELEMENTS(row))
+    return (size_t)-1;
+  for(j = 0; j <= lb; j++)
+    row[j] = j;
+  for(i = 1; i <= la; i++) {
+    size_t diag = row[0], up;
+
+    row[0] = i;
+    for(j = 1; j <= lb; j++) {
+      size_t best = diag + (a[i - 1] != b[j - 1]);
+
+      up = row[j];
+      if(up + 1 < best)
+        best = up + 1;
+      if(row[j - 1] + 1 < best)
+        best = row[j - 1] + 1;
+      diag = up;
+      row[j] = best;
+    }
+  }
+  return row[lb];
+}
+
+/* A setting misspelled in the environment would be ignored in silence, as
+ * the official worker ignores it; say so, with the nearest name.  Never
+ * the value: it may be a secret. */
+static void
+warn_unknown(const char *name, size_t len)
+{
+  const char *near = NULL;
+  size_t i, best = 4;
+
+  for(i = 0; i < N_ELEMENTS(foreign); i++)
+    if(strlen(foreign[i]) == len && !memcmp(foreign[i], name, len))
+      return;
+  for(i = 0; i < N_ELEMENTS(settings); i++) {
+    size_t d = distance(name, len, settings[i].name);
+
+    if(d < best) {
+      best = d;
+      near = settings[i].name;
+    }
+  }
+  log_warn("config_unknown_variable", "name=%.*s did_you_mean=%s hint=%s", (int)len, name,
+           near ? near : "-", "not a sandhook setting, so it is ignored; see sandhook(8)");
+}
+
 static int
 load_env(struct config *cfg, struct errmsg *err)
 {
@@ -306,13 +368,59 @@ load_env(struct config *cfg, struct errmsg *err)
 
   for(e = environ; e && *e; e++) {
     const char *eq = strchr(*e, '=');
+    int rc;
 
     if(!eq || (strncmp(*e, "ANTHROPIC_", 10) && strncmp(*e, "SANDHOOK_", 9)))
       continue;
-    if(apply_named(cfg, *e, (size_t)(eq - *e), eq + 1, "environment", NULL,
-                   err) < 0)
+    rc = apply_named(cfg, *e, (size_t)(eq - *e), eq + 1, "environment", NULL, err);
+    if(rc < 0)
+      return -1;
+    if(rc > 0)
+      warn_unknown(*e, (size_t)(eq - *e));
+  }
+  return 0;
+}
+
+/* The README's and the examples' stand-ins, never a real value. */
+static int
+placeholder(const char *v)
+{
+  size_t n = strlen(v);
+
+  return strstr(v, "...") || (n >= 2 && v[0] == '<' && v[n - 1] == '>') ||
+         !strncasecmp(v, "changeme", 8) || !strcmp(v, "env_");
+}
+
+static int
+require(const char *name, const char *v, const char *what, struct errmsg *err)
+{
+  const char *where = "in /etc/sandhook/sandhook.conf (or the file --config names) or the "
+                      "environment";
+
+  if(!v || !*v)
+    return errmsg_set(err, "%s is %s: set it to %s, %s", name, v ? "empty" : "not set", what,
+                      where);
+  if(placeholder(v))
+    return errmsg_set(err, "%s is still a placeholder from the documentation: set it to %s, %s",
+                      name, what, where);
+  return 0;
+}
+
+int
+config_require(const struct config *cfg, int need, struct errmsg *err)
+{
+  if(need & CONFIG_NEED_WORKER) {
+    if(require("ANTHROPIC_ENVIRONMENT_ID", cfg->environment_id,
+               "the self-hosted environment's id (env_...)", err) < 0 ||
+       require("ANTHROPIC_ENVIRONMENT_KEY", cfg->environment_key,
+               "the environment's key (or name a 0600 file with ANTHROPIC_ENVIRONMENT_KEY_FILE)",
+               err) < 0)
       return -1;
   }
+  if(need & CONFIG_NEED_SIGNING)
+    return require("ANTHROPIC_WEBHOOK_SIGNING_KEY", cfg->signing_key,
+                   "the webhook endpoint's signing secret (whsec_...; or name a 0600 file "
+                   "with ANTHROPIC_WEBHOOK_SIGNING_KEY_FILE)", err);
   return 0;
 }
 

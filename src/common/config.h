@@ -50,6 +50,14 @@ struct config {
 int config_load(struct config *cfg, const char *file, struct errmsg *err);
 void config_free(struct config *cfg);
 
+/* What a part cannot work without: the front verifies with the signing
+ * key, the drainer claims with the environment's id and key.  Missing,
+ * empty, or still a placeholder ("env_...", "<...>") is an error naming the
+ * setting and where to set it. */
+#define CONFIG_NEED_SIGNING 1
+#define CONFIG_NEED_WORKER 2
+int config_require(const struct config *cfg, int need, struct errmsg *err);
+
 /* Reads a secret from a file that must be a regular file with no group or
  * other permission bits; trailing newlines are dropped.  The caller owns
  * the copy (and wipes it before freeing: it is a secret). */

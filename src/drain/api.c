@@ -1,5 +1,6 @@
 #include "drain/api.h"
 #include "common/fsutil.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/random.h"
 #include "common/errmsg.h"
@@ -287,21 +288,6 @@ api_call(struct api *a, const struct api_req *rq, struct api_resp *resp)
   return retrying(a, rq, resp, NULL, NULL, NULL);
 }
 
-cJSON *
-api_json(struct api *a, const struct api_req *rq, long *status, struct errmsg *err)
-{
-  struct api_resp r;
-  cJSON *root = NULL;
-
-  *status = api_call(a, rq, &r) == 0 ? r.status : 0;
-  if(*status == 200)
-    root = cJSON_ParseWithLength(r.body, r.len);
-  if(err)
-    errmsg_set(err, "%s", r.error[0] ? r.error : "-");
-  api_resp_free(&r);
-  return root;
-}
-
 struct to_file {
   int fd;
   size_t got, max;
@@ -364,4 +350,109 @@ api_stream(struct api *a, const struct api_req *rq, api_sink sink,
   sc.stop = stop;
   sc.cancel = a->cancel;
   return perform(a, rq, &sc);
+}
+
+/* ANTHROPIC_BASE_URL's host[:port], for a reader who must find it. */
+static void
+base_host(const char *url, char *buf, size_t cap)
+{
+  const char *p = strstr(url, "://");
+  size_t n;
+
+  p = p ? p + 3 : url;
+  n = strcspn(p, "/?#");
+  snprintf(buf, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
+}
+
+static const char *
+failure_hint(const struct api *a, const struct api_req *rq, long status)
+{
+  int env_key = rq->token && a->cfg->environment_key && !strcmp(rq->token, a->cfg->environment_key);
+  int env_path = !strncmp(rq->path, "/v1/environments/", 17);
+
+  switch(status) {
+  case 0:
+    return "check ANTHROPIC_BASE_URL and the network path (proxy, firewall) to it";
+  case 401:
+    return env_key ? "check ANTHROPIC_ENVIRONMENT_KEY (or ANTHROPIC_ENVIRONMENT_KEY_FILE): the "
+                     "control plane did not accept it"
+                   : "the work item's session token was refused";
+  case 403:
+    return env_key ? "check that ANTHROPIC_ENVIRONMENT_KEY belongs to ANTHROPIC_ENVIRONMENT_ID"
+                   : "the work item's session token may not do this";
+  case 404:
+    return env_path ? "check ANTHROPIC_ENVIRONMENT_ID: the control plane has no such environment "
+                      "for this key"
+                    : NULL;
+  default:
+    return NULL;
+  }
+}
+
+/* The API's own error type and message from an error body, if any. */
+static cJSON *
+api_error_of(const struct api_resp *r, const char **type, const char **msg)
+{
+  cJSON *root = r->status && r->len ? cJSON_ParseWithLength(r->body, r->len) : NULL;
+  const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
+
+  *type = json_str(err, "type");
+  *msg = json_str(err, "message");
+  return root;
+}
+
+void
+api_log_failure(const struct api *a, const struct api_req *rq, const struct api_resp *r,
+                const char *event)
+{
+  const char *type, *msg, *hint = failure_hint(a, rq, r->status);
+  cJSON *root = api_error_of(r, &type, &msg);
+  char host[256];
+
+  base_host(a->cfg->base_url, host, sizeof(host));
+  if(r->status == 0)
+    log_err(event, "host=%s method=%s path=%s error=%s hint=%s", host, rq->method, rq->path,
+            r->error[0] ? r->error : "no response", hint);
+  else
+    log_err(event, "host=%s method=%s path=%s status=%ld api_error_type=%s api_error=%s hint=%s",
+            host, rq->method, rq->path, r->status, type ? type : "-", msg ? msg : "-",
+            hint ? hint : "-");
+  cJSON_Delete(root);
+}
+
+/* The same facts as one message, for a caller that logs the failure in
+ * its own line. */
+static void
+api_explain(const struct api *a, const struct api_req *rq, const struct api_resp *r,
+            struct errmsg *e)
+{
+  const char *type, *msg, *hint = failure_hint(a, rq, r->status);
+  cJSON *root = api_error_of(r, &type, &msg);
+  char host[256];
+
+  base_host(a->cfg->base_url, host, sizeof(host));
+  if(r->status == 0)
+    errmsg_set(e, "%s (nothing answered at %s; %s)", r->error[0] ? r->error : "no response", host,
+               hint);
+  else
+    errmsg_set(e, "%s: %s (from %s%s%s)", type ? type : "error", msg ? msg : "-", host,
+               hint ? "; " : "", hint ? hint : "");
+  cJSON_Delete(root);
+}
+
+cJSON *
+api_json(struct api *a, const struct api_req *rq, long *status, struct errmsg *err)
+{
+  struct api_resp r;
+  cJSON *root = NULL;
+
+  *status = api_call(a, rq, &r) == 0 ? r.status : 0;
+  if(*status == 200)
+    root = cJSON_ParseWithLength(r.body, r.len);
+  if(err && *status != 200)
+    api_explain(a, rq, &r, err);
+  else if(err)
+    errmsg_set(err, "-");
+  api_resp_free(&r);
+  return root;
 }

@@ -81,6 +81,13 @@ long api_retry_after(const char *value);
  * Retry-After when longer, never over a minute. */
 long api_backoff_ms(int attempt, long retry_after_s);
 
+/* One log line (event) for a call that failed: the control plane's host,
+ * the status or the network error, the API's own error message, and a hint
+ * naming the setting to check (the key for a 401, the environment id for a
+ * 404 on it, the base URL when nothing answered).  Never a token. */
+void api_log_failure(const struct api *a, const struct api_req *rq, const struct api_resp *r,
+                     const char *event);
+
 /* Percent-encodes s for a query string or path segment; free() the result. */
 char *api_escape(struct api *a, const char *s);
 

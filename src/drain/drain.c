@@ -190,6 +190,7 @@ drain_run(const struct config *cfg)
   struct sigaction sa;
   struct api api;
   struct orphans orphans;
+  struct errmsg err;
   char path[PATH_MAX];
   int slot, failures = 0, rc = 0;
 
@@ -198,9 +199,8 @@ drain_run(const struct config *cfg)
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
-  if(!cfg->environment_id || !cfg->environment_key) {
-    log_err("drain_not_configured", "reason=%s",
-            "ANTHROPIC_ENVIRONMENT_ID and ANTHROPIC_ENVIRONMENT_KEY are required");
+  if(config_require(cfg, CONFIG_NEED_WORKER, &err) < 0) {
+    log_err("config_incomplete", "error=%s", err.text);
     return 1;
   }
   if(statedir_path(path, sizeof(path), cfg->state_dir, STATEDIR_RUN) < 0 || mkdir_p(path, 0700) < 0) {

@@ -75,7 +75,7 @@ beat(struct lease *l)
   rq.beta = API_BETA_WORK;
   rq.max_retries = 0;
   if(api_call(&l->api, &rq, &r) < 0) {
-    log_warn("heartbeat_failed", "error=%s", r.error);
+    api_log_failure(&l->api, &rq, &r, "heartbeat_failed");
     goto out;
   }
   if(r.status == 412) {
@@ -84,7 +84,7 @@ beat(struct lease *l)
     goto out;
   }
   if(r.status != 200) {
-    log_warn("heartbeat_failed", "status=%ld", r.status);
+    api_log_failure(&l->api, &rq, &r, "heartbeat_failed");
     if(!api_transient(r.status)) {
       set_state(l, LEASE_LOST, "fatal_status");
       rc = BEAT_ENDED;

@@ -112,11 +112,11 @@ queue_poll(struct api *a, struct work_item *item)
   rq.send_worker_id = 1;
   rq.max_retries = 2;
   if(api_call(a, &rq, &r) < 0) {
-    log_warn("poll_failed", "error=%s", r.error);
+    api_log_failure(a, &rq, &r, "poll_failed");
     goto out;
   }
   if(r.status != 200 && r.status != 204) {
-    log_err("poll_failed", "status=%ld", r.status);
+    api_log_failure(a, &rq, &r, "poll_failed");
     res = api_transient(r.status) ? POLL_ERROR : POLL_FATAL;
     goto out;
   }
@@ -161,8 +161,7 @@ work_action(struct api *a, const struct work_item *item, const char *action,
   rq.max_retries = 2;
   status = api_call(a, &rq, &r) == 0 ? r.status : 0;
   if(status != 200 && status != 409)
-    log_err("work_action_failed", "action=%s status=%ld error=%s", action, r.status,
-            r.error);
+    api_log_failure(a, &rq, &r, "work_action_failed");
   api_resp_free(&r);
   return status;
 }

@@ -40,6 +40,18 @@ exec_drain(const char *config_file, int argc, char **argv)
   return 1;
 }
 
+/* A configuration that cannot work: one log line with the reason (stderr,
+ * the web server's error log), a 503 for a CGI request, exit status 1. */
+static int
+refuse(const char *event, const struct errmsg *err)
+{
+  log_err(event, "error=%s", err->text);
+  if(getenv("GATEWAY_INTERFACE"))
+    printf("Status: 503 Service Unavailable\r\nContent-Type: application/json\r\n\r\n"
+           "{\"status\":503,\"message\":\"sandhook is misconfigured; see the server log\"}\n");
+  return 1;
+}
+
 static void
 usage(FILE *f)
 {
@@ -64,7 +76,7 @@ int
 main(int argc, char **argv)
 {
   const char *config_file = NULL;
-  int idle_exit = 0, replay_at = 0, nreplay = 0, i;
+  int fcgi = 0, idle_exit = 0, replay_at = 0, nreplay = 0, i;
   struct config cfg;
   struct responder r;
   struct errmsg err = ERRMSG_INIT;
@@ -106,24 +118,23 @@ main(int argc, char **argv)
     }
   }
   log_init(replay_at ? "replay" : "responder");
-  if(config_load(&cfg, config_file, &err) < 0) {
-    log_err("config_invalid", "error=%s", err.text);
-    if(getenv("GATEWAY_INTERFACE"))
-      printf("Status: 503 Service Unavailable\r\nContent-Type: application/json\r\n\r\n"
-             "{\"status\":503,\"message\":\"sandhook is misconfigured; see the server log\"}\n");
-    return 1;
-  }
+  if(config_load(&cfg, config_file, &err) < 0)
+    return refuse("config_invalid", &err);
   if(cfg.log_debug)
     log_set_level(LOG_DEBUG);
   if(replay_at)
     rc = replay_main(&cfg, nreplay, argv + replay_at);
-  else if(fcgi_adopt_systemd_socket() >= 0 && fcgi_is_listening_socket()) {
+  else if((fcgi = fcgi_adopt_systemd_socket() >= 0 && fcgi_is_listening_socket()) ||
+          getenv("GATEWAY_INTERFACE")) {
+    /* A responder that cannot verify or cannot drain would answer 202 to
+     * what it will never do: Anthropic would not retry, the session would
+     * wait.  It refuses to start instead (a CGI request gets a 503). */
+    if(config_require(&cfg, CONFIG_NEED_SIGNING | CONFIG_NEED_WORKER, &err) < 0) {
+      config_free(&cfg);
+      return refuse("config_incomplete", &err);
+    }
     responder_init(&r, &cfg);
-    rc = fcgi_serve(&r, idle_exit);
-  }
-  else if(getenv("GATEWAY_INTERFACE")) {
-    responder_init(&r, &cfg);
-    rc = cgi_serve(&r);
+    rc = fcgi ? fcgi_serve(&r, idle_exit) : cgi_serve(&r);
   }
   else {
     usage(stderr);

@@ -175,12 +175,17 @@ def run_started(session_id, msg_id=None):
     return body, sign(body, msg_id)
 
 
+# Each test process names its gated commands apart, so two suites on one
+# machine (a developer's and CI's) never let each other's go.
+_RUN = "%x%s" % (os.getpid(), os.urandom(2).hex())
+
+
 def gated(tag, text):
     """A bash command that runs until the test lets it go (release(tag)),
     then prints text: a session that cannot finish before the test says so,
     so "answered before the session ran" is a state, not a race."""
-    return ("(exec -a %s sleep infinity &); while [ ! -e /tmp/go ]; do sleep 0.05; done; echo %s"
-            % (tag, text))
+    return ("(exec -a %s_%s sleep infinity &); while [ ! -e /tmp/go ]; do sleep 0.05; done; echo %s"
+            % (tag, _RUN, text))
 
 
 def once(tag):
@@ -194,7 +199,8 @@ def tagged(tag):
     """The pid of the process a gated command named tag, or None.  Its
     argv[0] is the tag, matched whole: "cgi_gate" must not find another
     test's "fcgi_gate"."""
-    p = subprocess.run(["pgrep", "-f", "^%s( |$)" % tag], capture_output=True, text=True).stdout.split()
+    p = subprocess.run(["pgrep", "-f", "^%s_%s( |$)" % (tag, _RUN)], capture_output=True,
+                       text=True).stdout.split()
     return p[0] if p else None
 
 
