@@ -4,6 +4,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -32,6 +33,10 @@ static const struct setting settings[] = {
   { "ANTHROPIC_BASE_URL", K_STR, OFF(base_url), 0, 0 },
   { "SANDHOOK_STATE_DIR", K_STR, OFF(state_dir), 0, 0 },
   { "SANDHOOK_LOG_FILE", K_STR, OFF(log_file), 0, 0 },
+  { "SANDHOOK_LOG", K_STR, OFF(log_dest), 0, 0 },
+  { "SANDHOOK_LOG_FORMAT", K_STR, OFF(log_format), 0, 0 },
+  { "SANDHOOK_SYSLOG_SOCKET", K_STR, OFF(syslog_socket), 0, 0 },
+  { "ANTHROPIC_LOG", K_STR, OFF(anthropic_log), 0, 0 },
   { "SANDHOOK_MAX_BODY", K_SIZE, OFF(max_body), 64, 64L << 20 },
   { "SANDHOOK_MAX_SESSIONS", K_INT, OFF(max_sessions), 1, 256 },
   { "SANDHOOK_IDLE_TIMEOUT_MS", K_LONG, OFF(idle_timeout_ms), 0, 86400000L },
@@ -94,6 +99,11 @@ find_setting(const char *name, size_t len, int *is_file)
   size_t i;
 
   *is_file = 0;
+  /* A setting whose own name ends in _FILE (SANDHOOK_LOG_FILE) is that
+   * setting, not a secret-file pointer. */
+  for(i = 0; i < N_ELEMENTS(settings); i++)
+    if(strlen(settings[i].name) == len && !memcmp(settings[i].name, name, len))
+      return &settings[i];
   if(len > 5 && !memcmp(name + len - 5, "_FILE", 5)) {
     len -= 5;
     *is_file = 1;
@@ -303,7 +313,7 @@ load_file(struct config *cfg, const char *path, int required, struct errmsg *err
 /* Variables of these prefixes that are someone else's: the SDK's and the
  * ant CLI's, and the one that names our config file. */
 static const char *const foreign[] = {
-  "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_LOG", "ANTHROPIC_MODEL",
+  "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_MODEL",
   "ANTHROPIC_WORK_ID", "ANTHROPIC_SESSION_ID", "ANTHROPIC_WORK_SECRET", "SANDHOOK_CONFIG",
 };
 
@@ -433,6 +443,21 @@ default_str(char **field, const char *value)
   return *field ? 0 : -1;
 }
 
+/* 0 when v is unset or one of the NULL-terminated choices, else -1. */
+static int
+one_of(const char *v, ...)
+{
+  va_list ap;
+  const char *c;
+  int found = !v;
+
+  va_start(ap, v);
+  while(!found && (c = va_arg(ap, const char *)))
+    found = !strcmp(v, c);
+  va_end(ap);
+  return found ? 0 : -1;
+}
+
 int
 config_load(struct config *cfg, const char *file, struct errmsg *err)
 {
@@ -478,6 +503,19 @@ config_load(struct config *cfg, const char *file, struct errmsg *err)
     errmsg_set(err, "SANDHOOK_STATE_DIR must be an absolute path");
     goto fail;
   }
+  cfg->log_file_named = cfg->log_file != NULL;
+  if(one_of(cfg->log_dest, "stderr", "file", "syslog", NULL) < 0) {
+    errmsg_set(err, "SANDHOOK_LOG must be stderr, file or syslog");
+    goto fail;
+  }
+  if(one_of(cfg->log_format, "logfmt", "json", NULL) < 0) {
+    errmsg_set(err, "SANDHOOK_LOG_FORMAT must be logfmt or json");
+    goto fail;
+  }
+  if(one_of(cfg->anthropic_log, "debug", "info", "warn", "error", "off", NULL) < 0) {
+    errmsg_set(err, "ANTHROPIC_LOG must be debug, info, warn, error or off");
+    goto fail;
+  }
   if(!cfg->log_file) {
     snprintf(logpath, sizeof(logpath), "%s/sandhook.log", cfg->state_dir);
     if(default_str(&cfg->log_file, logpath) < 0)
@@ -511,6 +549,10 @@ config_free(struct config *cfg)
   free(cfg->base_url);
   free(cfg->state_dir);
   free(cfg->log_file);
+  free(cfg->log_dest);
+  free(cfg->log_format);
+  free(cfg->syslog_socket);
+  free(cfg->anthropic_log);
   free(cfg->jail_network);
   free(cfg->memory_sync_deletions);
   free(cfg->capture_dir);

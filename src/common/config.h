@@ -23,6 +23,11 @@ struct config {
   char *base_url;
   char *state_dir;
   char *log_file;                 /* drainer log; default STATE/sandhook.log */
+  int log_file_named;             /* SANDHOOK_LOG_FILE was set: the front logs there too */
+  char *log_dest;                 /* SANDHOOK_LOG: stderr, file or syslog (NULL: by part) */
+  char *log_format;               /* logfmt (NULL) or json */
+  char *syslog_socket;            /* default /dev/log */
+  char *anthropic_log;            /* the SDK's ANTHROPIC_LOG level, or NULL */
   size_t max_body;
   int max_sessions;
   long idle_timeout_ms;           /* end_turn idle before the run ends */

@@ -1,5 +1,11 @@
 #include "common/log.h"
+#include "common/config.h"
 #include "common/strbuf.h"
+#include "common/utf8.h"
+
+#include <cjson/cJSON.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,6 +19,8 @@
 #include <unistd.h>
 
 static int log_fd = STDERR_FILENO;
+static int log_json;
+static int syslog_fd = -1;
 static const char *log_component = "sandhook";
 static char cur_work[128];
 static char cur_session[128];
@@ -48,6 +56,60 @@ log_to_file(const char *path)
   close(fd);
   log_fd = STDERR_FILENO;
   return 0;
+}
+
+void
+log_set_json(int on)
+{
+  log_json = on;
+}
+
+/* A datagram socket connected to the syslog daemon's. */
+static int
+open_syslog(const char *path)
+{
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  int fd;
+
+  if(strlen(path) >= sizeof(sa.sun_path)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  strcpy(sa.sun_path, path);
+  fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if(fd < 0)
+    return -1;
+  if(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    int e = errno;
+
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+int
+log_setup(const struct config *cfg, int detached)
+{
+  static const char *const levels[] = { "debug", "info", "warn", "error", "off" };
+  const char *dest = cfg->log_dest;
+  size_t i;
+
+  log_min = LOG_INFO;
+  for(i = 0; cfg->anthropic_log && i < sizeof(levels) / sizeof(levels[0]); i++)
+    if(!strcmp(cfg->anthropic_log, levels[i]))
+      log_min = (enum log_level)i;
+  if(cfg->log_debug)
+    log_min = LOG_DEBUG;
+  log_json = cfg->log_format && !strcmp(cfg->log_format, "json");
+  if(!dest)
+    dest = detached || cfg->log_file_named ? "file" : "stderr";
+  if(!strcmp(dest, "syslog")) {
+    syslog_fd = open_syslog(cfg->syslog_socket ? cfg->syslog_socket : "/dev/log");
+    return syslog_fd < 0 ? -1 : 0;
+  }
+  return strcmp(dest, "file") ? 0 : log_to_file(cfg->log_file);
 }
 
 void
@@ -191,6 +253,96 @@ format_fields(struct strbuf *sb, const char *fmt, va_list ap)
   }
 }
 
+/* One logfmt value as put_value wrote it, back to its text; returns where
+ * the next field starts. */
+static const char *
+take_value(const char *p, struct strbuf *v)
+{
+  if(*p != '"') {
+    size_t n = strcspn(p, " \n");
+
+    sb_append(v, p, n);
+    return p + n;
+  }
+  for(p++; *p && *p != '"'; p++) {
+    if(*p != '\\' || !p[1]) {
+      sb_append(v, p, 1);
+      continue;
+    }
+    p++;
+    if(*p == 'n')
+      sb_append(v, "\n", 1);
+    else if(*p == 'x' && p[1] && p[2]) {
+      char hex[3] = { p[1], p[2], 0 }, c = (char)strtol(hex, NULL, 16);
+
+      sb_append(v, &c, 1);
+      p += 2;
+    }
+    else
+      sb_append(v, p, 1);
+  }
+  return *p ? p + 1 : p;
+}
+
+/* The same fields as one JSON object: the logger wrote the line, so it
+ * parses back field by field. */
+static char *
+to_json(const char *line)
+{
+  cJSON *o = cJSON_CreateObject();
+  const char *p = line;
+  char *text = NULL;
+
+  while(o && *p && *p != '\n') {
+    const char *eq = strchr(p, '=');
+    struct strbuf key = STRBUF_INIT, val = STRBUF_INIT;
+    char *clean;
+
+    if(!eq)
+      break;
+    sb_append(&key, p, (size_t)(eq - p));
+    p = take_value(eq + 1, &val);
+    clean = val.data ? utf8_clean(val.data, val.len, NULL) : strdup("");
+    if(!key.failed && !val.failed && clean) {
+      if(!strcmp(key.data, "pid"))
+        cJSON_AddNumberToObject(o, key.data, atof(clean));
+      else
+        cJSON_AddStringToObject(o, key.data, clean);
+    }
+    free(clean);
+    sb_release(&key);
+    sb_release(&val);
+    while(*p == ' ')
+      p++;
+  }
+  if(o)
+    text = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return text;
+}
+
+/* One line out, whole: one write (or one datagram), so lines of several
+ * processes sharing a file or the error log never interleave. */
+static void
+emit(enum log_level lvl, const char *line, size_t len)
+{
+  if(syslog_fd >= 0) {
+    static const int pri[] = { 7, 6, 4, 3 };      /* debug, info, warning, err */
+    struct strbuf d = STRBUF_INIT;
+
+    /* facility daemon (3); the line without its newline */
+    sb_printf(&d, "<%d>sandhook[%d]: ", 3 * 8 + pri[lvl], (int)getpid());
+    sb_append(&d, line, len - 1);
+    if(!d.failed && send(syslog_fd, d.data, d.len, MSG_NOSIGNAL) == (ssize_t)d.len) {
+      sb_release(&d);
+      return;
+    }
+    sb_release(&d);
+  }
+  while(write(log_fd, line, len) < 0 && errno == EINTR)
+    ;
+}
+
 void
 log_event(enum log_level lvl, const char *event, const char *fmt, ...)
 {
@@ -226,10 +378,17 @@ log_event(enum log_level lvl, const char *event, const char *fmt, ...)
     va_end(ap);
   }
   sb_append(&sb, "\n", 1);
-  /* One write per line keeps lines whole when several processes share the
-   * web server's error log. */
+  if(!sb.failed && log_json) {
+    char *json = to_json(sb.data);
+
+    if(json) {
+      sb.len = 0;
+      sb_append(&sb, json, strlen(json));
+      sb_append(&sb, "\n", 1);
+      free(json);
+    }
+  }
   if(!sb.failed)
-    while(write(log_fd, sb.data, sb.len) < 0 && errno == EINTR)
-      ;
+    emit(lvl, sb.data, sb.len);
   sb_release(&sb);
 }

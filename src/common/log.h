@@ -7,16 +7,30 @@
  * Callers never quote either: each conversion in fmt is one value, and the
  * logger writes it bare when it is a plain token, else in double quotes
  * with '"' and '\\' escaped, control bytes escaped always, so no value,
- * whoever chose it, can end its field, add one or start a line. */
+ * whoever chose it, can end its field, add one or start a line.
+ *
+ * With SANDHOOK_LOG_FORMAT=json each line is one JSON object instead (the
+ * same fields; pid a number, every other value a string), for shippers. */
 #ifndef SANDHOOK_LOG_H
 #define SANDHOOK_LOG_H
 
 #include <stdarg.h>
 
-enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
+
+struct config;
 
 void log_init(const char *component);
 int log_to_file(const char *path);
+
+/* From the settings: the level (ANTHROPIC_LOG, or SANDHOOK_DEBUG=1 for
+ * debug), the format, and where lines go: SANDHOOK_LOG=syslog to the
+ * syslog socket; SANDHOOK_LOG=file, or SANDHOOK_LOG_FILE named, to that
+ * file; else a detached part (the drainer after a webhook) to the log file
+ * and a part run by the web server or a terminal to stderr.  -1 (errno)
+ * when the file or the socket cannot be opened; lines then stay on stderr. */
+int log_setup(const struct config *cfg, int detached);
+void log_set_json(int on);
 void log_ids(const char *work_id, const char *session_id);
 void log_set_level(enum log_level min);
 

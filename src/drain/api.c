@@ -267,7 +267,14 @@ retrying(struct api *a, const struct api_req *rq, struct api_resp *resp, api_sin
     api_resp_free(resp);
     resp->status = 0;
     resp->error[0] = '\0';
-    rc = perform(a, rq, &sc);
+    {
+      long long t0 = now_ms();
+
+      rc = perform(a, rq, &sc);
+      log_debug("api_call", "method=%s path=%s status=%ld duration_ms=%lld attempt=%d error=%s",
+                rq->method, rq->path, resp->status, now_ms() - t0, attempt + 1,
+                resp->error[0] ? resp->error : "-");
+    }
     if(rc == 0 && !api_transient(resp->status))
       return 0;
     if(attempt >= rq->max_retries || (a->cancel && *a->cancel))
@@ -389,35 +396,43 @@ failure_hint(const struct api *a, const struct api_req *rq, long status)
   }
 }
 
-/* The API's own error type and message from an error body, if any. */
-static cJSON *
-api_error_of(const struct api_resp *r, const char **type, const char **msg)
-{
-  cJSON *root = r->status && r->len ? cJSON_ParseWithLength(r->body, r->len) : NULL;
-  const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
+/* What is known of a failed call: the host, the API's own error type and
+ * message from its body, the setting to check. */
+struct failure {
+  char host[256];
+  const char *type, *msg, *hint;
+  cJSON *root;                  /* holds type and msg */
+};
 
-  *type = json_str(err, "type");
-  *msg = json_str(err, "message");
-  return root;
+static void
+failure_of(const struct api *a, const struct api_req *rq, const struct api_resp *r,
+           struct failure *f)
+{
+  const cJSON *err;
+
+  base_host(a->cfg->base_url, f->host, sizeof(f->host));
+  f->hint = failure_hint(a, rq, r->status);
+  f->root = r->status && r->len ? cJSON_ParseWithLength(r->body, r->len) : NULL;
+  err = cJSON_GetObjectItemCaseSensitive(f->root, "error");
+  f->type = json_str(err, "type");
+  f->msg = json_str(err, "message");
 }
 
 void
 api_log_failure(const struct api *a, const struct api_req *rq, const struct api_resp *r,
                 const char *event)
 {
-  const char *type, *msg, *hint = failure_hint(a, rq, r->status);
-  cJSON *root = api_error_of(r, &type, &msg);
-  char host[256];
+  struct failure f;
 
-  base_host(a->cfg->base_url, host, sizeof(host));
+  failure_of(a, rq, r, &f);
   if(r->status == 0)
-    log_err(event, "host=%s method=%s path=%s error=%s hint=%s", host, rq->method, rq->path,
-            r->error[0] ? r->error : "no response", hint);
+    log_err(event, "host=%s method=%s path=%s error=%s hint=%s", f.host, rq->method, rq->path,
+            r->error[0] ? r->error : "no response", f.hint);
   else
     log_err(event, "host=%s method=%s path=%s status=%ld api_error_type=%s api_error=%s hint=%s",
-            host, rq->method, rq->path, r->status, type ? type : "-", msg ? msg : "-",
-            hint ? hint : "-");
-  cJSON_Delete(root);
+            f.host, rq->method, rq->path, r->status, f.type ? f.type : "-", f.msg ? f.msg : "-",
+            f.hint ? f.hint : "-");
+  cJSON_Delete(f.root);
 }
 
 /* The same facts as one message, for a caller that logs the failure in
@@ -426,18 +441,16 @@ static void
 api_explain(const struct api *a, const struct api_req *rq, const struct api_resp *r,
             struct errmsg *e)
 {
-  const char *type, *msg, *hint = failure_hint(a, rq, r->status);
-  cJSON *root = api_error_of(r, &type, &msg);
-  char host[256];
+  struct failure f;
 
-  base_host(a->cfg->base_url, host, sizeof(host));
+  failure_of(a, rq, r, &f);
   if(r->status == 0)
-    errmsg_set(e, "%s (nothing answered at %s; %s)", r->error[0] ? r->error : "no response", host,
-               hint);
+    errmsg_set(e, "%s (nothing answered at %s; %s)", r->error[0] ? r->error : "no response",
+               f.host, f.hint);
   else
-    errmsg_set(e, "%s: %s (from %s%s%s)", type ? type : "error", msg ? msg : "-", host,
-               hint ? "; " : "", hint ? hint : "");
-  cJSON_Delete(root);
+    errmsg_set(e, "%s: %s (from %s%s%s)", f.type ? f.type : "error", f.msg ? f.msg : "-", f.host,
+               f.hint ? "; " : "", f.hint ? f.hint : "");
+  cJSON_Delete(f.root);
 }
 
 cJSON *

@@ -2,6 +2,8 @@
 #include "drain/api.h"
 #include "common/fsutil.h"
 #include "drain/lease.h"
+#include "common/clock.h"
+#include "common/proctitle.h"
 #include "common/log.h"
 #include "common/statedir.h"
 #include "drain/queue.h"
@@ -152,8 +154,10 @@ handle_item(const struct config *cfg, struct api *api, struct work_item *item, i
 {
   struct lease lease;
   enum session_end end;
+  long long started = now_ms();
 
   log_ids(item->id, item->data_id);
+  proctitle_set("sandhook: drain %s", item->data_id);
   log_info("work_claimed", "type=%s has_sessions_token=%s", item->data_type,
            item->sessions_token ? "true" : "false");
   if(queue_ack(api, item) < 0) {
@@ -179,8 +183,9 @@ handle_item(const struct config *cfg, struct api *api, struct work_item *item, i
   claim_record(slot, NULL, 0);
   if(end != SESSION_LOST)
     queue_stop(api, item);
-  log_info("work_finished", "outcome=%s",
-           end == SESSION_DONE ? "done" : end == SESSION_LOST ? "lease_lost" : "terminated");
+  log_info("work_finished", "outcome=%s duration_ms=%lld",
+           end == SESSION_DONE ? "done" : end == SESSION_LOST ? "lease_lost" : "terminated",
+           now_ms() - started);
   return end == SESSION_TERM ? ITEM_EXIT : ITEM_NEXT;
 }
 
@@ -239,6 +244,7 @@ drain_run(const struct config *cfg)
         }
         work_item_clear(&item);
         log_ids(NULL, NULL);
+        proctitle_set("sandhook: drain polling");
         continue;
       }
       if(pr == POLL_FATAL) {

@@ -3,6 +3,7 @@
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/ids.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/protocol.h"
 #include "common/spawn.h"
@@ -96,6 +97,7 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
      !cJSON_AddNumberToObject(setup, "gid", cfg->jail_gid) ||
      !cJSON_AddBoolToObject(setup, "host_network", cfg->jail_network_host) ||
      !cJSON_AddStringToObject(setup, "limits", lim) ||
+     !cJSON_AddBoolToObject(setup, "log_json", cfg->log_format && !strcmp(cfg->log_format, "json")) ||
      !(text = cJSON_PrintUnformatted(setup))) {
     errno = ENOMEM;
     goto fail;
@@ -201,14 +203,17 @@ enum jail_rc
 jail_request(struct jail *j, cJSON *req, int fd, long wall_ms, int (*abort_fn)(void *),
         void *ctx, cJSON **result)
 {
-  long long deadline = now_ms() + wall_ms;
+  long long started = now_ms(), deadline = started + wall_ms;
   char *text = req ? cJSON_PrintUnformatted(req) : NULL, *reply;
+  long op = json_long(cJSON_GetObjectItemCaseSensitive(req, "op"), 0, JAIL_OP_END, 0);
   size_t len;
   int rc;
 
   *result = NULL;
   if(!text || j->fd < 0)
     goto fail;
+  log_debug("jail_frame", "op=%s bytes=%zu passes_fd=%s", jail_op_name((enum jail_op)op),
+            strlen(text), fd >= 0 ? "true" : "false");
   rc = send_frame_fd(j->fd, text, strlen(text), fd);
   free(text);
   text = NULL;
@@ -236,6 +241,8 @@ jail_request(struct jail *j, cJSON *req, int fd, long wall_ms, int (*abort_fn)(v
   free(reply);
   if(!*result)
     goto fail;
+  log_debug("jail_reply", "op=%s bytes=%zu duration_ms=%lld", jail_op_name((enum jail_op)op), len,
+            now_ms() - started);
   return JAIL_OK;
 fail:
   free(text);

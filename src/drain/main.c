@@ -6,6 +6,7 @@
 #include "common/config.h"
 #include "common/errmsg.h"
 #include "common/log.h"
+#include "common/proctitle.h"
 #include "drain/drain.h"
 
 #include <errno.h>
@@ -48,13 +49,15 @@ main(int argc, char **argv)
       return 2;
     }
   }
+  proctitle_init(argc, argv);
   log_init("drainer");
   if(config_load(&cfg, config_file, &err) < 0) {
     log_err("config_invalid", "error=%s", err.text);
     return 1;
   }
-  if(cfg.log_debug)
-    log_set_level(LOG_DEBUG);
+  if(log_setup(&cfg, after_response) < 0)
+    log_warn("log_unavailable", "error=%s hint=%s", strerror(errno),
+             "check SANDHOOK_LOG, SANDHOOK_LOG_FILE and SANDHOOK_SYSLOG_SOCKET; logging to stderr");
   if(after_response) {
     char c;
 
@@ -62,6 +65,7 @@ main(int argc, char **argv)
       ;
     close(3);
   }
+  proctitle_set("sandhook: drain polling");
   rc = drain_run(&cfg);
   config_free(&cfg);
   return rc;

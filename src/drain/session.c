@@ -5,6 +5,7 @@
 #include "drain/skills.h"
 #include "drain/jail_client.h"
 #include "common/clock.h"
+#include "common/proctitle.h"
 #include "common/log.h"
 #include "drain/sse.h"
 #include "drain/strset.h"
@@ -64,6 +65,8 @@ struct session {
   cJSON *skills;                      /* directories installed, to remove */
   struct memory *mem;                 /* the memory stores, if any */
   int clean;                          /* the stream ended by itself */
+  const char *running;                /* the tool in flight, for the title */
+  long long running_since;
 
   pthread_t stream;
   int stream_started;
@@ -423,6 +426,10 @@ should_abort(void *p)
 {
   struct session *s = p;
 
+  /* Polled every 100 ms while a call runs: the title keeps its age. */
+  if(s->running)
+    proctitle_set("sandhook: drain %s %s %llds", s->sid, s->running,
+                  (now_ms() - s->running_since) / 1000);
   return *s->term || lease_state(s->lease) != LEASE_HELD;
 }
 
@@ -541,6 +548,7 @@ static void
 run_call(struct session *s, struct call *c)
 {
   long timeout = call_timeout_ms(s, c);
+  long long started = now_ms();
   enum jail_rc rc;
   cJSON *res = NULL;
 
@@ -552,7 +560,11 @@ run_call(struct session *s, struct call *c)
   }
   /* The jail enforces the tool's own timeout; the wall clock here catches a
    * jail that stopped answering. */
+  s->running = c->name;
+  s->running_since = started;
   rc = jail_call(&s->jail, c->name, c->input, timeout, timeout + 30000, should_abort, s, &res);
+  s->running = NULL;
+  proctitle_set("sandhook: drain %s waiting", s->sid);
   if(rc != JAIL_OK)
     jail_down(s);
   if(rc == JAIL_ABORTED) {
@@ -575,8 +587,19 @@ run_call(struct session *s, struct call *c)
   if(rc == JAIL_FAILED)
     res = error_result("%s: the sandbox stopped responding", c->name);
   c->result = res;
-  log_info("tool_done", "tool_use_id=%s tool=%s is_error=%s", c->id, c->name,
-           json_true(res, "is_error") ? "true" : "false");
+  {
+    int failed = json_true(res, "is_error");
+    const char *reason = rc == JAIL_FAILED ? "sandbox_failed" : json_str(res, "reason");
+    long exit_code = json_long(cJSON_GetObjectItemCaseSensitive(res, "exit_code"), -1, 255, -1);
+
+    if(failed)
+      log_info("tool_done", "tool_use_id=%s tool=%s is_error=true duration_ms=%lld reason=%s "
+               "exit_code=%ld", c->id, c->name, now_ms() - started, reason ? reason : "tool_error",
+               exit_code);
+    else
+      log_info("tool_done", "tool_use_id=%s tool=%s is_error=false duration_ms=%lld", c->id,
+               c->name, now_ms() - started);
+  }
   post_result(s, c);
 }
 

@@ -120,8 +120,9 @@ main(int argc, char **argv)
   log_init(replay_at ? "replay" : "responder");
   if(config_load(&cfg, config_file, &err) < 0)
     return refuse("config_invalid", &err);
-  if(cfg.log_debug)
-    log_set_level(LOG_DEBUG);
+  if(log_setup(&cfg, 0) < 0)
+    log_warn("log_unavailable", "error=%s hint=%s", strerror(errno),
+             "check SANDHOOK_LOG, SANDHOOK_LOG_FILE and SANDHOOK_SYSLOG_SOCKET; logging to stderr");
   if(replay_at)
     rc = replay_main(&cfg, nreplay, argv + replay_at);
   else if((fcgi = fcgi_adopt_systemd_socket() >= 0 && fcgi_is_listening_socket()) ||

@@ -86,8 +86,9 @@ wake_drainer(const struct config *cfg)
     /* The intermediate child exits as soon as the drainer runs (or failed
      * to), so the drainer is nobody's child and the front never reaps it;
      * its exit status is the drainer's errno, 0 when it runs.  The
-     * drainer's stderr is its log: a CGI gateway waits until every copy of
-     * its own stdout and stderr is closed. */
+     * drainer's stderr is the log file, whatever SANDHOOK_LOG says (the
+     * jail helper's own lines land there): a CGI gateway waits until every
+     * copy of its own stdout and stderr is closed. */
     sp.in = sp.out = SPAWN_NULL;
     sp.pass_fd = release[0];
     sp.new_session = 1;

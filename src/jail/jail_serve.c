@@ -68,7 +68,7 @@ error_reply(const char *why)
 static cJSON *
 op_tool(struct tool_ctx *tctx, const cJSON *req, int fd)
 {
-  struct tool_result res = { 0, NULL };
+  struct tool_result res = { 0, NULL, NULL, -1 };
   const cJSON *tool = cJSON_GetObjectItemCaseSensitive(req, "tool");
   const cJSON *tmo = cJSON_GetObjectItemCaseSensitive(req, "timeout_ms");
   cJSON *out;
@@ -88,6 +88,10 @@ op_tool(struct tool_ctx *tctx, const cJSON *req, int fd)
   }
   cJSON_AddBoolToObject(out, "is_error", res.is_error);
   cJSON_AddItemToObject(out, "content", res.content);
+  if(res.reason)
+    cJSON_AddStringToObject(out, "reason", res.reason);
+  if(res.exit_code >= 0)
+    cJSON_AddNumberToObject(out, "exit_code", res.exit_code);
   return out;
 }
 

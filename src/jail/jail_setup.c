@@ -659,6 +659,7 @@ read_setup(struct setup *su)
   su->uid = (unsigned)json_long(cJSON_GetObjectItemCaseSensitive(req, "uid"), 0, 0x7fffffffL, 0);
   su->gid = (unsigned)json_long(cJSON_GetObjectItemCaseSensitive(req, "gid"), 0, 0x7fffffffL, 0);
   su->host_net = json_true(req, "host_network");
+  log_set_json(json_true(req, "log_json"));
   lim = json_str(req, "limits");
   if(!lim || limits_parse(lim, &jail_lim) < 0)
     die("setup: bad limits");

@@ -205,14 +205,15 @@ def tagged(tag):
 
 
 def procs_of(state, prog):
-    """This state's processes named prog (argv[0]'s last component) whose
-    stderr is its drainer log (drainers, jails), each with its parent's pid."""
+    """This state's processes of program prog (their comm: the drainer
+    retitles its command line) whose stderr is its drainer log (drainers,
+    jails), each with its parent's pid."""
     log = os.path.join(state, "sandhook.log")
     found = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            argv0 = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")[0]
-            if os.path.basename(argv0) == prog and os.readlink("/proc/%s/fd/2" % pid) == log:
+            comm = open("/proc/%s/comm" % pid, "rb").read().rstrip(b"\n")
+            if comm == prog[:15] and os.readlink("/proc/%s/fd/2" % pid) == log:
                 found[pid] = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
         except (OSError, IndexError):
             continue

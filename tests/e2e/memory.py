@@ -14,8 +14,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Checks, Scenario, cgi, final_checks, need_root, run_started, wait_for,
-                     write_config)
+from harness import (Checks, Scenario, cgi, final_checks, jail_procs, need_root, run_started,
+                     wait_for, write_config)
 
 need_root()
 t = Checks()
@@ -153,20 +153,7 @@ with Scenario() as sc:
 
     def our_jail():
         """The jail's outer process, the one the drainer kills."""
-        procs = {}
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                cmd = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
-                ppid = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()[1]
-            except (OSError, IndexError):
-                continue
-            # Its setup came over the channel; stderr is this state's log.
-            try:
-                log = os.readlink("/proc/%s/fd/2" % pid)
-            except OSError:
-                continue
-            if cmd[0].endswith(b"sandhook-jail") and log == os.path.join(state, "sandhook.log"):
-                procs[pid] = ppid
+        procs = jail_procs(state)
         return next((int(p) for p, pp in procs.items() if pp not in procs), None)
 
     wait_for(lambda: len(fake.state(sid4)["results"]) == 1, 30, 0.1, "the link")

@@ -13,7 +13,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   struct bash_output o = { 0 };
-  struct tool_result res = { 0, NULL };
+  struct tool_result res = { 0, NULL, NULL, -1 };
   size_t off = 0, step;
   int status = 0, done = 0;
   const cJSON *text;

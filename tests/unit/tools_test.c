@@ -19,7 +19,7 @@ static char wd[128];
 static char *
 run(const char *tool, const char *json, int *is_error)
 {
-  struct tool_result res = { 0, NULL };
+  struct tool_result res = { 0, NULL, NULL, -1 };
   cJSON *in = cJSON_Parse(json);
   cJSON *blk;
   char *out;

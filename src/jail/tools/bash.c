@@ -180,8 +180,12 @@ tool_bash(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
       tool_text(res, 1, "bash: bash session terminated");
     else
       tool_text(res, 1, "bash: %s", strerror(errno));
+    res->reason = rc == RUN_TIMEOUT ? "timeout" : rc == RUN_DIED ? "terminated" : "error";
     free(o.data);
     return;
   }
   bash_output_result(&o, code, res);
+  res->exit_code = code;
+  if(code != 0)
+    res->reason = "exit_code";
 }

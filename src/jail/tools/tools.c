@@ -62,6 +62,8 @@ tool_run(struct tool_ctx *ctx, const char *name, const cJSON *input,
 
   res->is_error = 0;
   res->content = NULL;
+  res->reason = NULL;
+  res->exit_code = -1;
   if(t == TOOL_NONE)
     return -1;
   table[t](ctx, cJSON_IsObject(input) ? input : NULL, res);

@@ -61,6 +61,10 @@ struct tool_ctx {
 struct tool_result {
   int is_error;
   cJSON *content;
+  /* For the log, never sent to Anthropic: why a call failed ("timeout",
+   * "terminated", "exit_code"; NULL: the text says) and bash's status. */
+  const char *reason;
+  int exit_code;              /* -1: none */
 };
 
 int tool_ctx_init(struct tool_ctx *ctx, const char *workdir, long default_timeout_ms);

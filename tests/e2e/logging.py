@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Logs that reach someone.  SANDHOOK_LOG_FILE is a setting like any other
+(not a secret-file pointer) and the front's lines join the drainer's there;
+SANDHOOK_LOG_FORMAT=json gives one JSON object per line; SANDHOOK_LOG=syslog
+sends them to the syslog socket; ANTHROPIC_LOG (the SDK's) sets the level,
+debug showing each API call and each frame to the jail; tool_done and
+work_finished carry duration_ms, and a failed call its reason; the
+drainer's process title says what it is doing.
+"""
+import json
+import os
+import socket
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (ENV_KEY, SIGNING_KEY, Checks, Scenario, cgi, gated, need_root,  # noqa: E402
+                     release, run_started, sanitizer_clean, tagged, until, wait_for, write_config)
+
+need_root()
+
+
+def served(fake, sid):
+    return all(w["state"] == "stopped" for w in fake.work() if w["data"]["id"] == sid) and \
+        fake.state(sid)["results"]
+
+
+def main():
+    t = Checks()
+    with Scenario() as sc:
+        fake = sc.fake
+        logfile = os.path.join(sc.tmp, "all.log")
+        cfg, state = write_config(sc.tmp, fake.url, SANDHOOK_LOG_FILE=logfile,
+                                  SANDHOOK_LOG_FORMAT="json", SANDHOOK_TOOL_TIMEOUT_MS=1500)
+        sid = fake.session([{"tool": "bash", "input": {"command": gated("title", "held")}},
+                            {"tool": "bash", "input": {"command": "sh -c 'exit 3'"}},
+                            {"tool": "bash", "input": {"command": "sleep 30"}}])["session_id"]
+        body, hdrs = run_started(sid)
+        status, _, _, _, err = cgi(cfg, body, hdrs)
+        t.ok(status == 202 and "config_invalid" not in err,
+             "SANDHOOK_LOG_FILE in the config file is taken (it is not a secret-file pointer)", err)
+        t.ok("event=" not in err, "the front's lines go to SANDHOOK_LOG_FILE, not stderr", err)
+
+        wait_for(lambda: tagged("title"), 60, 0.1, "the gated call")
+        drainers = procs_of_file(logfile)
+        title = ""
+        if drainers:
+            pid = next(iter(drainers))
+            until(lambda: b" 1s" in cmdline(pid) or b" 2s" in cmdline(pid), 10, 0.1)
+            title = cmdline(pid).decode(errors="replace")
+        t.ok(title.startswith("sandhook: drain %s bash " % sid) and title.endswith("s"),
+             "the drainer's title says what it does: %r" % title)
+        release("title")
+        wait_for(lambda: served(fake, sid) and len(fake.state(sid)["results"]) == 3, 90, 0.2,
+                 "the session")
+        wait_for(lambda: '"work_finished"' in read(logfile), 30, 0.1, "work_finished")
+
+        lines = read(logfile).splitlines()
+        parsed = []
+        for ln in lines:
+            try:
+                parsed.append(json.loads(ln))
+            except ValueError:
+                parsed.append(None)
+        t.ok(lines and all(isinstance(p, dict) for p in parsed),
+             "SANDHOOK_LOG_FORMAT=json: each of the %d lines is one JSON object" % len(lines),
+             [ln for ln, p in zip(lines, parsed) if not isinstance(p, dict)][:3])
+        ev = [p for p in parsed if isinstance(p, dict)]
+        comps = {p.get("component") for p in ev}
+        t.ok({"responder", "drainer"} <= comps, "front and drainer share the file (%s)" % sorted(comps))
+        done = [p for p in ev if p.get("event") == "tool_done"]
+        t.ok(len(done) == 3 and all(p.get("duration_ms", "").isdigit() for p in done) and
+             all(p.get("session_id") == sid for p in done),
+             "tool_done carries duration_ms and the ids", done)
+        by = {p.get("reason"): p for p in done}
+        t.ok(by.get("exit_code", {}).get("exit_code") == "3",
+             "a failing command says why: reason=exit_code exit_code=3", done)
+        t.ok("timeout" in by, "a timed-out command says reason=timeout", done)
+        fin = [p for p in ev if p.get("event") == "work_finished"]
+        t.ok(fin and fin[0].get("duration_ms", "").isdigit() and fin[0].get("outcome") == "done",
+             "work_finished carries its outcome and duration_ms", fin)
+        t.ok(not [p for p in ev if p.get("level") == "debug"], "no debug line by default")
+
+        # ANTHROPIC_LOG=debug, the SDK's switch; syslog to a socket of ours.
+        sock_path = os.path.join(sc.tmp, "dev-log")
+        rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        rx.bind(sock_path)
+        rx.settimeout(0.2)
+        os.makedirs(os.path.join(sc.tmp, "two"))
+        cfg2, state2 = write_config(os.path.join(sc.tmp, "two"), fake.url, ANTHROPIC_LOG="debug",
+                                    SANDHOOK_LOG="syslog", SANDHOOK_SYSLOG_SOCKET=sock_path)
+        sid2 = fake.session([{"tool": "bash", "input": {"command": "echo hi"}}])["session_id"]
+        body, hdrs = run_started(sid2)
+        status, _, _, _, err = cgi(cfg2, body, hdrs)
+        got = []
+
+        def drain_socket():
+            try:
+                while True:
+                    got.append(rx.recv(65536).decode(errors="replace"))
+            except socket.timeout:
+                pass
+            return any("event=work_finished" in g for g in got)
+
+        t.ok(status == 202 and until(drain_socket, 60, 0.05),
+             "SANDHOOK_LOG=syslog: the lines arrive at the syslog socket", got[-3:])
+        t.ok(all(g.startswith("<") and "sandhook[" in g for g in got),
+             "as syslog datagrams (<priority>sandhook[pid]: ...)", got[:2])
+        t.ok(any("component=responder" in g for g in got) and any("component=drainer" in g for g in got),
+             "from the front and the drainer")
+        t.ok(any("event=api_call" in g and "duration_ms=" in g for g in got),
+             "ANTHROPIC_LOG=debug: each API call is a debug line")
+        t.ok(any("event=jail_frame" in g and "op=tool" in g for g in got),
+             "  ...and each frame to the jail")
+        t.ok(not any(ENV_KEY in g or SIGNING_KEY[6:] in g for g in got), "no key in any of it")
+        rx.close()
+        sanitizer_clean(t, logfile, os.path.join(state2, "sandhook.log"))
+    t.done()
+
+
+def read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def cmdline(pid):
+    try:
+        with open("/proc/%s/cmdline" % pid, "rb") as f:
+            return f.read().rstrip(b"\0")
+    except OSError:
+        return b""
+
+
+def procs_of_file(path):
+    """Drainers whose stderr is path (SANDHOOK_LOG_FILE moved it)."""
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if open("/proc/%s/comm" % pid, "rb").read().strip() == b"sandhook-drain" and \
+                    os.readlink("/proc/%s/fd/2" % pid) == path:
+                found[pid] = None
+        except OSError:
+            continue
+    return found
+
+
+if __name__ == "__main__":
+    main()
