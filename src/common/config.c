@@ -466,9 +466,10 @@ config_load(struct config *cfg, const char *file, struct errmsg *err)
   size_t n;
 
   set_defaults(cfg);
-  if(path && !(cfg->file = strdup(path)))
+  cfg->no_file = path && !*path;
+  if(path && *path && !(cfg->file = strdup(path)))
     goto oom;
-  if(load_file(cfg, path ? path : DEFAULT_CONFIG_FILE, path != NULL, err) < 0 ||
+  if((!cfg->no_file && load_file(cfg, path ? path : DEFAULT_CONFIG_FILE, path != NULL, err) < 0) ||
      load_env(cfg, err) < 0)
     goto fail;
   if(default_str(&cfg->base_url, "https://api.anthropic.com") < 0 ||

@@ -17,6 +17,7 @@
 
 struct config {
   char *file;                     /* the config file named, if one was */
+  int no_file;                    /* --no-config: the environment only */
   char *environment_id;
   char *environment_key;          /* secret */
   char *signing_key;              /* secret, "whsec_..." as configured */
@@ -52,6 +53,9 @@ struct config {
   int log_debug;
 };
 
+/* file: the --config file, NULL for SANDHOOK_CONFIG or the default one,
+ * CONFIG_NO_FILE for none at all (--no-config). */
+#define CONFIG_NO_FILE ""
 int config_load(struct config *cfg, const char *file, struct errmsg *err);
 void config_free(struct config *cfg);
 

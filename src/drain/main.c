@@ -18,12 +18,12 @@ static void
 usage(FILE *f)
 {
   fprintf(f,
-          "usage: sandhook drain [--config FILE]\n"
+          "usage: sandhook drain [--config FILE | --no-config]\n"
           "\n"
           "Claims every work item of the environment's queue, one session at a\n"
           "time, runs its tool calls in a jail, and exits when the queue is empty.\n"
           "The web front starts it on session.status_run_started; run it by hand\n"
-          "to drain the queue without a webhook.  Settings: see the README.\n");
+          "to drain the queue without a webhook.  Settings: see sandhook(8).\n");
 }
 
 int
@@ -41,6 +41,8 @@ main(int argc, char **argv)
     }
     if(!strcmp(argv[i], "--config") && i + 1 < argc)
       config_file = argv[++i];
+    else if(!strcmp(argv[i], "--no-config"))
+      config_file = CONFIG_NO_FILE;
     else if(!strcmp(argv[i], "--after-response"))
       after_response = 1;
     else {

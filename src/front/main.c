@@ -27,7 +27,9 @@ exec_drain(const char *config_file, int argc, char **argv)
   int n = 0, i;
 
   args[n++] = PROGRAM_DRAIN;
-  if(config_file) {
+  if(config_file && !*config_file)
+    args[n++] = "--no-config";
+  else if(config_file) {
     args[n++] = "--config";
     args[n++] = config_file;
   }
@@ -56,10 +58,10 @@ static void
 usage(FILE *f)
 {
   fprintf(f,
-          "usage: sandhook [--config FILE] [--idle-exit SECONDS]\n"
-          "       sandhook drain [--config FILE]\n"
+          "usage: sandhook [--config FILE | --no-config] [--idle-exit SECONDS]\n"
+          "       sandhook drain [--config FILE | --no-config]\n"
           "       sandhook replay [--config FILE] [--resign] [--dry-run] FILE...\n"
-          "       sandhook --help | --version\n"
+          "       sandhook -h | --help | -V | --version\n"
           "\n"
           "Run by a web server, sandhook is a FastCGI responder when fd 0 is a\n"
           "listening socket and a CGI program when GATEWAY_INTERFACE is set.\n"
@@ -67,9 +69,9 @@ usage(FILE *f)
           "session.status_run_started, drains the environment's work queue,\n"
           "running each tool call in a jail.  'drain' runs the drainer in the\n"
           "foreground; 'replay' sends captured requests through the same path\n"
-          "as a live one.  Settings: see the README (ANTHROPIC_ENVIRONMENT_ID,\n"
-          "ANTHROPIC_ENVIRONMENT_KEY, ANTHROPIC_WEBHOOK_SIGNING_KEY,\n"
-          "ANTHROPIC_BASE_URL, SANDHOOK_STATE_DIR, ...).\n");
+          "as a live one.  Settings are read from --config FILE, SANDHOOK_CONFIG\n"
+          "or /etc/sandhook/sandhook.conf (not with --no-config), then the\n"
+          "environment.  Every setting, log event and status: see sandhook(8).\n");
 }
 
 int
@@ -99,12 +101,14 @@ main(int argc, char **argv)
       usage(stdout);
       return 0;
     }
-    if(!strcmp(argv[i], "--version")) {
+    if(!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
       printf("sandhook %s\n", PACKAGE_VERSION);
       return 0;
     }
     if(!strcmp(argv[i], "--config") && i + 1 < argc)
       config_file = argv[++i];
+    else if(!strcmp(argv[i], "--no-config"))
+      config_file = CONFIG_NO_FILE;
     else if(!strcmp(argv[i], "--idle-exit") && i + 1 < argc)
       idle_exit = atoi(argv[++i]);
     else if(!strcmp(argv[i], "drain"))
@@ -138,7 +142,13 @@ main(int argc, char **argv)
     rc = fcgi ? fcgi_serve(&r, idle_exit) : cgi_serve(&r);
   }
   else {
-    usage(stderr);
+    /* Someone at a terminal: say why nothing is served, and what to run. */
+    fprintf(stderr,
+            "sandhook: not serving: fd 0 is not a listening socket (FastCGI) and\n"
+            "GATEWAY_INTERFACE is not set (CGI), so no web server started this.\n"
+            "Deploy it behind nginx or Apache (see sandhook(8) and the README's\n"
+            "Deploy section); to drain the queue by hand run 'sandhook drain';\n"
+            "to send a captured webhook run 'sandhook replay --resign FILE'.\n");
     rc = 2;
   }
   config_free(&cfg);

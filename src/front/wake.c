@@ -72,6 +72,8 @@ wake_drainer(const struct config *cfg)
     argv[2] = "--config";
     argv[3] = cfg->file;
   }
+  else if(cfg->no_file)
+    argv[2] = "--no-config";
   envp = drainer_env();
   if(!envp)
     return -1;

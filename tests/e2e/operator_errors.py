@@ -72,6 +72,23 @@ def main():
         status, _, _, _, err = cgi(cfg, body, headers, extra_env={"ANTHROPIC_LOG": "debug"})
         t.ok("config_unknown_variable" not in err, "the SDK's own ANTHROPIC_LOG is not warned about", err)
 
+        env = {"PATH": "/usr/bin:/bin", "SANDHOOK_CONFIG": os.path.join(sc.tmp, "absent.conf")}
+        p = subprocess.run([SANDHOOK], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           env=env, timeout=30)
+        t.ok(p.returncode == 1 and "absent.conf" in p.stderr,
+             "a config file that is not there is an error naming it", p.stderr)
+        p = subprocess.run([SANDHOOK, "--no-config"], stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, env=env, timeout=30)
+        t.ok(p.returncode == 2 and "not serving" in p.stderr and "sandhook drain" in p.stderr,
+             "--no-config ignores it; from a terminal sandhook says why it does not serve, and "
+             "what to run instead (exit 2)", p.stderr)
+        p = subprocess.run([SANDHOOK, "-V"], capture_output=True, text=True, timeout=30)
+        t.ok(p.returncode == 0 and p.stdout.startswith("sandhook "), "-V prints the version",
+             p.stdout)
+        p = subprocess.run([SANDHOOK, "--help"], capture_output=True, text=True, timeout=30)
+        t.ok(p.returncode == 0 and "sandhook(8)" in p.stdout and "--no-config" in p.stdout,
+             "--help names the man page and --no-config", p.stdout)
+
         host = "127.0.0.1:%d" % sc.fake.port
         closed = free_port()
         for what, extra, needles in (
