@@ -2,6 +2,7 @@
 #include "common/util.h"
 #include "common/errmsg.h"
 #include "common/log.h"
+#include "common/signing_key.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -427,10 +428,18 @@ config_require(const struct config *cfg, int need, struct errmsg *err)
                err) < 0)
       return -1;
   }
-  if(need & CONFIG_NEED_SIGNING)
-    return require("ANTHROPIC_WEBHOOK_SIGNING_KEY", cfg->signing_key,
-                   "the webhook endpoint's signing secret (whsec_...; or name a 0600 file "
-                   "with ANTHROPIC_WEBHOOK_SIGNING_KEY_FILE)", err);
+  if(need & CONFIG_NEED_SIGNING) {
+    struct wh_key key;
+
+    if(require("ANTHROPIC_WEBHOOK_SIGNING_KEY", cfg->signing_key,
+               "the webhook endpoint's signing secret (whsec_...; or name a 0600 file "
+               "with ANTHROPIC_WEBHOOK_SIGNING_KEY_FILE)", err) < 0)
+      return -1;
+    if(webhook_key_decode(cfg->signing_key, &key) < 0)
+      return errmsg_set(err, "ANTHROPIC_WEBHOOK_SIGNING_KEY does not decode: it must be the "
+                        "signing secret as Anthropic shows it, whsec_ then base64");
+    explicit_bzero(&key, sizeof(key));
+  }
   return 0;
 }
 

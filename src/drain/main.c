@@ -7,6 +7,7 @@
 #include "common/errmsg.h"
 #include "common/log.h"
 #include "common/proctitle.h"
+#include "drain/check.h"
 #include "drain/drain.h"
 
 #include <errno.h>
@@ -19,18 +20,21 @@ usage(FILE *f)
 {
   fprintf(f,
           "usage: sandhook drain [--config FILE | --no-config]\n"
+          "       sandhook check [--config FILE | --no-config]\n"
           "\n"
           "Claims every work item of the environment's queue, one session at a\n"
           "time, runs its tool calls in a jail, and exits when the queue is empty.\n"
           "The web front starts it on session.status_run_started; run it by hand\n"
-          "to drain the queue without a webhook.  Settings: see sandhook(8).\n");
+          "to drain the queue without a webhook.  'check' tests the settings, the\n"
+          "control plane, the state directory and what the jail needs, one line\n"
+          "each, and exits 1 when anything failed.  Settings: see sandhook(8).\n");
 }
 
 int
 main(int argc, char **argv)
 {
   const char *config_file = NULL;
-  int after_response = 0, i, rc;
+  int after_response = 0, check = 0, i, rc;
   struct config cfg;
   struct errmsg err = ERRMSG_INIT;
 
@@ -45,6 +49,8 @@ main(int argc, char **argv)
       config_file = CONFIG_NO_FILE;
     else if(!strcmp(argv[i], "--after-response"))
       after_response = 1;
+    else if(!strcmp(argv[i], "check"))
+      check = 1;
     else {
       fprintf(stderr, "sandhook drain: unknown argument '%s'\n", argv[i]);
       usage(stderr);
@@ -54,8 +60,17 @@ main(int argc, char **argv)
   proctitle_init(argc, argv);
   log_init("drainer");
   if(config_load(&cfg, config_file, &err) < 0) {
+    if(check) {
+      printf("FAIL %-16s %s\nsandhook check: some checks failed\n", "settings", err.text);
+      return 1;
+    }
     log_err("config_invalid", "error=%s", err.text);
     return 1;
+  }
+  if(check) {
+    rc = check_run(&cfg);
+    config_free(&cfg);
+    return rc;
   }
   if(log_setup(&cfg, after_response) < 0)
     log_warn("log_unavailable", "error=%s hint=%s", strerror(errno),

@@ -60,6 +60,7 @@ usage(FILE *f)
   fprintf(f,
           "usage: sandhook [--config FILE | --no-config] [--idle-exit SECONDS]\n"
           "       sandhook drain [--config FILE | --no-config]\n"
+          "       sandhook check [--config FILE | --no-config]\n"
           "       sandhook replay [--config FILE] [--resign] [--dry-run] FILE...\n"
           "       sandhook -h | --help | -V | --version\n"
           "\n"
@@ -113,6 +114,8 @@ main(int argc, char **argv)
       idle_exit = atoi(argv[++i]);
     else if(!strcmp(argv[i], "drain"))
       return exec_drain(config_file, argc - i - 1, argv + i + 1);
+    else if(!strcmp(argv[i], "check"))
+      return exec_drain(config_file, argc - i, argv + i);
     else if(!strcmp(argv[i], "replay"))
       replay_at = i + 1;
     else {

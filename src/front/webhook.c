@@ -13,23 +13,6 @@
 
 #define MAC_LEN 32
 
-int
-webhook_key_decode(const char *secret, struct wh_key *key)
-{
-  ssize_t n;
-
-  if(!secret)
-    return -1;
-  if(!strncmp(secret, "whsec_", 6))
-    secret += 6;
-  n = b64_decode_loose(secret, strlen(secret), key->bytes, sizeof(key->bytes));
-  if(n <= 0)
-    return -1;
-  key->len = (size_t)n;
-  return 0;
-}
-
-
 /* Digits only, no sign, at most 18 of them: the value always fits. */
 static int
 parse_timestamp(const char *s, long long *out)

@@ -10,13 +10,10 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "common/signing_key.h"
+
 #define WEBHOOK_TOLERANCE_S 300
 #define WEBHOOK_ID_MAX 255
-
-struct wh_key {
-  unsigned char bytes[128];
-  size_t len;
-};
 
 enum wh_status {
   WH_OK = 0,
@@ -27,10 +24,6 @@ enum wh_status {
   WH_TOO_NEW,            /* 401 */
   WH_BAD_SIGNATURE,      /* 401 */
 };
-
-/* "whsec_" is optional; the rest is base64 (padding optional).  Returns -1
- * for an empty or undecodable secret. */
-int webhook_key_decode(const char *secret, struct wh_key *key);
 
 enum wh_status webhook_verify(const struct wh_key *key, const char *id,
                               const char *timestamp, const char *signature,

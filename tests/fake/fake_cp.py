@@ -362,6 +362,15 @@ class Handler(BaseHTTPRequestHandler):
     def work_route(self, method, parts, q, kind, tok):
         if parts[2] != ST.env_id:
             return self.error(404, "not_found_error", "environment not found")
+        if len(parts) == 5 and parts[4] == "stats" and method == "GET":
+            if kind != "environment_key":
+                ST.violation("work stats with %s" % kind)
+            with LOCK:
+                queued = [w for w in ST.work.values() if w["state"] == "queued"]
+                starting = [w for w in ST.work.values() if w["state"] == "starting"]
+            return self.send_json(200, {"type": "work_queue_stats", "depth": len(queued),
+                                        "pending": len(starting), "oldest_queued_at": None,
+                                        "workers_polling": 0})
         if len(parts) == 5 and parts[4] == "poll" and method == "GET":
             if kind != "environment_key":
                 ST.violation("poll with %s" % kind)

@@ -1,0 +1,224 @@
+#include "drain/check.h"
+#include "common/errmsg.h"
+#include "common/fsutil.h"
+#include "common/json.h"
+#include "common/spawn.h"
+#include "common/statedir.h"
+#include "drain/api.h"
+#include "drain/cgroup.h"
+#include "drain/workspace.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum verdict { CHECK_OK, CHECK_WARN, CHECK_FAIL };
+
+struct tally {
+  int failed;
+};
+
+static void __attribute__((format(printf, 4, 5)))
+say(struct tally *t, enum verdict v, const char *name, const char *fmt, ...)
+{
+  static const char *const words[] = { "ok", "warn", "FAIL" };
+  va_list ap;
+
+  printf("%-4s %-16s ", words[v], name);
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  printf("\n");
+  fflush(stdout);
+  if(v == CHECK_FAIL)
+    t->failed = 1;
+}
+
+/* Whether a child can do what the jail helper does first: 0, or the
+ * errno it met. */
+static int
+in_child(int (*fn)(void))
+{
+  int status;
+  pid_t pid = fork();
+
+  if(pid < 0)
+    return errno;
+  if(pid == 0)
+    _exit(fn());
+  if(waitpid(pid, &status, 0) < 0)
+    return errno;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
+}
+
+static int
+try_namespaces(void)
+{
+  return unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET) < 0 ?
+         errno : 0;
+}
+
+static int
+try_user_namespace(void)
+{
+  return unshare(CLONE_NEWUSER) < 0 ? errno : 0;
+}
+
+/* EFAULT for the NULL program means the kernel has filter mode. */
+static int
+try_seccomp(void)
+{
+  if(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return errno;
+  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, NULL) < 0 && errno == EFAULT ? 0 : EINVAL;
+}
+
+static void
+check_settings(struct tally *t, const struct config *cfg)
+{
+  struct errmsg err;
+
+  if(config_require(cfg, CONFIG_NEED_WORKER | CONFIG_NEED_SIGNING, &err) < 0)
+    say(t, CHECK_FAIL, "settings", "%s", err.text);
+  else
+    say(t, CHECK_OK, "settings", "environment %s; the key and the signing key are set and the "
+        "signing key decodes%s%s", cfg->environment_id, cfg->file ? "; read from " : "",
+        cfg->file ? cfg->file : "");
+}
+
+static void
+check_api(struct tally *t, const struct config *cfg)
+{
+  struct api api;
+  struct api_req rq = { 0 };
+  struct errmsg err;
+  char path[512];
+  long status;
+  cJSON *stats;
+
+  if(!cfg->environment_id || !cfg->environment_key) {
+    say(t, CHECK_FAIL, "control plane", "not tried: the settings above are missing");
+    return;
+  }
+  if(curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || api_init(&api, cfg, NULL) < 0) {
+    say(t, CHECK_FAIL, "control plane", "cannot start the HTTP client");
+    return;
+  }
+  /* The queue's statistics: authenticated, and no work is claimed. */
+  snprintf(path, sizeof(path), "/v1/environments/%s/work/stats", cfg->environment_id);
+  rq.method = "GET";
+  rq.path = path;
+  rq.token = cfg->environment_key;
+  rq.beta = API_BETA_WORK;
+  rq.max_retries = 1;
+  stats = api_json(&api, &rq, &status, &err);
+  if(status == 200)
+    say(t, CHECK_OK, "control plane", "%s accepts the key for %s; %ld items queued, %ld workers "
+        "polling", cfg->base_url, cfg->environment_id,
+        json_long(cJSON_GetObjectItemCaseSensitive(stats, "depth"), 0, 1L << 30, 0),
+        json_long(cJSON_GetObjectItemCaseSensitive(stats, "workers_polling"), 0, 1L << 30, 0));
+  else
+    say(t, CHECK_FAIL, "control plane", "%s", err.text);
+  cJSON_Delete(stats);
+  api_cleanup(&api);
+  curl_global_cleanup();
+}
+
+static void
+check_state(struct tally *t, const struct config *cfg)
+{
+  char path[PATH_MAX];
+  struct statvfs vfs;
+  long long need_mb = (long long)cfg->max_sessions * (cfg->workspace_mb + cfg->memory_mb), free_mb;
+  int fd;
+
+  if(statedir_path(path, sizeof(path), cfg->state_dir, STATEDIR_RUN) < 0 || mkdir_p(path, 0700) < 0 ||
+     (fd = open(path, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600)) < 0 || write(fd, "x", 1) != 1) {
+    say(t, CHECK_FAIL, "state directory", "%s is not writable: %s (SANDHOOK_STATE_DIR); "
+        "deliveries would be refused with 503", cfg->state_dir, strerror(errno));
+    return;
+  }
+  close(fd);
+  if(statvfs(cfg->state_dir, &vfs) < 0) {
+    say(t, CHECK_FAIL, "state directory", "%s: %s", cfg->state_dir, strerror(errno));
+    return;
+  }
+  free_mb = (long long)(vfs.f_bavail * vfs.f_frsize >> 20);
+  if(free_mb < need_mb)
+    say(t, CHECK_WARN, "state directory", "%s is writable, but has %lld MiB free and %d sessions "
+        "at once need %lld (SANDHOOK_MAX_SESSIONS x (SANDHOOK_WORKSPACE_MB + SANDHOOK_MEMORY_MB)); "
+        "a session that finds no room fails", cfg->state_dir, free_mb, cfg->max_sessions, need_mb);
+  else
+    say(t, CHECK_OK, "state directory", "%s is writable, %lld MiB free", cfg->state_dir, free_mb);
+}
+
+static void
+check_jail(struct tally *t, const struct config *cfg)
+{
+  char helper[PATH_MAX];
+  struct cgroup cg;
+  int e;
+
+  if(spawn_program_path(PROGRAM_JAIL, helper, sizeof(helper)) < 0 || access(helper, X_OK) < 0)
+    say(t, CHECK_FAIL, "jail helper", "%s is missing: no tool call can run", helper);
+  else
+    say(t, CHECK_OK, "jail helper", "%s", helper);
+  if((e = in_child(try_namespaces)) != 0)
+    say(t, CHECK_FAIL, "namespaces", "mount, PID, IPC, UTS and network namespaces: %s; the jail "
+        "cannot be built (run sandhook as root, or allow unprivileged user namespaces)",
+        strerror(e));
+  else
+    say(t, CHECK_OK, "namespaces", "mount, PID, IPC, UTS and network");
+  if((e = in_child(try_user_namespace)) != 0)
+    say(t, CHECK_WARN, "user namespace", "%s; lost: the jail's own user namespace, so the jail "
+        "uid is the host's uid %u (still without capabilities)", strerror(e), cfg->jail_uid);
+  else
+    say(t, CHECK_OK, "user namespace", "the jail maps only the jail uid and gid");
+  if((e = in_child(try_seccomp)) != 0)
+    say(t, CHECK_FAIL, "seccomp", "no seccomp filter mode (%s): the jail refuses to run without "
+        "its system-call filter", strerror(e));
+  else
+    say(t, CHECK_OK, "seccomp", "filter mode");
+  if(!cfg->cgroups)
+    say(t, CHECK_WARN, "cgroups", "off (SANDHOOK_CGROUPS=0); lost: the memory, pids and CPU limits "
+        "of SANDHOOK_LIMIT_MEMORY_MB, _PIDS and _CPU_PERCENT (rlimits remain)");
+  else if(cgroup_create(&cg, "sandhook-check", &cfg->limits) < 0)
+    say(t, CHECK_WARN, "cgroups", "cannot make a cgroup (%s); lost: the memory, pids and CPU "
+        "limits (rlimits remain)", strerror(errno));
+  else {
+    say(t, CHECK_OK, "cgroups", "v%d, memory, pids and CPU limits", cg.version);
+    cgroup_destroy(&cg);
+  }
+  if(cfg->workspace_mb == 0 && cfg->memory_mb == 0)
+    say(t, CHECK_OK, "loop devices", "not needed (SANDHOOK_WORKSPACE_MB=0, SANDHOOK_MEMORY_MB=0)");
+  else if(!image_possible())
+    say(t, CHECK_WARN, "loop devices", "no /dev/loop-control, no mkfs.ext4, or not root; lost: the "
+        "size caps of /workspace and /mnt/memory (plain directories instead)");
+  else
+    say(t, CHECK_OK, "loop devices", "/workspace and /mnt/memory are capped ext4 images");
+}
+
+int
+check_run(const struct config *cfg)
+{
+  struct tally t = { 0 };
+
+  check_settings(&t, cfg);
+  check_api(&t, cfg);
+  check_state(&t, cfg);
+  check_jail(&t, cfg);
+  printf("%s\n", t.failed ? "sandhook check: some checks failed" : "sandhook check: all ok");
+  return t.failed ? 1 : 0;
+}

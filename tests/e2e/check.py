@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""sandhook check: one line per check, what was found and what is lost
+without it, exit 1 when any check failed; the control plane is asked
+something that claims no work."""
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import SANDHOOK, Checks, Scenario, need_root, write_config  # noqa: E402
+
+need_root()
+NAMES = ["settings", "control plane", "state directory", "jail helper", "namespaces",
+         "user namespace", "seccomp", "cgroups", "loop devices"]
+
+
+def check(cfg, *extra):
+    p = subprocess.run([SANDHOOK, "--config", cfg, "check"] + list(extra), capture_output=True,
+                       text=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, timeout=120)
+    lines = {}
+    for ln in p.stdout.splitlines():
+        word, _, rest = ln.partition(" ")
+        rest = rest.strip()
+        for name in NAMES:
+            if rest.startswith(name + " ") or rest == name:
+                lines[name] = (word, rest[len(name):].strip())
+    return p.returncode, lines, p.stdout + p.stderr
+
+
+def main():
+    t = Checks()
+    with Scenario() as sc:
+        cfg, state = write_config(sc.tmp, sc.fake.url)
+        rc, lines, out = check(cfg)
+        t.eq(sorted(lines), sorted(NAMES), "one line per check")
+        t.ok(all(v[0] in ("ok", "warn") for v in lines.values()) and rc == 0,
+             "a good configuration: nothing failed, exit 0", out)
+        t.ok(lines.get("control plane", ("", ""))[0] == "ok" and "accepts the key" in
+             lines["control plane"][1], "the control plane accepts the key: %s" %
+             lines.get("control plane", ("", ""))[1])
+        t.eq(sc.fake.work(), [], "the check claimed no work")
+        t.eq(sc.fake.log()["violations"], [], "the fake saw no protocol violation")
+        warns = [v[1] for v in lines.values() if v[0] == "warn"]
+        t.ok(all("lost:" in w or "fails" in w for w in warns),
+             "each warning says what is lost (%d warnings)" % len(warns), warns)
+
+        cfg, state = write_config(sc.tmp, sc.fake.url, ANTHROPIC_ENVIRONMENT_KEY="sk-wrong")
+        rc, lines, out = check(cfg)
+        cp = lines.get("control plane", ("", ""))
+        t.ok(rc == 1 and cp[0] == "FAIL" and "ANTHROPIC_ENVIRONMENT_KEY" in cp[1] and
+             "invalid bearer credential" in cp[1],
+             "a wrong key: FAIL, with the API's message and the setting to check: %s" % cp[1], out)
+        t.ok("sk-wrong" not in out, "  ...and the key is not printed")
+
+        cfg, state = write_config(sc.tmp, sc.fake.url, ANTHROPIC_WEBHOOK_SIGNING_KEY="whsec_!!!")
+        rc, lines, out = check(cfg)
+        st = lines.get("settings", ("", ""))
+        t.ok(rc == 1 and st[0] == "FAIL" and "does not decode" in st[1],
+             "a signing key that does not decode: FAIL: %s" % st[1], out)
+
+        cfg, state = write_config(sc.tmp, sc.fake.url)
+        os.chmod(cfg, 0o644)
+        rc, lines, out = check(cfg)
+        st = lines.get("settings", ("", ""))
+        t.ok(rc == 1 and st[0] == "FAIL" and "chmod 600" in st[1],
+             "a config file holding secrets that others can read: FAIL: %s" % st[1], out)
+        os.chmod(cfg, 0o600)
+
+        ro = os.path.join(sc.tmp, "ro-state")
+        os.makedirs(ro)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", ro], check=True)
+        try:
+            cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_STATE_DIR=ro)
+            rc, lines, out = check(cfg)
+        finally:
+            subprocess.run(["umount", ro])
+        sd = lines.get("state directory", ("", ""))
+        t.ok(rc == 1 and sd[0] == "FAIL" and "not writable" in sd[1],
+             "a read-only state directory: FAIL: %s" % sd[1], out)
+    t.done()
+
+
+if __name__ == "__main__":
+    main()
