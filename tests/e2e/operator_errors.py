@@ -7,12 +7,13 @@ value; and API errors (401, 404, nothing listening) are logged with the
 host, the API's own message and the setting to check.
 """
 import os
+import re
 import socket
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (ENV_KEY, SANDHOOK, Checks, Scenario, cgi, drainer_log, run_started,  # noqa: E402
+from harness import (BUILD, ENV_KEY, SANDHOOK, Checks, Scenario, cgi, drainer_log, run_started,  # noqa: E402
                      free_port, sanitizer_clean, stop_proc, until, write_config)
 
 
@@ -88,6 +89,13 @@ def main():
         p = subprocess.run([SANDHOOK, "--help"], capture_output=True, text=True, timeout=30)
         t.ok(p.returncode == 0 and "sandhook(8)" in p.stdout and "--no-config" in p.stdout,
              "--help names the man page and --no-config", p.stdout)
+
+        with open(os.path.join(BUILD, "man", "sandhook.8")) as f:
+            man = f.read()
+        t.ok("PKGLIBEXECDIR" not in man and "@" not in man and
+             re.search(r"^\.I /\S+/sandhook-drain$", man, re.M),
+             "the man page names the installed paths of this build",
+             re.findall(r".*sandhook-drain.*", man))
 
         host = "127.0.0.1:%d" % sc.fake.port
         closed = free_port()
