@@ -2,6 +2,7 @@
 #include "common/config.h"
 #include "common/strbuf.h"
 #include "common/utf8.h"
+#include "common/util.h"
 
 #include <cjson/cJSON.h>
 #include <sys/socket.h>
@@ -97,7 +98,7 @@ log_setup(const struct config *cfg, int detached)
   size_t i;
 
   log_min = LOG_INFO;
-  for(i = 0; cfg->anthropic_log && i < sizeof(levels) / sizeof(levels[0]); i++)
+  for(i = 0; cfg->anthropic_log && i < N_ELEMENTS(levels); i++)
     if(!strcmp(cfg->anthropic_log, levels[i]))
       log_min = (enum log_level)i;
   if(cfg->log_debug)

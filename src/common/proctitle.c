@@ -17,9 +17,9 @@ proctitle_init(int argc, char **argv)
   if(argc < 1 || !argv[0])
     return;
   area = argv[0];
-  for(i = 0; i < argc && argv[i]; i++)
-    if(argv[i] == area + room || i == 0)
-      room = (size_t)(argv[i] - area) + strlen(argv[i]) + 1;
+  room = strlen(area) + 1;
+  for(i = 1; i < argc && argv[i] == area + room; i++)
+    room += strlen(argv[i]) + 1;
 }
 
 void

@@ -40,8 +40,13 @@ def main():
              lines.get("control plane", ("", ""))[1])
         t.eq(sc.fake.work(), [], "the check claimed no work")
         t.eq(sc.fake.log()["violations"], [], "the fake saw no protocol violation")
+        # A feature turned off is a warning on any machine: the line must
+        # say what is lost, and a warning alone fails nothing.
+        cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_CGROUPS=0)
+        rc, lines, out = check(cfg)
         warns = [v[1] for v in lines.values() if v[0] == "warn"]
-        t.ok(all("lost:" in w or "fails" in w for w in warns),
+        t.ok(rc == 0 and lines.get("cgroups", ("", ""))[0] == "warn" and
+             all("lost:" in w or "fails" in w for w in warns),
              "each warning says what is lost (%d warnings)" % len(warns), warns)
 
         cfg, state = write_config(sc.tmp, sc.fake.url, ANTHROPIC_ENVIRONMENT_KEY="sk-wrong")
