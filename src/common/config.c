@@ -31,6 +31,7 @@ static const struct setting settings[] = {
   { "ANTHROPIC_ENVIRONMENT_ID", K_STR, OFF(environment_id), 0, 0 },
   { "ANTHROPIC_ENVIRONMENT_KEY", K_SECRET, OFF(environment_key), 0, 0 },
   { "ANTHROPIC_WEBHOOK_SIGNING_KEY", K_SECRET, OFF(signing_key), 0, 0 },
+  { "SANDHOOK_WEBHOOK_SIGNING_KEY_PREVIOUS", K_SECRET, OFF(signing_key_previous), 0, 0 },
   { "ANTHROPIC_BASE_URL", K_STR, OFF(base_url), 0, 0 },
   { "SANDHOOK_STATE_DIR", K_STR, OFF(state_dir), 0, 0 },
   { "SANDHOOK_LOG_FILE", K_STR, OFF(log_file), 0, 0 },
@@ -438,6 +439,9 @@ config_require(const struct config *cfg, int need, struct errmsg *err)
     if(webhook_key_decode(cfg->signing_key, &key) < 0)
       return errmsg_set(err, "ANTHROPIC_WEBHOOK_SIGNING_KEY does not decode: it must be the "
                         "signing secret as Anthropic shows it, whsec_ then base64");
+    if(cfg->signing_key_previous && webhook_key_decode(cfg->signing_key_previous, &key) < 0)
+      return errmsg_set(err, "SANDHOOK_WEBHOOK_SIGNING_KEY_PREVIOUS does not decode: it must be "
+                        "the secret being rotated out, whsec_ then base64 (or leave it unset)");
     explicit_bzero(&key, sizeof(key));
   }
   return 0;
@@ -556,6 +560,7 @@ config_free(struct config *cfg)
   free(cfg->environment_id);
   free_secret(&cfg->environment_key);
   free_secret(&cfg->signing_key);
+  free_secret(&cfg->signing_key_previous);
   free(cfg->base_url);
   free(cfg->state_dir);
   free(cfg->log_file);

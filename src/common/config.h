@@ -21,6 +21,7 @@ struct config {
   char *environment_id;
   char *environment_key;          /* secret */
   char *signing_key;              /* secret, "whsec_..." as configured */
+  char *signing_key_previous;     /* secret: also verifies during a rotation */
   char *base_url;
   char *state_dir;
   char *log_file;                 /* drainer log; default STATE/sandhook.log */

@@ -104,6 +104,10 @@ log_setup(const struct config *cfg, int detached)
   if(cfg->log_debug)
     log_min = LOG_DEBUG;
   log_json = cfg->log_format && !strcmp(cfg->log_format, "json");
+  if(syslog_fd >= 0) {                /* set up again (SIGHUP) */
+    close(syslog_fd);
+    syslog_fd = -1;
+  }
   if(!dest)
     dest = detached || cfg->log_file_named ? "file" : "stderr";
   if(!strcmp(dest, "syslog")) {

@@ -10,13 +10,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t fcgi_stop;
+static volatile sig_atomic_t fcgi_stop, fcgi_reload;
 
 static void
 on_term(int sig)
 {
   (void)sig;
   fcgi_stop = 1;
+}
+
+static void
+on_hup(int sig)
+{
+  (void)sig;
+  fcgi_reload = 1;
 }
 
 int
@@ -97,12 +104,12 @@ wait_readable(int idle_s)
 
   do
     rc = poll(&pfd, 1, idle_s > 0 ? idle_s * 1000 : -1);
-  while(rc < 0 && errno == EINTR && !fcgi_stop);
+  while(rc < 0 && errno == EINTR && !fcgi_stop && !fcgi_reload);
   return rc;
 }
 
 int
-fcgi_serve(struct responder *r, int idle_s)
+fcgi_serve(struct responder *r, struct front_settings *s, int idle_s)
 {
   struct sigaction sa;
   FCGX_Request req;
@@ -111,6 +118,8 @@ fcgi_serve(struct responder *r, int idle_s)
   sa.sa_handler = on_term;
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
+  sa.sa_handler = on_hup;
+  sigaction(SIGHUP, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
   if(FCGX_Init() != 0 || FCGX_InitRequest(&req, STDIN_FILENO, 0) != 0) {
     log_err("fcgi_init_failed", "errno=%d", errno);
@@ -121,6 +130,11 @@ fcgi_serve(struct responder *r, int idle_s)
     struct request rq = { &req, fcgi_param, fcgi_params, fcgi_read, fcgi_write, fcgi_finish };
     int ready = wait_readable(idle_s);
 
+    if(fcgi_reload) {
+      fcgi_reload = 0;
+      settings_reload(s, r);
+      continue;
+    }
     if(ready == 0) {
       log_info("fcgi_idle_exit", "idle_timeout_s=%d", idle_s);
       break;

@@ -78,9 +78,8 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
-  const char *config_file = NULL;
+  struct front_settings fs = { NULL, { 0 } };
   int fcgi = 0, idle_exit = 0, replay_at = 0, nreplay = 0, i;
-  struct config cfg;
   struct responder r;
   struct errmsg err = ERRMSG_INIT;
   int rc;
@@ -93,7 +92,7 @@ main(int argc, char **argv)
         return 0;
       }
       if(!strcmp(argv[i], "--config") && i + 1 < argc)
-        config_file = argv[++i];
+        fs.file = argv[++i];
       else
         argv[replay_at + nreplay++] = argv[i];
       continue;
@@ -107,15 +106,15 @@ main(int argc, char **argv)
       return 0;
     }
     if(!strcmp(argv[i], "--config") && i + 1 < argc)
-      config_file = argv[++i];
+      fs.file = argv[++i];
     else if(!strcmp(argv[i], "--no-config"))
-      config_file = CONFIG_NO_FILE;
+      fs.file = CONFIG_NO_FILE;
     else if(!strcmp(argv[i], "--idle-exit") && i + 1 < argc)
       idle_exit = atoi(argv[++i]);
     else if(!strcmp(argv[i], "drain"))
-      return exec_drain(config_file, argc - i - 1, argv + i + 1);
+      return exec_drain(fs.file, argc - i - 1, argv + i + 1);
     else if(!strcmp(argv[i], "check"))
-      return exec_drain(config_file, argc - i, argv + i);
+      return exec_drain(fs.file, argc - i, argv + i);
     else if(!strcmp(argv[i], "replay"))
       replay_at = i + 1;
     else {
@@ -125,24 +124,24 @@ main(int argc, char **argv)
     }
   }
   log_init(replay_at ? "replay" : "responder");
-  if(config_load(&cfg, config_file, &err) < 0)
+  if(settings_load(&fs, 0, &err) < 0)
     return refuse("config_invalid", &err);
-  if(log_setup(&cfg, 0) < 0)
+  if(log_setup(&fs.cfg, 0) < 0)
     log_warn("log_unavailable", "error=%s hint=%s", strerror(errno),
              "check SANDHOOK_LOG, SANDHOOK_LOG_FILE and SANDHOOK_SYSLOG_SOCKET; logging to stderr");
   if(replay_at)
-    rc = replay_main(&cfg, nreplay, argv + replay_at);
+    rc = replay_main(&fs.cfg, nreplay, argv + replay_at);
   else if((fcgi = fcgi_adopt_systemd_socket() >= 0 && fcgi_is_listening_socket()) ||
           getenv("GATEWAY_INTERFACE")) {
     /* A responder that cannot verify or cannot drain would answer 202 to
      * what it will never do: Anthropic would not retry, the session would
      * wait.  It refuses to start instead (a CGI request gets a 503). */
-    if(config_require(&cfg, CONFIG_NEED_SIGNING | CONFIG_NEED_WORKER, &err) < 0) {
-      config_free(&cfg);
+    if(config_require(&fs.cfg, CONFIG_NEED_SIGNING | CONFIG_NEED_WORKER, &err) < 0) {
+      config_free(&fs.cfg);
       return refuse("config_incomplete", &err);
     }
-    responder_init(&r, &cfg);
-    rc = fcgi ? fcgi_serve(&r, idle_exit) : cgi_serve(&r);
+    responder_init(&r, &fs.cfg);
+    rc = fcgi ? fcgi_serve(&r, &fs, idle_exit) : cgi_serve(&r);
   }
   else {
     /* Someone at a terminal: say why nothing is served, and what to run. */
@@ -154,6 +153,6 @@ main(int argc, char **argv)
             "to send a captured webhook run 'sandhook replay --resign FILE'.\n");
     rc = 2;
   }
-  config_free(&cfg);
+  config_free(&fs.cfg);
   return rc;
 }

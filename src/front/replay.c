@@ -72,7 +72,7 @@ resign(struct responder *r, struct replayed *rp, const char **why)
   char sig[96], ts[32], id[160], len[32];
   cJSON *doc, *idv;
 
-  if(!r->key_ok) {
+  if(!r->nkeys) {
     *why = "--resign needs ANTHROPIC_WEBHOOK_SIGNING_KEY";
     return -1;
   }
@@ -87,7 +87,7 @@ resign(struct responder *r, struct replayed *rp, const char **why)
   else if(old)
     snprintf(id, sizeof(id), "%s", old);     /* not the envelope: its id stays */
   cJSON_Delete(doc);
-  if(webhook_sign(&r->key, id, now, c->body, c->body_len, sig, sizeof(sig)) < 0) {
+  if(webhook_sign(&r->keys[0], id, now, c->body, c->body_len, sig, sizeof(sig)) < 0) {
     *why = "--resign needs a valid webhook-id header";
     return -1;
   }

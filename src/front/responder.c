@@ -24,8 +24,12 @@ responder_init(struct responder *r, const struct config *cfg)
   memset(r, 0, sizeof(*r));
   r->cfg = cfg;
   r->now = wall_now;
-  if(cfg->signing_key && webhook_key_decode(cfg->signing_key, &r->key) == 0)
-    r->key_ok = 1;
+  if(cfg->signing_key && webhook_key_decode(cfg->signing_key, &r->keys[0]) == 0) {
+    r->nkeys = 1;
+    if(cfg->signing_key_previous &&
+       webhook_key_decode(cfg->signing_key_previous, &r->keys[1]) == 0)
+      r->nkeys = 2;
+  }
   else if(cfg->signing_key)
     log_err("config_invalid", "reason=%s", "ANTHROPIC_WEBHOOK_SIGNING_KEY is not valid base64");
 }
@@ -128,7 +132,7 @@ responder_handle(struct responder *r, struct request *rq, struct reply *rep)
   size_t want = 0, got = 0;
   enum wh_status st;
   enum seen_mark dup;
-  int lenrc, too_big;
+  int lenrc, too_big, which = -1;
   char *body = NULL;
 
   memset(rep, 0, sizeof(*rep));
@@ -161,7 +165,7 @@ responder_handle(struct responder *r, struct request *rq, struct reply *rep)
     log_info("webhook_rejected", "status=413 limit=%zu", cfg->max_body);
     goto out;
   }
-  if(!r->key_ok) {
+  if(!r->nkeys) {
     set_reply(rep, 503, "no webhook signing key is configured");
     log_err("webhook_rejected", "status=503 reason=no_signing_key");
     goto out;
@@ -174,7 +178,7 @@ responder_handle(struct responder *r, struct request *rq, struct reply *rep)
   id = rq->param(rq->ctx, "HTTP_WEBHOOK_ID");
   ts = rq->param(rq->ctx, "HTTP_WEBHOOK_TIMESTAMP");
   sig = rq->param(rq->ctx, "HTTP_WEBHOOK_SIGNATURE");
-  st = webhook_verify(&r->key, id, ts, sig, body, got, r->now());
+  st = webhook_verify(r->keys, r->nkeys, id, ts, sig, body, got, r->now(), &which);
   if(st != WH_OK) {
     set_reply(rep, webhook_http_status(st), webhook_status_text(st));
     /* The id is logged only once it passed the alphabet check. */
@@ -220,9 +224,11 @@ responder_handle(struct responder *r, struct request *rq, struct reply *rep)
   }
   else
     set_reply(rep, 200, "event type ignored");
-  log_info("webhook_accepted", "webhook_id=%s type=%s resource_id=%s status=%d",
+  /* signing_key says which key verified: once none say "previous", the
+   * rotation is over and the previous key can go. */
+  log_info("webhook_accepted", "webhook_id=%s type=%s resource_id=%s status=%d signing_key=%s",
            id, rep->ev.data_type, rep->ev.data_id[0] ? rep->ev.data_id : "-",
-           rep->status);
+           rep->status, which == 1 ? "previous" : "current");
   goto out;
 early:
   capture(r, rq, NULL, 0);

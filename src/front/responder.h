@@ -25,8 +25,8 @@ struct request {
 
 struct responder {
   const struct config *cfg;
-  struct wh_key key;
-  int key_ok;
+  struct wh_key keys[WEBHOOK_KEYS_MAX];   /* the current key, then the previous one */
+  int nkeys;
   int replaying;        /* sandhook replay: the request was captured already */
   int dry_run;          /* replay --dry-run: no duplicate mark, no drain either */
   time_t (*now)(void);

@@ -59,13 +59,13 @@ compute_mac(const struct wh_key *key, const char *id, long long ts,
 }
 
 enum wh_status
-webhook_verify(const struct wh_key *key, const char *id, const char *timestamp,
-               const char *signature, const void *body, size_t len, time_t now)
+webhook_verify(const struct wh_key *keys, int nkeys, const char *id, const char *timestamp,
+               const char *signature, const void *body, size_t len, time_t now, int *which)
 {
-  unsigned char mac[MAC_LEN], got[64];
+  unsigned char mac[WEBHOOK_KEYS_MAX][MAC_LEN], got[64];
   long long ts;
   const char *p;
-  int match = 0;
+  int match = -1, k;
 
   if(!id || !*id || !timestamp || !*timestamp || !signature || !*signature)
     return WH_MISSING_HEADER;
@@ -77,11 +77,14 @@ webhook_verify(const struct wh_key *key, const char *id, const char *timestamp,
     return WH_TOO_OLD;
   if(ts - (long long)now > WEBHOOK_TOLERANCE_S)
     return WH_TOO_NEW;
-  if(compute_mac(key, id, ts, body, len, mac) < 0)
+  if(nkeys < 1 || nkeys > WEBHOOK_KEYS_MAX)
     return WH_BAD_SIGNATURE;
+  for(k = 0; k < nkeys; k++)
+    if(compute_mac(&keys[k], id, ts, body, len, mac[k]) < 0)
+      return WH_BAD_SIGNATURE;
 
-  /* Every entry is examined even after a match so the time taken does not
-   * depend on which entry matched. */
+  /* Every entry is examined against every key even after a match, so the
+   * time taken does not depend on which entry or which key matched. */
   for(p = signature; *p;) {
     const char *end = strchr(p, ' ');
     size_t tok = end ? (size_t)(end - p) : strlen(p);
@@ -89,15 +92,18 @@ webhook_verify(const struct wh_key *key, const char *id, const char *timestamp,
     if(tok > 3 && !memcmp(p, "v1,", 3)) {
       ssize_t n = b64_decode_strict(p + 3, tok - 3, got, sizeof(got));
 
-      if(n == MAC_LEN && CRYPTO_memcmp(got, mac, MAC_LEN) == 0)
-        match = 1;
+      for(k = 0; k < nkeys; k++)
+        if(n == MAC_LEN && CRYPTO_memcmp(got, mac[k], MAC_LEN) == 0 && (match < 0 || k < match))
+          match = k;
     }
     p += tok;
     while(*p == ' ')
       p++;
   }
   OPENSSL_cleanse(mac, sizeof(mac));
-  return match ? WH_OK : WH_BAD_SIGNATURE;
+  if(which)
+    *which = match;
+  return match >= 0 ? WH_OK : WH_BAD_SIGNATURE;
 }
 
 const char *

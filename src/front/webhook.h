@@ -25,9 +25,12 @@ enum wh_status {
   WH_BAD_SIGNATURE,      /* 401 */
 };
 
-enum wh_status webhook_verify(const struct wh_key *key, const char *id,
+/* During a rotation two keys verify (the current one first); *which (may
+ * be NULL) is the index of the key that matched, -1 when none did. */
+#define WEBHOOK_KEYS_MAX 2
+enum wh_status webhook_verify(const struct wh_key *keys, int nkeys, const char *id,
                               const char *timestamp, const char *signature,
-                              const void *body, size_t len, time_t now);
+                              const void *body, size_t len, time_t now, int *which);
 
 const char *webhook_status_text(enum wh_status st);
 int webhook_http_status(enum wh_status st);

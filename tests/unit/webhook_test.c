@@ -51,7 +51,7 @@ verify_v1(const char *id, const char *ts, const char *sig, const char *body, lon
   struct wh_key key;
 
   webhook_key_decode(V1_SECRET, &key);
-  return webhook_verify(&key, id, ts, sig, body, strlen(body), (time_t)now);
+  return webhook_verify(&key, 1, id, ts, sig, body, strlen(body), (time_t)now, NULL);
 }
 
 static void
@@ -69,8 +69,8 @@ positive_vectors(void)
        "%s: signs", v->name);
     is_str(sig, v->signature, "%s: signature matches the vector", v->name);
     snprintf(ts, sizeof(ts), "%lld", v->ts);
-    is_int(webhook_verify(&key, v->id, ts, v->signature, v->payload, strlen(v->payload),
-                          (time_t)v->ts), WH_OK, "%s: verifies at its own time", v->name);
+    is_int(webhook_verify(&key, 1, v->id, ts, v->signature, v->payload, strlen(v->payload),
+                          (time_t)v->ts, NULL), WH_OK, "%s: verifies at its own time", v->name);
   }
 }
 
@@ -160,10 +160,42 @@ parse_cases(void)
   ok(webhook_parse("{\"type\":\"event\",\"id\":\"a\"}", 25, "a", &ev, &why) < 0, "no data");
 }
 
+/* A rotation: the current key and the previous one both verify, and the
+ * caller learns which one did. */
+static void
+two_keys(void)
+{
+  const char *id = "msg_rot", *body = "{\"x\":1}";
+  struct wh_key keys[2], other;
+  char sig[64], both[160];
+  int which = 99;
+
+  webhook_key_decode("whsec_Y3VycmVudC1rZXktb2YtdGhlLXJvdGF0aW9u", &keys[0]);
+  webhook_key_decode(V1_SECRET, &keys[1]);
+  webhook_key_decode("whsec_c2VjcmV0LW5vdC1jb25maWd1cmVk", &other);
+  webhook_sign(&keys[1], id, 1700000000, body, strlen(body), sig, sizeof(sig));
+  is_int(webhook_verify(keys, 2, id, "1700000000", sig, body, strlen(body), 1700000000, &which),
+         WH_OK, "a delivery signed with the previous key verifies");
+  is_int(which, 1, "and the previous key is the one that matched");
+  is_int(webhook_verify(keys, 1, id, "1700000000", sig, body, strlen(body), 1700000000, &which),
+         WH_BAD_SIGNATURE, "without the previous key it does not");
+  is_int(which, -1, "and no key matched");
+  webhook_sign(&other, id, 1700000000, body, strlen(body), both, sizeof(both));
+  strcat(both, " ");
+  webhook_sign(&keys[0], id, 1700000000, body, strlen(body), both + strlen(both), 64);
+  is_int(webhook_verify(keys, 2, id, "1700000000", both, body, strlen(body), 1700000000, &which),
+         WH_OK, "a header with an unknown key's entry and the current key's verifies");
+  is_int(which, 0, "and the current key is the one that matched");
+  webhook_sign(&other, id, 1700000000, body, strlen(body), sig, sizeof(sig));
+  is_int(webhook_verify(keys, 2, id, "1700000000", sig, body, strlen(body), 1700000000, &which),
+         WH_BAD_SIGNATURE, "a key that is neither is refused");
+}
+
 int
 main(void)
 {
   positive_vectors();
+  two_keys();
   negative_cases();
   parse_cases();
   return tap_done();
