@@ -1,6 +1,7 @@
 /* clock: monotonic milliseconds, deadlines for condition waits, and a
  * sleep that a flag can cut short.  Everything here is CLOCK_MONOTONIC: a
- * lease or a timeout must not move when someone sets the wall clock. */
+ * lease or a timeout must not move when someone sets the wall clock; only
+ * wall_ms, for what an operator reads (when a call started), is not. */
 #ifndef SANDHOOK_CLOCK_H
 #define SANDHOOK_CLOCK_H
 
@@ -8,6 +9,7 @@
 #include <time.h>
 
 long long now_ms(void);
+long long wall_ms(void);
 /* The CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait on a
  * condition variable whose clock was set to CLOCK_MONOTONIC. */
 struct timespec deadline_in(long ms);

@@ -60,6 +60,10 @@ static const struct setting settings[] = {
   { "SANDHOOK_CAPTURE_DIR", K_STR, OFF(capture_dir), 0, 0 },
   { "SANDHOOK_CAPTURE_KEEP_HOURS", K_LONG, OFF(capture_keep_hours), 1, 24L * 365 },
   { "SANDHOOK_CAPTURE_MAX_MB", K_LONG, OFF(capture_max_mb), 1, 1L << 20 },
+  { "SANDHOOK_METRICS_FILE", K_STR, OFF(metrics_file), 0, 0 },
+  { "SANDHOOK_METRICS_PATH", K_STR, OFF(metrics_path), 0, 0 },
+  { "SANDHOOK_HEALTH_PATH", K_STR, OFF(health_path), 0, 0 },
+  { "SANDHOOK_WORKSPACE_KEEP_HOURS", K_LONG, OFF(workspace_keep_hours), 0, 24L * 3650 },
   { "SANDHOOK_LIMIT_CPU_SECONDS", K_LONG, OFF(limits.cpu_s), 1, 86400 },
   { "SANDHOOK_LIMIT_ADDRESS_SPACE_MB", K_LONG, OFF(limits.as_mb), 64, 1L << 20 },
   { "SANDHOOK_LIMIT_OPEN_FILES", K_LONG, OFF(limits.nofile), 16, 1L << 20 },
@@ -92,6 +96,7 @@ set_defaults(struct config *cfg)
   cfg->memory_mb = 100;
   cfg->capture_keep_hours = 72;
   cfg->capture_max_mb = 100;
+  cfg->workspace_keep_hours = 168;
   limits_default(&cfg->limits);
 }
 
@@ -530,6 +535,18 @@ config_load(struct config *cfg, const char *file, struct errmsg *err)
     errmsg_set(err, "ANTHROPIC_LOG must be debug, info, warn, error or off");
     goto fail;
   }
+  if(cfg->metrics_file && cfg->metrics_file[0] != '/') {
+    errmsg_set(err, "SANDHOOK_METRICS_FILE must be an absolute path (node_exporter's "
+               "--collector.textfile.directory, then a name ending in .prom)");
+    goto fail;
+  }
+  if(default_str(&cfg->metrics_path, "/sandhook/metrics") < 0 ||
+     default_str(&cfg->health_path, "/sandhook/health") < 0)
+    goto oom;
+  if(cfg->metrics_path[0] != '/' || cfg->health_path[0] != '/') {
+    errmsg_set(err, "SANDHOOK_METRICS_PATH and SANDHOOK_HEALTH_PATH must start with /");
+    goto fail;
+  }
   if(!cfg->log_file) {
     snprintf(logpath, sizeof(logpath), "%s/sandhook.log", cfg->state_dir);
     if(default_str(&cfg->log_file, logpath) < 0)
@@ -571,5 +588,8 @@ config_free(struct config *cfg)
   free(cfg->jail_network);
   free(cfg->memory_sync_deletions);
   free(cfg->capture_dir);
+  free(cfg->metrics_file);
+  free(cfg->metrics_path);
+  free(cfg->health_path);
   memset(cfg, 0, sizeof(*cfg));
 }

@@ -52,6 +52,10 @@ struct config {
   long capture_keep_hours;
   long capture_max_mb;             /* the folder's cap, oldest dropped first */
   int log_debug;
+  char *metrics_file;             /* the textfile collector's file, or NULL */
+  char *metrics_path;             /* the GET location of the metrics */
+  char *health_path;              /* the GET location of the health answer */
+  long workspace_keep_hours;      /* idle sessions' storage kept this long; 0: forever */
 };
 
 /* file: the --config file, NULL for SANDHOOK_CONFIG or the default one,

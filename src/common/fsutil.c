@@ -234,6 +234,36 @@ write_all(int fd, const void *buf, size_t len)
 }
 
 int
+write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode)
+{
+  char tmp[PATH_MAX];
+  int fd, n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+
+  if(n < 0 || (size_t)n >= sizeof(tmp)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if(fd < 0)
+    return -1;
+  if(write_all(fd, buf, len) < 0) {
+    int e = errno;
+
+    close(fd);
+    fd = -1;
+    errno = e;
+  }
+  if(fd < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+    int e = errno;
+
+    unlink(tmp);
+    errno = e;
+    return -1;
+  }
+  return 0;
+}
+
+int
 read_file(const char *path, size_t cap, char **out, size_t *len)
 {
   int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -20,6 +20,9 @@ int remove_tree(const char *path);
 
 /* Writes all of buf, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);
+/* Replaces path whole (a temporary file beside it, then rename): a reader
+ * sees the old contents or the new, never a part.  0, or -1 with errno. */
+int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
 
 /* Reads a whole file of at most cap bytes; *out is NUL-terminated and the
  * caller's to free. */

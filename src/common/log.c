@@ -27,6 +27,7 @@ static char cur_work[128];
 static char cur_session[128];
 static enum log_level log_min = LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static log_error_hook error_hook;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
@@ -393,7 +394,18 @@ log_event(enum log_level lvl, const char *event, const char *fmt, ...)
       free(json);
     }
   }
-  if(!sb.failed)
+  if(!sb.failed) {
     emit(lvl, sb.data, sb.len);
+    if(lvl == LOG_ERROR && error_hook) {
+      sb.data[sb.len - 1] = '\0';
+      error_hook(log_component, event, sb.data);
+    }
+  }
   sb_release(&sb);
+}
+
+void
+log_on_error(log_error_hook hook)
+{
+  error_hook = hook;
 }

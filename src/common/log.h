@@ -34,6 +34,11 @@ void log_set_json(int on);
 void log_ids(const char *work_id, const char *session_id);
 void log_set_level(enum log_level min);
 
+/* Called after each error line is written, with the line as written
+ * (without its newline); the hook must not log. */
+typedef void (*log_error_hook)(const char *component, const char *event, const char *line);
+void log_on_error(log_error_hook hook);
+
 /* fmt is a sequence of "key=%s key2=%d ..." pairs, values unquoted. */
 void log_event(enum log_level lvl, const char *event, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/statvfs.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -59,4 +60,23 @@ statedir_wake(const char *state_dir, int bump)
   }
   close(fd);
   return v;
+}
+
+/* 8 MiB and 64 inodes: a drainer's log lines, a claim, a status file. */
+#define STATE_MIN_FREE_BYTES (8ULL << 20)
+#define STATE_MIN_FREE_INODES 64
+
+const char *
+statedir_unusable(const char *state_dir)
+{
+  struct statvfs v;
+
+  if(statvfs(state_dir, &v) < 0)
+    return NULL;
+  if(v.f_flag & ST_RDONLY)
+    return "the state directory is on a read-only filesystem";
+  if((unsigned long long)v.f_bavail * v.f_frsize < STATE_MIN_FREE_BYTES ||
+     (v.f_files && v.f_favail < STATE_MIN_FREE_INODES))
+    return "the state directory's filesystem is full";
+  return NULL;
 }

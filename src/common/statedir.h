@@ -7,6 +7,9 @@
  *                            under flock, so a wake-up is never lost
  *   run/slot.<i>             drainer i holds it (flock) while it runs; the
  *                            text names the item it holds ("<work-id> <ttl>")
+ *   run/status.<i>, run/recent  what drainer i does now, and the latest
+ *                            outcomes and errors (runstate.h)
+ *   run/metrics              every process's counters (metrics.h)
  *   sessions/<sid>/          drainer: one session's storage, kept across its
  *                            work items; workspace.img (or workspace/) and
  *                            memory.img (or memory/); the agent writes inside
@@ -34,6 +37,12 @@
 /* state_dir joined with the formatted rest. */
 int statedir_path(char *buf, size_t cap, const char *state_dir, const char *fmt, ...)
   __attribute__((format(printf, 4, 5)));
+
+/* Why a delivery cannot be taken now, or NULL: the state filesystem is
+ * read-only or (nearly) full, so the drainer could not log, keep its claim
+ * or make a workspace, and a 202 would lose it.  A directory that cannot
+ * be examined is NULL: whoever uses it says what is wrong. */
+const char *statedir_unusable(const char *state_dir);
 
 /* The wake counter; bump=1 increments it.  Returns its value, or -1. */
 long long statedir_wake(const char *state_dir, int bump);

@@ -2,6 +2,7 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/random.h"
 #include "common/errmsg.h"
 
@@ -271,6 +272,8 @@ retrying(struct api *a, const struct api_req *rq, struct api_resp *resp, api_sin
       long long t0 = now_ms();
 
       rc = perform(a, rq, &sc);
+      if(rc < 0 || resp->status >= 400)
+        metrics_api_error(rq->method, rq->path, rc < 0 ? 0 : resp->status);
       log_debug("api_call", "method=%s path=%s status=%ld duration_ms=%lld attempt=%d error=%s",
                 rq->method, rq->path, resp->status, now_ms() - t0, attempt + 1,
                 resp->error[0] ? resp->error : "-");
@@ -348,6 +351,7 @@ api_stream(struct api *a, const struct api_req *rq, api_sink sink,
            int (*stop)(void *ctx), void *ctx, struct api_resp *resp)
 {
   struct sink_ctx sc;
+  int rc;
 
   memset(resp, 0, sizeof(*resp));
   memset(&sc, 0, sizeof(sc));
@@ -356,7 +360,10 @@ api_stream(struct api *a, const struct api_req *rq, api_sink sink,
   sc.ctx = ctx;
   sc.stop = stop;
   sc.cancel = a->cancel;
-  return perform(a, rq, &sc);
+  rc = perform(a, rq, &sc);
+  if(rc < 0 || resp->status >= 400)
+    metrics_api_error(rq->method, rq->path, rc < 0 ? 0 : resp->status);
+  return rc;
 }
 
 /* ANTHROPIC_BASE_URL's host[:port], for a reader who must find it. */

@@ -5,7 +5,10 @@
 #include "common/clock.h"
 #include "common/proctitle.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/runstate.h"
 #include "common/statedir.h"
+#include "drain/gc.h"
 #include "drain/queue.h"
 #include "drain/session.h"
 
@@ -40,9 +43,10 @@ slot_path(char *buf, size_t cap, const struct config *cfg, int i)
   return statedir_path(buf, cap, cfg->state_dir, STATEDIR_RUN "/slot.%d", i);
 }
 
-/* Returns a locked slot descriptor, or -1 when every slot is taken. */
+/* Returns a locked slot descriptor (its number in *index), or -1 when
+ * every slot is taken. */
 static int
-acquire_slot(const struct config *cfg)
+acquire_slot(const struct config *cfg, int *index)
 {
   char path[PATH_MAX];
   int i;
@@ -55,8 +59,10 @@ acquire_slot(const struct config *cfg)
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if(fd < 0)
       return -1;
-    if(flock(fd, LOCK_EX | LOCK_NB) == 0)
+    if(flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      *index = i;
       return fd;
+    }
     close(fd);
   }
   return -1;
@@ -149,44 +155,89 @@ orphan_reclaimed(struct orphans *o, const char *id)
     }
 }
 
+/* For node_exporter's textfile collector: after each item and at exit,
+ * so the file is current when nothing runs. */
+static void
+write_metrics(const struct config *cfg)
+{
+  if(cfg->metrics_file && metrics_write_file(cfg->metrics_file, cfg->state_dir, cfg->max_sessions) < 0)
+    log_warn("metrics_file_failed", "path=%s error=%s", cfg->metrics_file, strerror(errno));
+}
+
+/* How an item ended, everywhere an operator looks: the log line, the
+ * counters, and status's list of recent outcomes. */
+static void
+item_finished(const struct config *cfg, const struct work_item *item, enum work_outcome o,
+              long long started)
+{
+  long long ms = now_ms() - started;
+  cJSON *note = cJSON_CreateObject();
+
+  log_info("work_finished", "outcome=%s duration_ms=%lld", metrics_outcome_name(o), ms);
+  metrics_work_item(o);
+  if(note && cJSON_AddStringToObject(note, "kind", "work") &&
+     cJSON_AddStringToObject(note, "work_id", item->id) &&
+     cJSON_AddStringToObject(note, "session_id", item->data_id) &&
+     cJSON_AddStringToObject(note, "outcome", metrics_outcome_name(o)) &&
+     cJSON_AddNumberToObject(note, "duration_ms", (double)ms))
+    runstate_note(cfg->state_dir, note);
+  cJSON_Delete(note);
+}
+
 static enum item_end
-handle_item(const struct config *cfg, struct api *api, struct work_item *item, int slot)
+handle_item(const struct config *cfg, struct api *api, struct work_item *item, int slot,
+            struct runstate *rs)
 {
   struct lease lease;
   enum session_end end;
+  enum work_outcome outcome;
   long long started = now_ms();
 
   log_ids(item->id, item->data_id);
   proctitle_set("sandhook: drain %s", item->data_id);
   log_info("work_claimed", "type=%s has_sessions_token=%s", item->data_type,
            item->sessions_token ? "true" : "false");
+  snprintf(rs->work_id, sizeof(rs->work_id), "%s", item->id);
+  snprintf(rs->session_id, sizeof(rs->session_id), "%s", item->data_id);
+  rs->claimed_ms = wall_ms();
+  runstate_publish(cfg->state_dir, rs);
   if(queue_ack(api, item) < 0) {
     queue_stop(api, item);
-    return ITEM_NEXT;
+    outcome = WORK_ACK_FAILED;
   }
-  if(strcmp(item->data_type, "session")) {
+  else if(strcmp(item->data_type, "session")) {
     log_info("work_not_a_session", "type=%s", item->data_type);
     queue_stop(api, item);
-    return ITEM_NEXT;
+    outcome = WORK_NOT_A_SESSION;
   }
-  if(lease_start(&lease, cfg, item) < 0) {
+  else if(lease_start(&lease, cfg, item) < 0) {
     enum lease_state st = lease_state(&lease);
 
     lease_end(&lease);
     if(st != LEASE_LOST)
       queue_stop(api, item);
-    return ITEM_NEXT;
+    else
+      metrics_lease_lost();
+    outcome = st == LEASE_LOST ? WORK_LEASE_LOST : WORK_LEASE_FAILED;
   }
-  claim_record(slot, item, lease_ttl_ms(&lease));
-  end = session_run(cfg, api, &lease, item, &drain_term);
-  lease_end(&lease);
-  claim_record(slot, NULL, 0);
-  if(end != SESSION_LOST)
-    queue_stop(api, item);
-  log_info("work_finished", "outcome=%s duration_ms=%lld",
-           end == SESSION_DONE ? "done" : end == SESSION_LOST ? "lease_lost" : "terminated",
-           now_ms() - started);
-  return end == SESSION_TERM ? ITEM_EXIT : ITEM_NEXT;
+  else {
+    claim_record(slot, item, lease_ttl_ms(&lease));
+    end = session_run(cfg, api, &lease, item, rs, &drain_term);
+    lease_end(&lease);
+    claim_record(slot, NULL, 0);
+    if(end != SESSION_LOST)
+      queue_stop(api, item);
+    else
+      metrics_lease_lost();
+    outcome = end == SESSION_DONE ? WORK_DONE : end == SESSION_LOST ? WORK_LEASE_LOST
+                                                                     : WORK_TERMINATED;
+  }
+  item_finished(cfg, item, outcome, started);
+  rs->work_id[0] = rs->session_id[0] = '\0';
+  rs->claimed_ms = 0;
+  runstate_publish(cfg->state_dir, rs);
+  write_metrics(cfg);
+  return outcome == WORK_TERMINATED ? ITEM_EXIT : ITEM_NEXT;
 }
 
 int
@@ -196,8 +247,9 @@ drain_run(const struct config *cfg)
   struct api api;
   struct orphans orphans;
   struct errmsg err;
+  struct runstate rs;
   char path[PATH_MAX];
-  int slot, failures = 0, rc = 0;
+  int slot, slot_index = 0, failures = 0, rc = 0;
 
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_term;
@@ -216,16 +268,21 @@ drain_run(const struct config *cfg)
     log_err("drain_init_failed", "reason=curl");
     return 1;
   }
+  if(metrics_open(cfg->state_dir) < 0)
+    log_warn("metrics_unavailable", "error=%s", strerror(errno));
+  runstate_record_errors(cfg->state_dir);
   srandom((unsigned)getpid() ^ (unsigned)now_ms());
   while(!drain_term) {
     long long seen_wake;
 
-    slot = acquire_slot(cfg);
+    slot = acquire_slot(cfg, &slot_index);
     if(slot < 0) {
       log_info("drain_slots_busy", "max_sessions=%d", cfg->max_sessions);
       break;
     }
-    log_info("drain_started", "worker_id=%s", api.worker_id);
+    runstate_self(&rs, slot_index);
+    runstate_publish(cfg->state_dir, &rs);
+    log_info("drain_started", "worker_id=%s slot=%d", api.worker_id, slot_index);
     orphan_claims(cfg, slot, &orphans);
     for(;;) {
       struct work_item item;
@@ -238,7 +295,7 @@ drain_run(const struct config *cfg)
       if(pr == POLL_ITEM) {
         failures = 0;
         orphan_reclaimed(&orphans, item.id);
-        if(handle_item(cfg, &api, &item, slot) == ITEM_EXIT) {
+        if(handle_item(cfg, &api, &item, slot, &rs) == ITEM_EXIT) {
           work_item_clear(&item);
           break;
         }
@@ -266,12 +323,16 @@ drain_run(const struct config *cfg)
       }
       break;
     }
+    runstate_remove(cfg->state_dir, slot_index);
     close(slot);
     /* A webhook that arrived while we held the slot may have found every
      * slot busy; poll once more if the counter moved. */
     if(rc || drain_term || statedir_wake(cfg->state_dir, 0) == seen_wake)
       break;
   }
+  write_metrics(cfg);
+  if(!drain_term)
+    gc_idle(cfg);
   log_info("drain_exit", "status=%d", rc);
   api_cleanup(&api);
   curl_global_cleanup();

@@ -25,32 +25,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Removes STATE/sessions/<sid> once no jail of the session can be running:
- * the workspace lock, held by every open jail, is taken first. */
-void
-jail_forget_session(const struct config *cfg, const char *session_id)
-{
-  char path[PATH_MAX];
-  AUTO_FD int top = -1;
-  AUTO_FD int dir = -1;
-  AUTO_FD int lock = -1;
-
-  if(!safe_id(session_id) ||
-     statedir_path(path, sizeof(path), cfg->state_dir, STATEDIR_SESSIONS) < 0)
-    return;
-  top = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  dir = top < 0 ? -1 : openat(top, session_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if(dir >= 0) {
-    lock = openat(dir, STATEDIR_WORKSPACE_IMAGE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if(lock < 0)
-      lock = openat(dir, STATEDIR_WORKSPACE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0)
-      log_warn("session_cleanup_deferred", "reason=%s", "a jail of the session still runs");
-    else if(remove_tree_at(top, session_id) < 0)
-      log_warn("workspace_remove_failed", "errno=%d", errno);
-  }
-}
-
 _Static_assert(JAIL_FD == 3, "spawn_start passes one descriptor, as fd 3");
 
 static int

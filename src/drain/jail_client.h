@@ -56,8 +56,4 @@ enum jail_rc jail_request(struct jail *j, cJSON *req, int fd, long wall_ms,
  * host must then leave the trees the agent could write alone. */
 int jail_close(struct jail *j);
 
-/* Removes a finished session's directory, descriptor-relative, unless a
- * jail of the session still holds its workspace. */
-void jail_forget_session(const struct config *cfg, const char *session_id);
-
 #endif

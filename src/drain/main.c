@@ -9,6 +9,7 @@
 #include "common/proctitle.h"
 #include "drain/check.h"
 #include "drain/drain.h"
+#include "drain/gc.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,20 +22,23 @@ usage(FILE *f)
   fprintf(f,
           "usage: sandhook drain [--config FILE | --no-config]\n"
           "       sandhook check [--config FILE | --no-config]\n"
+          "       sandhook gc [--session SESSION_ID] [--config FILE | --no-config]\n"
           "\n"
           "Claims every work item of the environment's queue, one session at a\n"
           "time, runs its tool calls in a jail, and exits when the queue is empty.\n"
           "The web front starts it on session.status_run_started; run it by hand\n"
           "to drain the queue without a webhook.  'check' tests the settings, the\n"
           "control plane, the state directory and what the jail needs, one line\n"
-          "each, and exits 1 when anything failed.  Settings: see sandhook(8).\n");
+          "each, and exits 1 when anything failed.  'gc' removes the storage of the\n"
+          "session named and of every session idle longer than\n"
+          "SANDHOOK_WORKSPACE_KEEP_HOURS.  Settings: see sandhook(8).\n");
 }
 
 int
 main(int argc, char **argv)
 {
-  const char *config_file = NULL;
-  int after_response = 0, check = 0, i, rc;
+  const char *config_file = NULL, *gc_sid = NULL;
+  int after_response = 0, check = 0, gc = 0, i, rc;
   struct config cfg;
   struct errmsg err = ERRMSG_INIT;
 
@@ -51,6 +55,10 @@ main(int argc, char **argv)
       after_response = 1;
     else if(!strcmp(argv[i], "check"))
       check = 1;
+    else if(!strcmp(argv[i], "gc"))
+      gc = 1;
+    else if(gc && !strcmp(argv[i], "--session") && i + 1 < argc)
+      gc_sid = argv[++i];
     else {
       fprintf(stderr, "sandhook drain: unknown argument '%s'\n", argv[i]);
       usage(stderr);
@@ -82,8 +90,12 @@ main(int argc, char **argv)
       ;
     close(3);
   }
-  proctitle_set("sandhook: drain polling");
-  rc = drain_run(&cfg);
+  if(gc)
+    rc = gc_main(&cfg, gc_sid);
+  else {
+    proctitle_set("sandhook: drain polling");
+    rc = drain_run(&cfg);
+  }
   config_free(&cfg);
   return rc;
 }

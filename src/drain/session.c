@@ -4,9 +4,11 @@
 #include "drain/memstore_sync.h"
 #include "drain/skills.h"
 #include "drain/jail_client.h"
+#include "drain/gc.h"
 #include "common/clock.h"
 #include "common/proctitle.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "drain/sse.h"
 #include "drain/strset.h"
 #include "common/protocol.h"
@@ -47,6 +49,7 @@ struct session {
   struct lease *lease;
   const struct work_item *item;
   const volatile sig_atomic_t *term;
+  struct runstate *rs;
   const char *sid;
   char *sid_esc;
 
@@ -562,8 +565,15 @@ run_call(struct session *s, struct call *c)
    * jail that stopped answering. */
   s->running = c->name;
   s->running_since = started;
+  snprintf(s->rs->tool, sizeof(s->rs->tool), "%s", c->name);
+  snprintf(s->rs->tool_use_id, sizeof(s->rs->tool_use_id), "%s", c->id);
+  s->rs->call_ms = wall_ms();
+  runstate_publish(s->cfg->state_dir, s->rs);
   rc = jail_call(&s->jail, c->name, c->input, timeout, timeout + 30000, should_abort, s, &res);
   s->running = NULL;
+  s->rs->tool[0] = s->rs->tool_use_id[0] = '\0';
+  s->rs->call_ms = 0;
+  runstate_publish(s->cfg->state_dir, s->rs);
   proctitle_set("sandhook: drain %s waiting", s->sid);
   if(rc != JAIL_OK)
     jail_down(s);
@@ -592,13 +602,15 @@ run_call(struct session *s, struct call *c)
     const char *reason = rc == JAIL_FAILED ? "sandbox_failed" : json_str(res, "reason");
     long exit_code = json_long(cJSON_GetObjectItemCaseSensitive(res, "exit_code"), -1, 255, -1);
 
+    long long ms = now_ms() - started;
+
     if(failed)
       log_info("tool_done", "tool_use_id=%s tool=%s is_error=true duration_ms=%lld reason=%s "
-               "exit_code=%ld", c->id, c->name, now_ms() - started, reason ? reason : "tool_error",
-               exit_code);
+               "exit_code=%ld", c->id, c->name, ms, reason ? reason : "tool_error", exit_code);
     else
       log_info("tool_done", "tool_use_id=%s tool=%s is_error=false duration_ms=%lld", c->id,
-               c->name, now_ms() - started);
+               c->name, ms);
+    metrics_tool_call(c->name, failed ? (reason ? reason : "tool_error") : NULL, ms);
   }
   post_result(s, c);
 }
@@ -693,7 +705,9 @@ session_free(struct session *s)
   jail_down(s);
   memory_free(s->mem, !s->jail_lingers);
   if(s->terminated && !s->jail_lingers)
-    jail_forget_session(s->cfg, s->sid);
+    gc_session(s->cfg, s->sid);
+  else
+    gc_touch(s->cfg, s->sid);
   cJSON_Delete(s->session);
   for(c = s->calls; c; c = cn) {
     cn = c->next;
@@ -719,7 +733,8 @@ session_free(struct session *s)
 
 enum session_end
 session_run(const struct config *cfg, struct api *api, struct lease *lease,
-            const struct work_item *item, const volatile sig_atomic_t *term)
+            const struct work_item *item, struct runstate *rs,
+            const volatile sig_atomic_t *term)
 {
   struct session s;
   pthread_condattr_t ca;
@@ -731,6 +746,7 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
   s.lease = lease;
   s.item = item;
   s.term = term;
+  s.rs = rs;
   s.sid = item->data_id;
   s.calls_tail = &s.calls;
   pthread_mutex_init(&s.mu, NULL);

@@ -16,6 +16,7 @@
 #include "drain/api.h"
 #include "drain/lease.h"
 #include "drain/queue.h"
+#include "common/runstate.h"
 
 enum session_end {
   SESSION_DONE,       /* force-stop the item */
@@ -29,8 +30,9 @@ enum session_end {
 enum gate { GATE_RUN, GATE_DENY, GATE_HOLD };
 enum gate permission_gate(const cJSON *tool_use);
 
+/* rs: this drainer's status (runstate.h), which shows the call in flight. */
 enum session_end session_run(const struct config *cfg, struct api *api,
                              struct lease *lease, const struct work_item *item,
-                             const volatile sig_atomic_t *term);
+                             struct runstate *rs, const volatile sig_atomic_t *term);
 
 #endif

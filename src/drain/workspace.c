@@ -1,5 +1,7 @@
 #include "drain/workspace.h"
+#include "common/cleanup.h"
 #include "common/clock.h"
+#include "drain/gc.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/spawn.h"
@@ -148,8 +150,20 @@ lock_path(int fd)
   return 0;
 }
 
+static int prepare(struct workspace *w, const struct config *cfg, const char *session_id);
+
+/* Under gc's shared hold: storage found here is not removed before its
+ * lock is ours. */
 int
 workspace_prepare(struct workspace *w, const struct config *cfg, const char *session_id)
+{
+  AUTO_FD int hold = gc_hold(cfg, 0);
+
+  return prepare(w, cfg, session_id);
+}
+
+static int
+prepare(struct workspace *w, const struct config *cfg, const char *session_id)
 {
   char dir[PATH_MAX];
 

@@ -13,6 +13,7 @@
 #include "front/front.h"
 #include "front/replay.h"
 #include "front/responder.h"
+#include "front/status.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -61,6 +62,9 @@ usage(FILE *f)
           "usage: sandhook [--config FILE | --no-config] [--idle-exit SECONDS]\n"
           "       sandhook drain [--config FILE | --no-config]\n"
           "       sandhook check [--config FILE | --no-config]\n"
+          "       sandhook status [--json] [--config FILE | --no-config]\n"
+          "       sandhook metrics [--config FILE | --no-config]\n"
+          "       sandhook gc [--config FILE | --no-config]\n"
           "       sandhook replay [--config FILE] [--resign] [--dry-run] FILE...\n"
           "       sandhook -h | --help | -V | --version\n"
           "\n"
@@ -79,7 +83,7 @@ int
 main(int argc, char **argv)
 {
   struct front_settings fs = { NULL, { 0 } };
-  int fcgi = 0, idle_exit = 0, replay_at = 0, nreplay = 0, i;
+  int fcgi = 0, idle_exit = 0, replay_at = 0, nreplay = 0, i, status = 0, json = 0;
   struct responder r;
   struct errmsg err = ERRMSG_INIT;
   int rc;
@@ -113,8 +117,12 @@ main(int argc, char **argv)
       idle_exit = atoi(argv[++i]);
     else if(!strcmp(argv[i], "drain"))
       return exec_drain(fs.file, argc - i - 1, argv + i + 1);
-    else if(!strcmp(argv[i], "check"))
+    else if(!strcmp(argv[i], "check") || !strcmp(argv[i], "gc"))
       return exec_drain(fs.file, argc - i, argv + i);
+    else if(!strcmp(argv[i], "status") || !strcmp(argv[i], "metrics"))
+      status = argv[i][0];
+    else if(status == 's' && !strcmp(argv[i], "--json"))
+      json = 1;
     else if(!strcmp(argv[i], "replay"))
       replay_at = i + 1;
     else {
@@ -123,13 +131,15 @@ main(int argc, char **argv)
       return 2;
     }
   }
-  log_init(replay_at ? "replay" : "responder");
+  log_init(replay_at ? "replay" : status ? "status" : "responder");
   if(settings_load(&fs, 0, &err) < 0)
     return refuse("config_invalid", &err);
   if(log_setup(&fs.cfg, 0) < 0)
     log_warn("log_unavailable", "error=%s hint=%s", strerror(errno),
              "check SANDHOOK_LOG, SANDHOOK_LOG_FILE and SANDHOOK_SYSLOG_SOCKET; logging to stderr");
-  if(replay_at)
+  if(status)
+    rc = status == 's' ? status_main(&fs.cfg, json) : metrics_main(&fs.cfg);
+  else if(replay_at)
     rc = replay_main(&fs.cfg, nreplay, argv + replay_at);
   else if((fcgi = fcgi_adopt_systemd_socket() >= 0 && fcgi_is_listening_socket()) ||
           getenv("GATEWAY_INTERFACE")) {

@@ -3,6 +3,10 @@
 #include "front/wake.h"
 #include "common/log.h"
 #include "front/seen.h"
+#include "front/probe.h"
+#include "common/metrics.h"
+#include "common/runstate.h"
+#include "common/statedir.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -32,6 +36,11 @@ responder_init(struct responder *r, const struct config *cfg)
   }
   else if(cfg->signing_key)
     log_err("config_invalid", "reason=%s", "ANTHROPIC_WEBHOOK_SIGNING_KEY is not valid base64");
+  /* Counting is best effort: a state directory this user cannot write
+   * (fcgiwrap as www-data) still verifies and answers. */
+  if(metrics_open(cfg->state_dir) < 0)
+    log_debug("metrics_unavailable", "error=%s", strerror(errno));
+  runstate_record_errors(cfg->state_dir);
 }
 
 static void
@@ -100,27 +109,6 @@ capture(struct responder *r, struct request *rq, const char *body, size_t len)
                    sizeof(path)) < 0)
     log_warn("capture_failed", "errno=%d error=%s", errno, strerror(errno));
   capture_sweep(r->cfg->capture_dir, r->cfg->capture_keep_hours * 3600L, r->now());
-}
-
-/* A delivery taken while the state filesystem is full or read-only would
- * be lost after the 202: the drainer could not log, keep its claim nor make
- * a workspace.  Refused with 503 instead, so the sender retries. */
-#define STATE_MIN_FREE_BYTES (8ULL << 20)
-#define STATE_MIN_FREE_INODES 64
-
-static const char *
-state_unusable(const char *dir)
-{
-  struct statvfs v;
-
-  if(statvfs(dir, &v) < 0)
-    return NULL;                    /* seen_mark says what is wrong */
-  if(v.f_flag & ST_RDONLY)
-    return "the state directory is on a read-only filesystem";
-  if((unsigned long long)v.f_bavail * v.f_frsize < STATE_MIN_FREE_BYTES ||
-     (v.f_files && v.f_favail < STATE_MIN_FREE_INODES))
-    return "the state directory's filesystem is full";
-  return NULL;
 }
 
 void
@@ -192,7 +180,7 @@ responder_handle(struct responder *r, struct request *rq, struct reply *rep)
     log_info("webhook_rejected", "status=400 reason=%s webhook_id=%s", why, id);
     goto out;
   }
-  if(!r->dry_run && (why = state_unusable(cfg->state_dir))) {
+  if(!r->dry_run && (why = statedir_unusable(cfg->state_dir))) {
     set_reply(rep, 503, why);
     log_err("webhook_rejected", "status=503 reason=%s state_dir=%s webhook_id=%s", why,
             cfg->state_dir, id);
@@ -221,6 +209,11 @@ responder_handle(struct responder *r, struct request *rq, struct reply *rep)
   if(!strcmp(rep->ev.data_type, "session.status_run_started")) {
     rep->start_drain = !r->dry_run;
     set_reply(rep, 202, r->dry_run ? "would drain the work queue (dry run)" : "draining the work queue");
+  }
+  else if(!strcmp(rep->ev.data_type, "session.status_terminated") ||
+          !strcmp(rep->ev.data_type, "session.deleted")) {
+    rep->start_gc = !r->dry_run && rep->ev.data_id[0];
+    set_reply(rep, 200, "session ended; its storage on this host is removed");
   }
   else
     set_reply(rep, 200, "event type ignored");
@@ -275,6 +268,8 @@ responder_serve(struct responder *r, struct request *rq, struct reply *out)
   struct reply rep;
   int release = -1;
 
+  if(probe_serve(r, rq))
+    return;
   responder_handle(r, rq, &rep);
   if(rep.start_drain) {
     release = wake_drainer(r->cfg);
@@ -286,10 +281,15 @@ responder_serve(struct responder *r, struct request *rq, struct reply *out)
       log_err("drain_spawn_failed", "errno=%d error=%s webhook_id=%s", errno, strerror(errno), rep.ev.id);
     }
   }
+  else if(rep.start_gc && (release = wake_gc(r->cfg, rep.ev.data_id)) < 0)
+    /* The storage stays until the idle collection: nothing is lost. */
+    log_warn("gc_spawn_failed", "errno=%d error=%s webhook_id=%s", errno, strerror(errno), rep.ev.id);
   write_reply(rq, &rep);
   rq->finish(rq->ctx);
   if(release >= 0)
     close(release);     /* the drainer may now call the API */
+  metrics_delivery(rep.status);
+  probe_refresh_file(r->cfg);
   if(out)
     *out = rep;
 }

@@ -37,6 +37,7 @@ struct reply {
   const char *allow;          /* Allow header for 405 */
   char message[160];
   int start_drain;
+  int start_gc;               /* the session ended: remove its storage */
   struct wh_event ev;
 };
 

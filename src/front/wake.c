@@ -55,25 +55,26 @@ drainer_env(void)
   return envp;
 }
 
-int
-wake_drainer(const struct config *cfg)
+/* sandhook-drain --after-response [--config FILE | --no-config] [more...] */
+static int
+start_drain_program(const struct config *cfg, const char *const *more)
 {
-  const char *argv[] = { PROGRAM_DRAIN, "--after-response", NULL, NULL, NULL };
-  char path[PATH_MAX], prog[PATH_MAX];
+  const char *argv[8] = { PROGRAM_DRAIN, "--after-response" };
+  char prog[PATH_MAX];
   const char **envp;
-  int release[2], status;
+  int release[2], status, n = 2;
   pid_t pid;
 
-  if(statedir_path(path, sizeof(path), cfg->state_dir, STATEDIR_RUN) < 0 ||
-     mkdir_p(path, 0700) < 0 || statedir_wake(cfg->state_dir, 1) < 0 ||
-     spawn_program_path(PROGRAM_DRAIN, prog, sizeof(prog)) < 0)
+  if(spawn_program_path(PROGRAM_DRAIN, prog, sizeof(prog)) < 0)
     return -1;
   if(cfg->file) {
-    argv[2] = "--config";
-    argv[3] = cfg->file;
+    argv[n++] = "--config";
+    argv[n++] = cfg->file;
   }
   else if(cfg->no_file)
-    argv[2] = "--no-config";
+    argv[n++] = "--no-config";
+  while(more && *more && n < (int)N_ELEMENTS(argv) - 1)
+    argv[n++] = *more++;
   envp = drainer_env();
   if(!envp)
     return -1;
@@ -111,4 +112,23 @@ wake_drainer(const struct config *cfg)
     return -1;
   }
   return release[1];
+}
+
+int
+wake_drainer(const struct config *cfg)
+{
+  char path[PATH_MAX];
+
+  if(statedir_path(path, sizeof(path), cfg->state_dir, STATEDIR_RUN) < 0 ||
+     mkdir_p(path, 0700) < 0 || statedir_wake(cfg->state_dir, 1) < 0)
+    return -1;
+  return start_drain_program(cfg, NULL);
+}
+
+int
+wake_gc(const struct config *cfg, const char *session_id)
+{
+  const char *const more[] = { "gc", "--session", session_id, NULL };
+
+  return start_drain_program(cfg, more);
 }

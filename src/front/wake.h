@@ -16,4 +16,8 @@
 
 int wake_drainer(const struct config *cfg);
 
+/* The same for `sandhook-drain gc --session SID`, for a session that
+ * ended (session.status_terminated, session.deleted): its storage goes. */
+int wake_gc(const struct config *cfg, const char *session_id);
+
 #endif

@@ -434,7 +434,8 @@ def wait_listening(port, what):
 
 class Nginx:
     """A real nginx on 127.0.0.1 whose server block includes the shipped
-    location snippet unchanged."""
+    location snippets (the webhook's, and the metrics and health ones)
+    unchanged."""
 
     def __init__(self, tmp, fcgi_sock, config=None):
         binary = os.environ.get("TEST_NGINX_BINARY") or shutil.which("nginx") or "/usr/sbin/nginx"
@@ -443,12 +444,13 @@ class Nginx:
         self.prefix = os.path.join(tmp, "nginx")
         os.makedirs(os.path.join(self.prefix, "logs"), exist_ok=True)
         # The snippet as shipped, with only the two paths an operator edits.
-        snippet = open(os.path.join(TOP, "nginx", "sandhook-location.conf")).read()
-        snippet = snippet.replace("/usr/local/bin/sandhook", SANDHOOK)
-        if config:
-            snippet = snippet.replace("/etc/sandhook/sandhook.conf", config)
-        with open(os.path.join(self.prefix, "sandhook-location.conf"), "w") as f:
-            f.write(snippet)
+        for name in ("sandhook-location.conf", "sandhook-metrics.conf"):
+            snippet = open(os.path.join(TOP, "nginx", name)).read()
+            snippet = snippet.replace("/usr/local/bin/sandhook", SANDHOOK)
+            if config:
+                snippet = snippet.replace("/etc/sandhook/sandhook.conf", config)
+            with open(os.path.join(self.prefix, name), "w") as f:
+                f.write(snippet)
         params = "/etc/nginx/fastcgi_params"
         shutil.copy(params, self.prefix)
         self.port = free_port()
@@ -473,6 +475,7 @@ http {
         server_name localhost;
         absolute_redirect off;
         include sandhook-location.conf;
+        include sandhook-metrics.conf;
         location / { return 404; }
     }
 }
