@@ -67,13 +67,12 @@ remove_session(const struct config *cfg, int top, const char *sid, const char *w
   enum gc_result r = remove_locked(top, sid);
 
   if(r == GC_REMOVED)
-    log_info("session_storage_removed", "session_id=%s reason=%s", sid, why);
+    log_info("session_storage_removed", "reason=%s", why);
   else if(r == GC_IN_USE)
-    log_info("session_storage_kept", "session_id=%s reason=%s", sid,
+    log_info("session_storage_kept", "reason=%s",
              "a jail of the session still runs; its drainer removes it when the session ends");
   else if(r == GC_FAILED)
-    log_warn("session_storage_remove_failed", "session_id=%s errno=%d error=%s", sid, errno,
-             strerror(errno));
+    log_warn("session_storage_remove_failed", "errno=%d error=%s", errno, strerror(errno));
   return r;
 }
 
@@ -126,8 +125,10 @@ gc_idle(const struct config *cfg)
        fstatat(top, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
        st.st_mtime >= cutoff)
       continue;
+    log_ids(NULL, de->d_name);     /* outside any item: the lines name it */
     removed += remove_session(cfg, top, de->d_name, "idle") == GC_REMOVED;
   }
+  log_ids(NULL, NULL);
   closedir(d);
   return removed;
 }
@@ -135,8 +136,15 @@ gc_idle(const struct config *cfg)
 int
 gc_main(const struct config *cfg, const char *session_id)
 {
-  enum gc_result r = session_id ? gc_session(cfg, session_id) : GC_ABSENT;
-  int idle = gc_idle(cfg);
+  enum gc_result r = GC_ABSENT;
+  int idle;
+
+  if(session_id) {
+    log_ids(NULL, safe_id(session_id) ? session_id : NULL);
+    r = gc_session(cfg, session_id);
+    log_ids(NULL, NULL);
+  }
+  idle = gc_idle(cfg);
 
   if(session_id)
     printf("sandhook gc: session %s: %s\n", session_id,
