@@ -188,6 +188,10 @@ def main():
         session_runs(t, fake, "http://127.0.0.1/hooks/sandhook", "Apache with mod_fcgid")
         t.ok("reason=unprivileged" in open("/var/lib/sandhook/sandhook.log").read(),
              "where mod_fcgid ran sandhook as www-data, without root")
+        p = sh(blocks["Nothing grows forever"][0], log=log)
+        t.ok(p.returncode == 0 and
+             sh("logrotate -d /etc/logrotate.d/sandhook", log=log).returncode == 0,
+             "the logrotate recipe ran as written, and logrotate accepts the file")
         print("# SKIP the systemd recipe: it needs systemd as PID 1; "
               "tests/e2e/socket_activation.py runs the same units")
         final_checks(t, fake, "/var/lib/sandhook/sandhook.log")
