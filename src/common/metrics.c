@@ -85,21 +85,25 @@ table_valid(const struct table *t)
   return !memcmp(t->magic, MAGIC, 8) && t->size == sizeof(*t);
 }
 
-/* A table of another layout is never cut in place: a process of the old
- * version may still have it mapped, and a shorter file would kill it with
- * SIGBUS.  A fresh file is renamed over it instead. */
-static int
-replace(const char *path)
+/* A fresh table: the magic, its size, zeros. */
+static const struct table *
+fresh_table(void)
 {
   static struct table fresh;
 
   fresh.size = sizeof(fresh);
   memcpy(fresh.magic, MAGIC, 8);
-  return write_file_atomic(path, &fresh, sizeof(fresh), 0644);
+  return &fresh;
 }
 
 /* Opens, locks and maps the table; 1 when another process replaced the
- * file meanwhile (try again), -1 on an error. */
+ * file meanwhile (try again), -1 on an error.
+ *
+ * A new table is written whole, never grown with ftruncate: a sparse page
+ * of a mapping on a full filesystem is SIGBUS at the first write, where a
+ * failed write is only an error.  A table of another layout is never cut
+ * in place either (a process of the old version may have it mapped, and a
+ * shorter file would kill it with SIGBUS): a fresh file is renamed over it. */
 static int
 map_table(const char *path)
 {
@@ -115,12 +119,18 @@ map_table(const char *path)
   rc = 1;
   if(st.st_ino != now.st_ino || st.st_dev != now.st_dev)
     goto out;
-  if(st.st_size == 0 && ftruncate(fd, sizeof(*t)) < 0) {
-    rc = -1;
-    goto out;
+  if(st.st_size == 0) {
+    if(pwrite(fd, fresh_table(), sizeof(*t), 0) != (ssize_t)sizeof(*t)) {
+      int e = errno;
+
+      unlink(path);                 /* empty, and ours alone: the lock */
+      errno = e ? e : ENOSPC;
+      rc = -1;
+      goto out;
+    }
   }
-  if(st.st_size != 0 && (size_t)st.st_size != sizeof(*t)) {
-    rc = replace(path) < 0 ? -1 : 1;
+  else if((size_t)st.st_size != sizeof(*t)) {
+    rc = write_file_atomic(path, fresh_table(), sizeof(*t), 0644) < 0 ? -1 : 1;
     goto out;
   }
   t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -128,13 +138,9 @@ map_table(const char *path)
     rc = -1;
     goto out;
   }
-  if(st.st_size == 0) {             /* new: the lock makes us its only writer */
-    t->size = sizeof(*t);
-    memcpy(t->magic, MAGIC, 8);
-  }
   if(!table_valid(t)) {
     munmap(t, sizeof(*t));
-    rc = replace(path) < 0 ? -1 : 1;
+    rc = write_file_atomic(path, fresh_table(), sizeof(*t), 0644) < 0 ? -1 : 1;
     goto out;
   }
   table = t;

@@ -95,15 +95,19 @@ fcgi_finish(void *ctx)
 
 /* Waits for a connection or the idle deadline; 0 means idle.  The wait is
  * ours, not libfcgi's accept loop, which retries through signals: a SIGTERM
- * (mod_fcgid retiring an idle responder, systemd stopping us) must end it. */
+ * (mod_fcgid retiring an idle responder, systemd stopping us) or a SIGHUP
+ * must end it.  Those signals are blocked except inside ppoll (waitmask),
+ * so one that comes while a request is served is acted on at the next
+ * wait, never lost between a check of the flags and the wait. */
 static int
-wait_readable(int idle_s)
+wait_readable(int idle_s, const sigset_t *waitmask)
 {
   struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
+  struct timespec ts = { idle_s, 0 };
   int rc;
 
   do
-    rc = poll(&pfd, 1, idle_s > 0 ? idle_s * 1000 : -1);
+    rc = ppoll(&pfd, 1, idle_s > 0 ? &ts : NULL, waitmask);
   while(rc < 0 && errno == EINTR && !fcgi_stop && !fcgi_reload);
   return rc;
 }
@@ -112,6 +116,7 @@ int
 fcgi_serve(struct responder *r, struct front_settings *s, int idle_s)
 {
   struct sigaction sa;
+  sigset_t ours, waitmask;
   FCGX_Request req;
 
   memset(&sa, 0, sizeof(sa));
@@ -121,6 +126,14 @@ fcgi_serve(struct responder *r, struct front_settings *s, int idle_s)
   sa.sa_handler = on_hup;
   sigaction(SIGHUP, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
+  sigemptyset(&ours);
+  sigaddset(&ours, SIGTERM);
+  sigaddset(&ours, SIGINT);
+  sigaddset(&ours, SIGHUP);
+  sigprocmask(SIG_BLOCK, &ours, &waitmask);
+  sigdelset(&waitmask, SIGTERM);
+  sigdelset(&waitmask, SIGINT);
+  sigdelset(&waitmask, SIGHUP);
   if(FCGX_Init() != 0 || FCGX_InitRequest(&req, STDIN_FILENO, 0) != 0) {
     log_err("fcgi_init_failed", "errno=%d", errno);
     return 1;
@@ -128,7 +141,7 @@ fcgi_serve(struct responder *r, struct front_settings *s, int idle_s)
   log_info("fcgi_started", "idle_timeout_s=%d", idle_s);
   while(!fcgi_stop) {
     struct request rq = { &req, fcgi_param, fcgi_params, fcgi_read, fcgi_write, fcgi_finish };
-    int ready = wait_readable(idle_s);
+    int ready = wait_readable(idle_s, &waitmask);
 
     if(fcgi_reload) {
       fcgi_reload = 0;
