@@ -75,9 +75,12 @@ int
 runstate_publish(const char *state_dir, const struct runstate *rs)
 {
   char path[PATH_MAX], *text;
-  cJSON *o = cJSON_CreateObject();
+  cJSON *o;
   int rc = -1;
 
+  if(rs->slot < 0)
+    return 0;                       /* no slot, nothing to show it in */
+  o = cJSON_CreateObject();
   if(!o || status_path(path, sizeof(path), state_dir, rs->slot) < 0) {
     cJSON_Delete(o);
     return -1;
@@ -105,7 +108,7 @@ runstate_remove(const char *state_dir, int slot)
 {
   char path[PATH_MAX];
 
-  if(status_path(path, sizeof(path), state_dir, slot) == 0)
+  if(slot >= 0 && status_path(path, sizeof(path), state_dir, slot) == 0)
     unlink(path);
 }
 

@@ -89,6 +89,8 @@ claim_record(int slot, const struct work_item *item, long ttl_ms)
   char buf[192];
   int n = item ? snprintf(buf, sizeof(buf), "%s %ld\n", item->id, ttl_ms) : 0;
 
+  if(slot < 0)
+    return;
   if(ftruncate(slot, 0) < 0 || (n > 0 && pwrite(slot, buf, (size_t)n, 0) != n))
     log_warn("slot_record_failed", "errno=%d error=%s", errno, strerror(errno));
 }
@@ -184,9 +186,11 @@ item_finished(const struct config *cfg, const struct work_item *item, enum work_
   cJSON_Delete(note);
 }
 
+/* acked: the item came acknowledged (sandhook handle: the CLI's poller
+ * acked it).  slot may be -1: no slot file to keep the claim in. */
 static enum item_end
 handle_item(const struct config *cfg, struct api *api, struct work_item *item, int slot,
-            struct runstate *rs)
+            struct runstate *rs, int acked)
 {
   struct lease lease;
   enum session_end end;
@@ -201,7 +205,7 @@ handle_item(const struct config *cfg, struct api *api, struct work_item *item, i
   snprintf(rs->session_id, sizeof(rs->session_id), "%s", item->data_id);
   rs->claimed_ms = wall_ms();
   runstate_publish(cfg->state_dir, rs);
-  if(queue_ack(api, item) < 0) {
+  if(!acked && queue_ack(api, item) < 0) {
     queue_stop(api, item);
     outcome = WORK_ACK_FAILED;
   }
@@ -240,16 +244,109 @@ handle_item(const struct config *cfg, struct api *api, struct work_item *item, i
   return outcome == WORK_TERMINATED ? ITEM_EXIT : ITEM_NEXT;
 }
 
+struct polling {
+  int failures;
+  long long idle_since, idle_logged;    /* monotonic ms */
+  long long poll_started;
+};
+
+/* What to do after a poll that brought nothing: 0 to poll again, 1 to end
+ * this slot's loop (*rc set). */
+static int
+after_poll(enum drain_mode mode, enum poll_result pr, struct polling *p,
+           const struct orphans *o, int *rc)
+{
+  long long now = now_ms();
+
+  if(pr == POLL_FATAL) {
+    *rc = 1;
+    return 1;
+  }
+  if(pr == POLL_ERROR) {
+    ++p->failures;
+    /* Always on, nobody else resumes the queue: keep trying, slowly. */
+    if(mode == DRAIN_FOREVER || p->failures < 5) {
+      sleep_ms(p->failures < 6 ? 1000L << p->failures : 60000, &drain_term);
+      return 0;
+    }
+    log_err("drain_gave_up", "failed_polls=%d reason=%s", p->failures,
+            "the control plane did not answer; the next webhook resumes the queue");
+    *rc = 1;
+    return 1;
+  }
+  p->failures = 0;
+  if(mode == DRAIN_FOREVER) {
+    /* Alive and idle, said once a minute, as the official worker does. */
+    if(now - p->idle_logged >= RUN_IDLE_LOG_MS) {
+      log_info("still_polling", "idle_s=%lld", (now - p->idle_since) / 1000);
+      p->idle_logged = now;
+    }
+    /* A server that did not hold the empty poll open gets the official
+     * worker's pause (1-3 s), not a busy loop. */
+    if(now - p->poll_started < RUN_POLL_BLOCK_MS / 2)
+      sleep_ms(1000 + random() % 2000, &drain_term);
+    return 0;
+  }
+  if(now < o->until_ms) {
+    sleep_ms(1000, &drain_term);
+    return 0;
+  }
+  return 1;
+}
+
+/* One slot's life: poll and serve until the queue is empty (DRAIN_QUEUE),
+ * forever (DRAIN_FOREVER), or serve the one item given (DRAIN_ONE). */
+static int
+serve_slot(const struct config *cfg, enum drain_mode mode, struct api *api, int slot,
+           struct runstate *rs, struct work_item *one, long long *seen_wake)
+{
+  struct orphans orphans;
+  struct polling p = { 0, now_ms(), now_ms(), 0 };
+  int rc = 0;
+
+  if(mode == DRAIN_ONE) {
+    handle_item(cfg, api, one, slot, rs, 1);
+    return 0;
+  }
+  orphan_claims(cfg, slot, &orphans);
+  for(;;) {
+    struct work_item item;
+    enum poll_result pr;
+
+    *seen_wake = statedir_wake(cfg->state_dir, 0);
+    if(drain_term)
+      break;
+    p.poll_started = now_ms();
+    pr = queue_poll(api, &item, mode == DRAIN_FOREVER ? RUN_POLL_BLOCK_MS : 0);
+    if(pr == POLL_ITEM) {
+      enum item_end end;
+
+      p.failures = 0;
+      orphan_reclaimed(&orphans, item.id);
+      end = handle_item(cfg, api, &item, slot, rs, 0);
+      work_item_clear(&item);
+      log_ids(NULL, NULL);
+      if(end == ITEM_EXIT)
+        break;
+      proctitle_set("sandhook: drain polling");
+      p.idle_since = p.idle_logged = now_ms();
+      continue;
+    }
+    if(after_poll(mode, pr, &p, &orphans, &rc))
+      break;
+  }
+  return rc;
+}
+
 int
-drain_run(const struct config *cfg)
+drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one)
 {
   struct sigaction sa;
   struct api api;
-  struct orphans orphans;
   struct errmsg err;
   struct runstate rs;
   char path[PATH_MAX];
-  int slot, slot_index = 0, failures = 0, rc = 0;
+  int slot, slot_index = -1, rc = 0;
 
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_term;
@@ -273,61 +370,32 @@ drain_run(const struct config *cfg)
   runstate_record_errors(cfg->state_dir);
   srandom((unsigned)getpid() ^ (unsigned)now_ms());
   while(!drain_term) {
-    long long seen_wake;
+    long long seen_wake = 0;
 
     slot = acquire_slot(cfg, &slot_index);
-    if(slot < 0) {
+    if(slot < 0 && mode != DRAIN_ONE) {
       log_info("drain_slots_busy", "max_sessions=%d", cfg->max_sessions);
+      rc = mode == DRAIN_FOREVER ? DRAIN_SLOTS_BUSY : 0;
       break;
+    }
+    if(slot < 0) {
+      /* The item is ours already: serve it without a slot rather than
+       * leave it until its lease lapses. */
+      log_warn("handle_without_slot", "max_sessions=%d reason=%s", cfg->max_sessions,
+               "every slot is taken; sandhook status will not show this item");
+      slot_index = -1;
     }
     runstate_self(&rs, slot_index);
     runstate_publish(cfg->state_dir, &rs);
-    log_info("drain_started", "worker_id=%s slot=%d", api.worker_id, slot_index);
-    orphan_claims(cfg, slot, &orphans);
-    for(;;) {
-      struct work_item item;
-      enum poll_result pr;
-
-      seen_wake = statedir_wake(cfg->state_dir, 0);
-      if(drain_term)
-        break;
-      pr = queue_poll(&api, &item);
-      if(pr == POLL_ITEM) {
-        failures = 0;
-        orphan_reclaimed(&orphans, item.id);
-        if(handle_item(cfg, &api, &item, slot, &rs) == ITEM_EXIT) {
-          work_item_clear(&item);
-          break;
-        }
-        work_item_clear(&item);
-        log_ids(NULL, NULL);
-        proctitle_set("sandhook: drain polling");
-        continue;
-      }
-      if(pr == POLL_FATAL) {
-        rc = 1;
-        break;
-      }
-      if(pr == POLL_ERROR && ++failures < 5) {
-        sleep_ms(1000L << failures, &drain_term);
-        continue;
-      }
-      if(pr == POLL_EMPTY && now_ms() < orphans.until_ms) {
-        sleep_ms(1000, &drain_term);
-        continue;
-      }
-      if(pr == POLL_ERROR) {
-        log_err("drain_gave_up", "failed_polls=%d reason=%s", failures,
-                "the control plane did not answer; the next webhook resumes the queue");
-        rc = 1;
-      }
-      break;
-    }
+    log_info("drain_started", "worker_id=%s slot=%d mode=%s", api.worker_id, slot_index,
+             mode == DRAIN_QUEUE ? "queue" : mode == DRAIN_FOREVER ? "run" : "handle");
+    rc = serve_slot(cfg, mode, &api, slot, &rs, one, &seen_wake);
     runstate_remove(cfg->state_dir, slot_index);
-    close(slot);
+    if(slot >= 0)
+      close(slot);
     /* A webhook that arrived while we held the slot may have found every
      * slot busy; poll once more if the counter moved. */
-    if(rc || drain_term || statedir_wake(cfg->state_dir, 0) == seen_wake)
+    if(mode != DRAIN_QUEUE || rc || drain_term || statedir_wake(cfg->state_dir, 0) == seen_wake)
       break;
   }
   write_metrics(cfg);

@@ -1,4 +1,4 @@
-/* drain: claim and serve everything in the work queue, then exit.
+/* drain: claim and serve the work queue.
  *
  * At most SANDHOOK_MAX_SESSIONS drainers run, each holding a slot (a lock
  * file, see statedir.h); one that finds every slot taken exits at once.
@@ -9,7 +9,18 @@
 #define SANDHOOK_DRAIN_H
 
 #include "common/config.h"
+#include "drain/queue.h"
 
-int drain_run(const struct config *cfg);
+/* DRAIN_QUEUE drains and exits (the webhook's drainer, sandhook drain);
+ * DRAIN_FOREVER long-polls and serves until SIGTERM (a worker of sandhook
+ * run), and returns DRAIN_SLOTS_BUSY when it found no free slot;
+ * DRAIN_ONE serves the one item given, already acknowledged (sandhook
+ * handle), in a slot when one is free. */
+enum drain_mode { DRAIN_QUEUE, DRAIN_FOREVER, DRAIN_ONE };
+#define DRAIN_SLOTS_BUSY 75
+#define RUN_POLL_BLOCK_MS 999L
+#define RUN_IDLE_LOG_MS 60000L
+
+int drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one);
 
 #endif

@@ -10,6 +10,7 @@
 #include "drain/check.h"
 #include "drain/drain.h"
 #include "drain/gc.h"
+#include "drain/run.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +24,8 @@ usage(FILE *f)
           "usage: sandhook drain [--config FILE | --no-config]\n"
           "       sandhook check [--config FILE | --no-config]\n"
           "       sandhook gc [--session SESSION_ID] [--config FILE | --no-config]\n"
+          "       sandhook run [--config FILE | --no-config]\n"
+          "       sandhook handle [--config FILE | --no-config]\n"
           "\n"
           "Claims every work item of the environment's queue, one session at a\n"
           "time, runs its tool calls in a jail, and exits when the queue is empty.\n"
@@ -31,14 +34,18 @@ usage(FILE *f)
           "control plane, the state directory and what the jail needs, one line\n"
           "each, and exits 1 when anything failed.  'gc' removes the storage of the\n"
           "session named and of every session idle longer than\n"
-          "SANDHOOK_WORKSPACE_KEEP_HOURS.  Settings: see sandhook(8).\n");
+          "SANDHOOK_WORKSPACE_KEEP_HOURS.  'run' is the always-on worker (no\n"
+          "webhooks): SANDHOOK_MAX_SESSIONS workers long-poll the queue until\n"
+          "SIGTERM.  'handle' serves the one item named by ANTHROPIC_WORK_ID and\n"
+          "ANTHROPIC_SESSION_ID (ant beta:worker poll --on-work).  Settings: see\n"
+          "sandhook(8).\n");
 }
 
 int
 main(int argc, char **argv)
 {
   const char *config_file = NULL, *gc_sid = NULL;
-  int after_response = 0, check = 0, gc = 0, i, rc;
+  int after_response = 0, check = 0, gc = 0, run = 0, handle = 0, i, rc;
   struct config cfg;
   struct errmsg err = ERRMSG_INIT;
 
@@ -57,6 +64,10 @@ main(int argc, char **argv)
       check = 1;
     else if(!strcmp(argv[i], "gc"))
       gc = 1;
+    else if(!strcmp(argv[i], "run"))
+      run = 1;
+    else if(!strcmp(argv[i], "handle"))
+      handle = 1;
     else if(gc && !strcmp(argv[i], "--session") && i + 1 < argc)
       gc_sid = argv[++i];
     else {
@@ -92,9 +103,13 @@ main(int argc, char **argv)
   }
   if(gc)
     rc = gc_main(&cfg, gc_sid);
+  else if(run)
+    rc = run_main(&cfg);
+  else if(handle)
+    rc = handle_main(&cfg);
   else {
     proctitle_set("sandhook: drain polling");
-    rc = drain_run(&cfg);
+    rc = drain_run(&cfg, DRAIN_QUEUE, NULL);
   }
   config_free(&cfg);
   return rc;

@@ -92,7 +92,7 @@ body_is_empty(const struct api_resp *r)
 }
 
 enum poll_result
-queue_poll(struct api *a, struct work_item *item)
+queue_poll(struct api *a, struct work_item *item, long block_ms)
 {
   const struct config *cfg = a->cfg;
   char path[512];
@@ -102,15 +102,21 @@ queue_poll(struct api *a, struct work_item *item)
   enum poll_result res = POLL_ERROR;
 
   memset(item, 0, sizeof(*item));
-  snprintf(path, sizeof(path),
-           "/v1/environments/%s/work/poll?reclaim_older_than_ms=%ld",
-           cfg->environment_id, cfg->reclaim_older_than_ms);
+  if(block_ms > 0)
+    snprintf(path, sizeof(path),
+             "/v1/environments/%s/work/poll?block_ms=%ld&reclaim_older_than_ms=%ld",
+             cfg->environment_id, block_ms, cfg->reclaim_older_than_ms);
+  else
+    snprintf(path, sizeof(path),
+             "/v1/environments/%s/work/poll?reclaim_older_than_ms=%ld",
+             cfg->environment_id, cfg->reclaim_older_than_ms);
   rq.method = "GET";
   rq.path = path;
   rq.token = cfg->environment_key;
   rq.beta = API_BETA_WORK;
   rq.send_worker_id = 1;
   rq.max_retries = 2;
+  rq.timeout_ms = block_ms + 30000;
   if(api_call(a, &rq, &r) < 0) {
     api_log_failure(a, &rq, &r, "poll_failed");
     goto out;

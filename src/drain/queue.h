@@ -1,6 +1,6 @@
 /* queue: the environment's work queue (poll, ack, stop) and the per-item
- * secret.  Poll is non-blocking with reclaim_older_than_ms, as the
- * webhook-triggered pattern drains; poll and ack use the environment key,
+ * secret.  Poll carries reclaim_older_than_ms, non-blocking as the
+ * webhook-triggered pattern drains, or long (block_ms) as sandhook run does; poll and ack use the environment key,
  * stop uses the item's bearer (sessions token, else environment key). */
 #ifndef SANDHOOK_QUEUE_H
 #define SANDHOOK_QUEUE_H
@@ -16,7 +16,9 @@ struct work_item {
 
 enum poll_result { POLL_ERROR = -1, POLL_EMPTY = 0, POLL_ITEM = 1, POLL_FATAL = -2 };
 
-enum poll_result queue_poll(struct api *a, struct work_item *item);
+/* block_ms 0: a non-blocking poll; else the server holds an empty poll
+ * open that long (1-999). */
+enum poll_result queue_poll(struct api *a, struct work_item *item, long block_ms);
 int queue_ack(struct api *a, const struct work_item *item);
 /* Force-stop; 409 counts as already stopped.  0 on success. */
 int queue_stop(struct api *a, const struct work_item *item);

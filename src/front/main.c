@@ -64,7 +64,9 @@ usage(FILE *f)
           "       sandhook check [--config FILE | --no-config]\n"
           "       sandhook status [--json] [--config FILE | --no-config]\n"
           "       sandhook metrics [--config FILE | --no-config]\n"
-          "       sandhook gc [--config FILE | --no-config]\n"
+          "       sandhook gc [--session SESSION_ID] [--config FILE | --no-config]\n"
+          "       sandhook run [--config FILE | --no-config]\n"
+          "       sandhook handle [--config FILE | --no-config]\n"
           "       sandhook replay [--config FILE] [--resign] [--dry-run] FILE...\n"
           "       sandhook -h | --help | -V | --version\n"
           "\n"
@@ -73,7 +75,10 @@ usage(FILE *f)
           "It verifies Standard Webhooks deliveries and, on\n"
           "session.status_run_started, drains the environment's work queue,\n"
           "running each tool call in a jail.  'drain' runs the drainer in the\n"
-          "foreground; 'replay' sends captured requests through the same path\n"
+          "foreground; 'run' is the always-on worker for sites without inbound\n"
+          "HTTPS; 'handle' serves one item for 'ant beta:worker poll --on-work';\n"
+          "'status' and 'metrics' show what runs; 'gc' removes idle sessions'\n"
+          "storage; 'replay' sends captured requests through the same path\n"
           "as a live one.  Settings are read from --config FILE, SANDHOOK_CONFIG\n"
           "or /etc/sandhook/sandhook.conf (not with --no-config), then the\n"
           "environment.  Every setting, log event and status: see sandhook(8).\n");
@@ -117,7 +122,8 @@ main(int argc, char **argv)
       idle_exit = atoi(argv[++i]);
     else if(!strcmp(argv[i], "drain"))
       return exec_drain(fs.file, argc - i - 1, argv + i + 1);
-    else if(!strcmp(argv[i], "check") || !strcmp(argv[i], "gc"))
+    else if(!strcmp(argv[i], "check") || !strcmp(argv[i], "gc") || !strcmp(argv[i], "run") ||
+            !strcmp(argv[i], "handle"))
       return exec_drain(fs.file, argc - i, argv + i);
     else if(!strcmp(argv[i], "status") || !strcmp(argv[i], "metrics"))
       status = argv[i][0];
@@ -160,6 +166,7 @@ main(int argc, char **argv)
             "GATEWAY_INTERFACE is not set (CGI), so no web server started this.\n"
             "Deploy it behind nginx or Apache (see sandhook(8) and the README's\n"
             "Deploy section); to drain the queue by hand run 'sandhook drain';\n"
+            "to serve the queue without webhooks run 'sandhook run';\n"
             "to send a captured webhook run 'sandhook replay --resign FILE'.\n");
     rc = 2;
   }
