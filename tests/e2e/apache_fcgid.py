@@ -41,7 +41,7 @@ with Scenario() as sc:
     give_to(NOBODY, cfg, state, ipc)
     web = sc.add(Apache(
         tmp, "sandhook-fcgid.conf",
-        {"/usr/local/bin/sandhook": SANDHOOK, "/etc/sandhook/sandhook.conf": cfg,
+        {"/etc/sandhook/sandhook.conf": cfg,
          "FcgidIdleTimeout 60": "FcgidIdleTimeout 3"},
         ["alias", "rewrite", "fcgid"],
         "FcgidIPCDir %s\nFcgidProcessTableFile %s/table\nFcgidIdleScanInterval 1" % (ipc, ipc)))

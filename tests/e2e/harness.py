@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -31,6 +32,16 @@ ENV_ID = "env_fake"
 ENV_KEY = "sk-ant-oat01-fake-" + os.urandom(16).hex()
 
 SKIP = 77
+
+
+def shipped(part, name):
+    """A shipped example or unit as this build made it (from its .in, with
+    the configured paths), the installed sandhook's path pointing at the
+    one under test."""
+    path = os.path.join(BUILD, part, name)
+    if not os.path.exists(path):
+        path = os.path.join(TOP, part, name)
+    return re.sub(r'/[^\s"=]*/bin/sandhook\b', SANDHOOK, open(path).read())
 
 
 def skip(why):
@@ -445,8 +456,7 @@ class Nginx:
         os.makedirs(os.path.join(self.prefix, "logs"), exist_ok=True)
         # The snippet as shipped, with only the two paths an operator edits.
         for name in ("sandhook-location.conf", "sandhook-metrics.conf"):
-            snippet = open(os.path.join(TOP, "nginx", name)).read()
-            snippet = snippet.replace("/usr/local/bin/sandhook", SANDHOOK)
+            snippet = shipped("nginx", name)
             if config:
                 snippet = snippet.replace("/etc/sandhook/sandhook.conf", config)
             with open(os.path.join(self.prefix, name), "w") as f:
@@ -511,7 +521,7 @@ class Apache:
                 skip("apache2 with mod_%s is not installed (see scripts/install-deps)" % m)
         self.root = os.path.join(tmp, "apache")
         os.makedirs(self.root, exist_ok=True)
-        text = open(os.path.join(TOP, "apache", example)).read()
+        text = shipped("apache", example)
         for old, new in subst.items():
             if old not in text:
                 raise AssertionError("%s no longer holds %s" % (example, old))

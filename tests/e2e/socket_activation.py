@@ -7,6 +7,7 @@ exits after --idle-exit seconds; the next webhook starts it again; every
 session is served and nothing is lost."""
 import fcntl
 import os
+import re
 import select
 import shutil
 import socket
@@ -16,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (SANDHOOK, TOP, Checks, Fake, Nginx, free_tmp, need_root, run_started, skip,
+from harness import (BUILD, SANDHOOK, TOP, shipped, Checks, Fake, Nginx, free_tmp, need_root, run_started, skip,
                      final_checks, wait_for, write_config)
 
 need_root()
@@ -70,16 +71,27 @@ try:
     # The shipped units: valid for systemd, and shaped for scale to zero.
     units = os.path.join(tmp, "units")
     os.makedirs(units)
-    for name in ("sandhook.socket", "sandhook.service"):
-        text = open(os.path.join(TOP, "systemd", name)).read()
-        open(os.path.join(units, name), "w").write(text.replace("/usr/local/bin/sandhook", SANDHOOK))
-    service = open(os.path.join(TOP, "systemd", "sandhook.service")).read()
+    names = ("sandhook.socket", "sandhook.service", "sandhook-worker.service",
+             "sandhook-drain.service", "sandhook-drain.timer")
+    for name in names:
+        open(os.path.join(units, name), "w").write(shipped("systemd", name))
+    service = shipped("systemd", "sandhook.service")
     for line in ("StandardInput=socket", "StartLimitIntervalSec=0", "--idle-exit", "KillMode=process"):
         t.ok(line in service, "sandhook.service has " + line)
-    v = subprocess.run(["systemd-analyze", "verify", os.path.join(units, "sandhook.socket"),
-                        os.path.join(units, "sandhook.service")], capture_output=True, text=True)
+    for name, lines in (("sandhook-worker.service", (" run --config", "KillMode=mixed", "Restart=on-failure")),
+                        ("sandhook-drain.service", (" drain --config", "Type=oneshot", "TimeoutStartSec=infinity")),
+                        ("sandhook-drain.timer", ("OnUnitInactiveSec=", "WantedBy=timers.target"))):
+        text = shipped("systemd", name)
+        t.ok(all(x in text for x in lines), "%s has %s" % (name, ", ".join(x.strip() for x in lines)))
+    with open(os.path.join(BUILD, "Makefile")) as f:
+        prefix = re.search(r"^prefix = (\S+)", f.read(), re.M).group(1)
+    raw = open(os.path.join(BUILD, "systemd", "sandhook.service")).read()
+    t.ok("ExecStart=%s/bin/sandhook " % prefix in raw and "@bindir@" not in raw,
+         "the units name this build's prefix (%s), filled in from their .in" % prefix, raw)
+    v = subprocess.run(["systemd-analyze", "verify"] + [os.path.join(units, n) for n in names],
+                       capture_output=True, text=True)
     t.ok(v.returncode == 0 and not v.stdout.strip() and not v.stderr.strip(),
-         "systemd-analyze verify accepts the units", v.stdout + v.stderr)
+         "systemd-analyze verify accepts the five units", v.stdout + v.stderr)
 
     cfg, state = write_config(tmp, fake.url)
     sock = os.path.join(tmp, "activated.sock")
