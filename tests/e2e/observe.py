@@ -97,19 +97,18 @@ def main():
              work[0]["duration_ms"] > 0 and "time" in work[0],
              "status after the drainer exited: no drainer, the item's outcome in recent work", doc)
 
+        def session_with_fault(what, command, **fault):
+            sc.fake.faults(**fault)
+            sid = sc.fake.session([{"tool": "bash", "input": {"command": command}}])["session_id"]
+            body, headers = run_started(sid)
+            t.eq(web.post("/hooks/sandhook", body, headers)[0], 202, "%s: run_started answered 202" % what)
+            wait_for(lambda: sc.fake.state(sid)["results"], 120, what=what + "'s result")
+            wait_for(lambda: not procs_of(state, b"sandhook-drain"), 60, what="the drainer to exit")
+            return body, headers
+
         # An API error and a lost lease, from the fake's faults.
-        sc.fake.faults(poll_5xx=3)
-        sid2 = sc.fake.session([{"tool": "bash", "input": {"command": "echo two"}}])["session_id"]
-        body, headers = run_started(sid2)
-        t.eq(web.post("/hooks/sandhook", body, headers)[0], 202, "a second run_started answered 202")
-        wait_for(lambda: sc.fake.state(sid2)["results"], 90, what="the second session's result")
-        wait_for(lambda: not procs_of(state, b"sandhook-drain"), 60, what="the drainer to exit")
-        sc.fake.faults(heartbeat_412=1)
-        sid3 = sc.fake.session([{"tool": "bash", "input": {"command": "sleep 3; echo three"}}])["session_id"]
-        body, headers = run_started(sid3)
-        t.eq(web.post("/hooks/sandhook", body, headers)[0], 202, "a third run_started answered 202")
-        wait_for(lambda: sc.fake.state(sid3)["results"], 120, what="the third session's result")
-        wait_for(lambda: not procs_of(state, b"sandhook-drain"), 60, what="the drainer to exit")
+        session_with_fault("three failed polls", "echo two", poll_5xx=3)
+        body, headers = session_with_fault("a lost lease", "sleep 3; echo three", heartbeat_412=1)
 
         # A bad delivery, so the 401 series moves too.
         t.eq(web.post("/hooks/sandhook", body, dict(headers, **{"webhook-signature": "v1,AAAA"}))[0],
