@@ -6,10 +6,12 @@ finds the slots held and says so; SIGTERM answers the call in flight,
 stops its item and ends every process.  `sandhook handle` serves one item
 claimed and acked by someone else (as `ant beta:worker poll --on-work`
 does), its secret from the work item on stdin, and refuses to start
-without the item's ids.
+without the item's ids.  What sandhook-drain.timer starts serves a session
+whose webhook never came.
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,7 +19,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (ENV_ID, ENV_KEY, SANDHOOK, Checks, Scenario, drainer_log, final_checks,  # noqa: E402
-                     gated, jail_procs, need_root, procs_of, stop_proc, tagged, until,
+                     gated, jail_procs, need_root, procs_of, shipped, stop_proc, tagged, until,
                      wait_for, write_config)
 
 need_root()
@@ -115,6 +117,16 @@ def main():
         t.ok(not any(e["path"].endswith("/ack") and e["worker_id"] != "ant-cli-test" for e in calls) and
              any(e["credential"] == "sessions_token" for e in calls),
              "  ...not acked again, and served with the secret's sessions token", calls[-3:])
+        # The timer's safety net: what sandhook-drain.service runs, as its
+        # ExecStart says, serves a session whose webhook never came.
+        exec_start = re.search(r"^ExecStart=(.*)$", shipped("systemd", "sandhook-drain.service"), re.M).group(1)
+        argv = exec_start.replace("/etc/sandhook/sandhook.conf", cfg).split()
+        sid = sc.fake.session([{"tool": "bash", "input": {"command": "echo timer"}}])["session_id"]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+        t.ok(p.returncode == 0 and texts(sc.fake, sid) == ["timer"] and
+             all(w["state"] == "stopped" for w in sc.fake.work()),
+             "sandhook-drain.service's command (%s) serves a session no webhook announced, and exits 0"
+             % " ".join(argv[1:2]), (p.returncode, texts(sc.fake, sid)))
         stop_proc(run)
         final_checks(t, sc.fake, log)
     t.done()
