@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (SANDHOOK, TOP, Checks, Scenario, cgi, drainer_log, final_checks, gated,  # noqa: E402
-                     need_root, procs_of, release, run_started, sign, tagged, wait_for, write_config)
+                     need_root, procs_of, release, run_started, sign, tagged, until, wait_for, write_config)
 
 need_root()
 
@@ -62,8 +62,9 @@ def main():
         t.ok(os.path.isdir(os.path.join(sessions, a)), "after its item, session A's storage is kept")
         status, _, payload, _, _ = cgi(cfg, *event("session.status_terminated", a))
         t.ok(status == 200 and "storage" in payload, "session.status_terminated for A: 200", payload)
-        wait_for(lambda: not os.path.exists(os.path.join(sessions, a)), 30, what="A's storage to go")
-        t.ok("event=session_storage_removed" in drainer_log(state) and "reason=session_ended" in drainer_log(state),
+        # The line follows the removal: wait for both, not for the first alone.
+        t.ok(until(lambda: not os.path.exists(os.path.join(sessions, a)) and
+                   "event=session_storage_removed session_id=%s reason=session_ended" % a in drainer_log(state), 30),
              "A's storage removed, and the log says why")
 
         b = run(gated("gc_gate", "b"))
