@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """The tree shows the trust boundary, and the build holds it.
 
-src/front, src/drain and src/jail are three programs; src/common is what
-they share.  Each folder includes only its own headers and common's, and
+src/front, src/drain, src/jail and src/egress are four programs;
+src/common is what they share.  Each folder includes only its own headers and common's, and
 each program links only the libraries its part needs: the front (what an
 internet client reaches) no HTTP client and no archive reader, the jail no
-network client at all, and only the drainer libcurl.
+network client at all, the egress proxy nothing but libc and cJSON (it
+holds no key and speaks to no API), and only the drainer libcurl.
 """
 import os
 import re
@@ -15,7 +16,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
 from harness import BUILD, TOP, Checks  # noqa: E402
 
-PARTS = ("common", "front", "drain", "jail")
+PARTS = ("common", "front", "drain", "jail", "egress")
 
 
 def includes(path):
@@ -54,7 +55,7 @@ def main():
     guards = []
     for root, _, files in os.walk(src):
         for name in files:
-            if not name.endswith(".h") or name == "syscall-filter-bpf.h":
+            if not name.endswith(".h") or name in ("syscall-filter-bpf.h", "egress-filter-bpf.h"):
                 continue
             want = "SANDHOOK_" + re.sub(r"[^A-Z0-9]", "_", name[:-2].upper()) + "_H"
             with open(os.path.join(root, name), encoding="utf-8") as f:
@@ -65,7 +66,8 @@ def main():
 
     progs = {"front": os.path.join(BUILD, "src", "sandhook"),
              "drain": os.path.join(BUILD, "src", "sandhook-drain"),
-             "jail": os.path.join(BUILD, "src", "sandhook-jail")}
+             "jail": os.path.join(BUILD, "src", "sandhook-jail"),
+             "egress": os.path.join(BUILD, "src", "sandhook-egress")}
     libs = {k: needed(v) for k, v in progs.items()}
     has = lambda part, lib: any(n.startswith(lib + ".") for n in libs[part])  # noqa: E731
     t.ok(not has("front", "libcurl") and not has("front", "libarchive"),
@@ -77,6 +79,9 @@ def main():
          sorted(libs["drain"]))
     t.ok(not has("jail", "libcurl") and not has("jail", "libcrypto") and not has("jail", "libfcgi"),
          "the jail links no HTTP client, no crypto library, no FastCGI", sorted(libs["jail"]))
+    t.ok(all(n.startswith(("libc.", "libcjson.")) for n in libs["egress"]),
+         "the egress proxy links libc and cJSON alone: no HTTP client, no crypto, no seccomp "
+         "library (its filter is built in)", sorted(libs["egress"]))
     t.done()
 
 

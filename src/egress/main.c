@@ -1,0 +1,93 @@
+/* sandhook-egress: the egress proxy of one jail, for
+ * SANDHOOK_JAIL_NETWORK=allowlist.  The drainer starts it beside the jail
+ * with the listening Unix socket (bound into the jail, where the jail's
+ * relay reaches it) on fd 0 and a control channel on fd 3: one line per
+ * change of the call in flight ("call <tool_use_id>", "call" for none).
+ * Its environment carries the policy and nothing secret:
+ * SANDHOOK_EGRESS_ALLOW, SANDHOOK_EGRESS_DENY, SANDHOOK_EGRESS_RESOLVE,
+ * SANDHOOK_SESSION_ID, SANDHOOK_LOG_FORMAT.  It drops to --uid/--gid and
+ * its own syscall filter before it accepts, and exits when the control
+ * channel closes (the drainer ended the jail, or died). */
+#include "common/errmsg.h"
+#include "common/log.h"
+#include "egress/proxy.h"
+#include "egress/sandbox.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CONTROL_FD 3
+
+static void *
+control(void *arg)
+{
+  char buf[512];
+  size_t have = 0;
+
+  (void)arg;
+  for(;;) {
+    ssize_t n = read(CONTROL_FD, buf + have, sizeof(buf) - 1 - have);
+    char *nl;
+
+    if(n < 0 && errno == EINTR)
+      continue;
+    if(n <= 0)
+      break;
+    have += (size_t)n;
+    buf[have] = '\0';
+    while((nl = strchr(buf, '\n'))) {
+      *nl = '\0';
+      if(!strncmp(buf, "call", 4))
+        proxy_set_call(buf[4] == ' ' ? buf + 5 : NULL);
+      have -= (size_t)(nl + 1 - buf);
+      memmove(buf, nl + 1, have + 1);
+    }
+    if(have == sizeof(buf) - 1)
+      have = 0;                     /* a line this long is not ours */
+  }
+  log_info("egress_stopped", "reason=%s", "the drainer closed the control channel");
+  _exit(0);
+}
+
+int
+main(int argc, char **argv)
+{
+  struct proxy p = { 0 };
+  struct errmsg err = ERRMSG_INIT;
+  unsigned uid = 65534, gid = 65534;
+  const char *fmt = getenv("SANDHOOK_LOG_FORMAT");
+  pthread_t t;
+  int i;
+
+  log_init("egress");
+  log_set_json(fmt && !strcmp(fmt, "json"));
+  for(i = 1; i + 1 < argc; i += 2) {
+    if(!strcmp(argv[i], "--uid"))
+      uid = (unsigned)strtoul(argv[i + 1], NULL, 10);
+    else if(!strcmp(argv[i], "--gid"))
+      gid = (unsigned)strtoul(argv[i + 1], NULL, 10);
+  }
+  log_ids(NULL, getenv("SANDHOOK_SESSION_ID"));
+  signal(SIGPIPE, SIG_IGN);
+  if(egress_policy_parse(&p.policy, getenv("SANDHOOK_EGRESS_ALLOW"), getenv("SANDHOOK_EGRESS_DENY"), &err) < 0 ||
+     proxy_parse_pins(&p, getenv("SANDHOOK_EGRESS_RESOLVE"), &err) < 0) {
+    log_err("egress_config_invalid", "error=%s", err.text);
+    return 2;
+  }
+  if(sandbox_enter(uid, gid) < 0) {
+    log_err("egress_sandbox_failed", "errno=%d error=%s", errno, strerror(errno));
+    return 1;
+  }
+  if(pthread_create(&t, NULL, control, NULL) != 0) {
+    log_err("egress_start_failed", "errno=%d", errno);
+    return 1;
+  }
+  log_info("egress_started", "allow_entries=%zu deny_entries=%zu pins=%zu", p.policy.nallow,
+           p.policy.ndeny, p.npins);
+  return proxy_serve(&p, STDIN_FILENO);
+}

@@ -1,0 +1,38 @@
+/* proxy: the egress proxy's connections.  Each connection from the jail
+ * (through its relay) gets a thread: its request is read (request.h),
+ * checked against the policy by name, resolved with the host's resolver
+ * (or the operator's SANDHOOK_EGRESS_RESOLVE pins), checked again for each
+ * address, connected to the first address that passes, and relayed both
+ * ways until either side closes.  A refusal is answered in the request's
+ * own protocol (an HTTP 403 whose status line and body say which policy
+ * refused which host and which setting would allow it; SOCKS5 reply 2).
+ * Every connection ends in one log line: the call in flight when it
+ * opened (proxy_set_call), host, port, address, bytes each way, duration
+ * and verdict. */
+#ifndef SANDHOOK_PROXY_H
+#define SANDHOOK_PROXY_H
+
+#include "common/egress_policy.h"
+
+struct pin {
+  char host[EGRESS_HOST_MAX + 1];
+  char addr[64];
+};
+
+struct proxy {
+  struct egress_policy policy;
+  struct pin *pins;           /* SANDHOOK_EGRESS_RESOLVE: name=address, ... */
+  size_t npins;
+};
+
+/* "name=address" entries, commas or spaces between.  0, or -1 with err. */
+int proxy_parse_pins(struct proxy *p, const char *list, struct errmsg *err);
+
+/* The tool_use_id connections opening from now on are charged to; NULL
+ * or "" for none. */
+void proxy_set_call(const char *tool_use_id);
+
+/* Accepts on listen_fd until it fails; never returns otherwise. */
+int proxy_serve(struct proxy *p, int listen_fd);
+
+#endif
