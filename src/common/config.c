@@ -1,6 +1,7 @@
 #include "common/config.h"
 #include "common/util.h"
 #include "common/errmsg.h"
+#include "common/egress_policy.h"
 #include "common/log.h"
 #include "common/signing_key.h"
 
@@ -48,6 +49,9 @@ static const struct setting settings[] = {
   { "SANDHOOK_JAIL_UID", K_UINT, OFF(jail_uid), 1, 4294967294L },
   { "SANDHOOK_JAIL_GID", K_UINT, OFF(jail_gid), 1, 4294967294L },
   { "SANDHOOK_JAIL_NETWORK", K_STR, OFF(jail_network), 0, 0 },
+  { "SANDHOOK_EGRESS_ALLOW", K_STR, OFF(egress_allow), 0, 0 },
+  { "SANDHOOK_EGRESS_DENY", K_STR, OFF(egress_deny), 0, 0 },
+  { "SANDHOOK_EGRESS_RESOLVE", K_STR, OFF(egress_resolve), 0, 0 },
   { "SANDHOOK_DEBUG", K_BOOL, OFF(log_debug), 0, 1 },
   { "SANDHOOK_CGROUPS", K_BOOL, OFF(cgroups), 0, 1 },
   { "SANDHOOK_WORKSPACE_MB", K_LONG, OFF(workspace_mb), 0, 1L << 24 },
@@ -476,6 +480,32 @@ one_of(const char *v, ...)
   return found ? 0 : -1;
 }
 
+/* The egress settings parse (the proxy would refuse to start on a bad
+ * entry, and every tool call would then find no network), and allowlist
+ * with nothing allowed is the operator's mistake, not a policy. */
+static int
+check_egress(const struct config *cfg, struct errmsg *err)
+{
+  struct egress_policy p;
+  struct egress_pin *pins;
+  size_t npins;
+
+  if(egress_policy_parse(&p, cfg->egress_allow, cfg->egress_deny, err) < 0)
+    return -1;
+  egress_policy_free(&p);
+  if(egress_pins_parse(cfg->egress_resolve, &pins, &npins, err) < 0)
+    return -1;
+  free(pins);
+  if(cfg->jail_network_allowlist && (!cfg->egress_allow || !cfg->egress_allow[strspn(cfg->egress_allow, ", \t\n")]))
+    return errmsg_set(err, "SANDHOOK_JAIL_NETWORK=allowlist with an empty SANDHOOK_EGRESS_ALLOW lets "
+                      "nothing out: list the hosts tools may reach (pypi.org, *.github.com:443, ...), "
+                      "or set SANDHOOK_JAIL_NETWORK=none");
+  if(!cfg->jail_network_allowlist && (cfg->egress_allow || cfg->egress_deny))
+    return errmsg_set(err, "SANDHOOK_EGRESS_ALLOW and SANDHOOK_EGRESS_DENY apply only with "
+                      "SANDHOOK_JAIL_NETWORK=allowlist (it is %s)", cfg->jail_network);
+  return 0;
+}
+
 int
 config_load(struct config *cfg, const char *file, struct errmsg *err)
 {
@@ -502,11 +532,14 @@ config_load(struct config *cfg, const char *file, struct errmsg *err)
   }
   if(default_str(&cfg->jail_network, "none") < 0)
     goto oom;
-  if(strcmp(cfg->jail_network, "none") && strcmp(cfg->jail_network, "host")) {
-    errmsg_set(err, "SANDHOOK_JAIL_NETWORK must be none or host");
+  if(one_of(cfg->jail_network, "none", "host", "allowlist", NULL) < 0) {
+    errmsg_set(err, "SANDHOOK_JAIL_NETWORK must be none, host or allowlist");
     goto fail;
   }
   cfg->jail_network_host = !strcmp(cfg->jail_network, "host");
+  cfg->jail_network_allowlist = !strcmp(cfg->jail_network, "allowlist");
+  if(check_egress(cfg, err) < 0)
+    goto fail;
   if(default_str(&cfg->memory_sync_deletions, "enabled") < 0)
     goto oom;
   if(strcmp(cfg->memory_sync_deletions, "enabled") && strcmp(cfg->memory_sync_deletions, "log_only") &&
@@ -586,6 +619,9 @@ config_free(struct config *cfg)
   free(cfg->syslog_socket);
   free(cfg->anthropic_log);
   free(cfg->jail_network);
+  free(cfg->egress_allow);
+  free(cfg->egress_deny);
+  free(cfg->egress_resolve);
   free(cfg->memory_sync_deletions);
   free(cfg->capture_dir);
   free(cfg->metrics_file);

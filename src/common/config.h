@@ -37,8 +37,12 @@ struct config {
   long reclaim_older_than_ms;
   long dedupe_seconds;
   unsigned jail_uid, jail_gid;
-  char *jail_network;             /* "none" (default) or "host" */
+  char *jail_network;             /* "none" (default), "host" or "allowlist" */
   int jail_network_host;
+  int jail_network_allowlist;     /* through the egress proxy */
+  char *egress_allow;             /* SANDHOOK_EGRESS_ALLOW, as written */
+  char *egress_deny;
+  char *egress_resolve;           /* name=address pins */
   struct jail_limits limits;
   int cgroups;                    /* use cgroups when the machine has them */
   long workspace_mb;              /* size cap of /workspace; 0: uncapped */

@@ -344,3 +344,46 @@ egress_verdict_text(enum egress_verdict v)
   }
   return "refused";
 }
+
+int
+egress_pins_parse(const char *list, struct egress_pin **pins, size_t *n, struct errmsg *err)
+{
+  const char *s = list;
+
+  *pins = NULL;
+  *n = 0;
+  while(s && *s) {
+    size_t len, hl;
+    const char *eq;
+    struct egress_pin *grown;
+    struct sockaddr_storage sa;
+
+    s += strspn(s, ", \t\n");
+    len = strcspn(s, ", \t\n");
+    if(!len)
+      break;
+    eq = memchr(s, '=', len);
+    hl = eq ? (size_t)(eq - s) : 0;
+    if(!eq || hl == 0 || hl > EGRESS_HOST_MAX || len - hl - 1 == 0 || len - hl - 1 >= sizeof(grown->addr))
+      goto bad;
+    grown = realloc(*pins, (*n + 1) * sizeof(**pins));
+    if(!grown)
+      return errmsg_set(err, "out of memory");
+    *pins = grown;
+    grown += *n;
+    memcpy(grown->addr, eq + 1, len - hl - 1);
+    grown->addr[len - hl - 1] = '\0';
+    if(normalize_name(s, hl, grown->host) < 0 || !egress_literal(grown->addr, &sa))
+      goto bad;
+    ++*n;
+    s += len;
+    continue;
+bad:
+    free(*pins);
+    *pins = NULL;
+    *n = 0;
+    return errmsg_set(err, "SANDHOOK_EGRESS_RESOLVE: '%.*s' is not name=address (a host name, "
+                      "then an IPv4 or IPv6 address)", (int)(len > 200 ? 200 : len), s);
+  }
+  return 0;
+}

@@ -69,6 +69,15 @@ enum egress_verdict egress_check_addr(const struct egress_policy *p, const struc
  * "unspecified", "documentation", or NULL for a public address. */
 const char *egress_addr_class(const struct sockaddr *sa);
 
+/* SANDHOOK_EGRESS_RESOLVE: "name=address" entries (commas or spaces
+ * between) that the proxy uses instead of the resolver, to pin a name to
+ * an internal mirror.  0, or -1 with a message. */
+struct egress_pin {
+  char host[EGRESS_HOST_MAX + 1];
+  char addr[64];
+};
+int egress_pins_parse(const char *list, struct egress_pin **pins, size_t *n, struct errmsg *err);
+
 /* One sentence for a refusal, naming the setting that would allow it. */
 const char *egress_verdict_text(enum egress_verdict v);
 

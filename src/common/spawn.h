@@ -23,6 +23,7 @@
 
 #define PROGRAM_DRAIN "sandhook-drain"
 #define PROGRAM_JAIL "sandhook-jail"
+#define PROGRAM_EGRESS "sandhook-egress"
 
 /* Returns 0 with the program's path in buf, or -1 (ENAMETOOLONG). */
 int spawn_program_path(const char *name, char *buf, size_t cap);

@@ -59,6 +59,11 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
   if(mkdir_p(j->root, 0700) < 0 || workspace_prepare(&j->ws, cfg, session_id) < 0 ||
      socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     goto fail;
+  if(egress_start(&j->egress, cfg, session_id) < 0) {
+    log_err("egress_start_failed", "errno=%d error=%s socket=%s", errno, strerror(errno),
+            j->egress.sock[0] ? j->egress.sock : "-");
+    goto fail;
+  }
   /* The setup goes over the channel, not on the command line, which every
    * process of the jail could read in /proc/1/cmdline.  Nothing is
    * reserved in-band: no memory, no read-only store is "". */
@@ -70,6 +75,7 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
      !cJSON_AddNumberToObject(setup, "uid", cfg->jail_uid) ||
      !cJSON_AddNumberToObject(setup, "gid", cfg->jail_gid) ||
      !cJSON_AddBoolToObject(setup, "host_network", cfg->jail_network_host) ||
+     !cJSON_AddStringToObject(setup, "egress_socket", j->egress.pid > 0 ? j->egress.sock : "") ||
      !cJSON_AddStringToObject(setup, "limits", lim) ||
      !cJSON_AddBoolToObject(setup, "log_json", cfg->log_format && !strcmp(cfg->log_format, "json")) ||
      !(text = cJSON_PrintUnformatted(setup))) {
@@ -120,6 +126,7 @@ fail:
     close(sv[0]);
     close(sv[1]);
   }
+  egress_stop(&j->egress);
   cgroup_destroy(&j->cg);
   workspace_release(&j->ws);
   rmdir(j->root);
@@ -259,6 +266,7 @@ jail_close(struct jail *j)
   /* A cgroup that empties vouches for the namespace too. */
   if(cgroup_destroy(&j->cg) > 0)
     gone = 1;
+  egress_stop(&j->egress);
   workspace_release(&j->ws);
   if(j->root[0])
     rmdir(j->root);

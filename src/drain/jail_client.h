@@ -18,6 +18,7 @@
 #include "drain/cgroup.h"
 #include "common/config.h"
 #include "common/frame.h"
+#include "drain/egress_client.h"
 #include "drain/workspace.h"
 
 
@@ -27,6 +28,7 @@ struct jail {
   char root[4096];
   struct cgroup cg;
   struct workspace ws;
+  struct egress egress;         /* allowlist: the jail's proxy */
 };
 
 /* Prepares STATE/sessions/<sid>/workspace (owned by the jail uid) and starts

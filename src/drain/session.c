@@ -569,7 +569,9 @@ run_call(struct session *s, struct call *c)
   snprintf(s->rs->tool_use_id, sizeof(s->rs->tool_use_id), "%s", c->id);
   s->rs->call_ms = wall_ms();
   runstate_publish(s->cfg->state_dir, s->rs);
+  egress_call(&s->jail.egress, c->id);
   rc = jail_call(&s->jail, c->name, c->input, timeout, timeout + 30000, should_abort, s, &res);
+  egress_call(&s->jail.egress, NULL);
   s->running = NULL;
   s->rs->tool[0] = s->rs->tool_use_id[0] = '\0';
   s->rs->call_ms = 0;

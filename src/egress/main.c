@@ -75,7 +75,7 @@ main(int argc, char **argv)
   log_ids(NULL, getenv("SANDHOOK_SESSION_ID"));
   signal(SIGPIPE, SIG_IGN);
   if(egress_policy_parse(&p.policy, getenv("SANDHOOK_EGRESS_ALLOW"), getenv("SANDHOOK_EGRESS_DENY"), &err) < 0 ||
-     proxy_parse_pins(&p, getenv("SANDHOOK_EGRESS_RESOLVE"), &err) < 0) {
+     egress_pins_parse(getenv("SANDHOOK_EGRESS_RESOLVE"), &p.pins, &p.npins, &err) < 0) {
     log_err("egress_config_invalid", "error=%s", err.text);
     return 2;
   }

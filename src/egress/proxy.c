@@ -33,43 +33,6 @@ proxy_set_call(const char *tool_use_id)
   pthread_mutex_unlock(&call_mu);
 }
 
-int
-proxy_parse_pins(struct proxy *p, const char *list, struct errmsg *err)
-{
-  const char *s = list;
-
-  p->pins = NULL;
-  p->npins = 0;
-  while(s && *s) {
-    size_t len, hl;
-    const char *eq;
-    struct pin *grown;
-    struct sockaddr_storage sa;
-
-    s += strspn(s, ", \t\n");
-    len = strcspn(s, ", \t\n");
-    if(!len)
-      break;
-    eq = memchr(s, '=', len);
-    hl = eq ? (size_t)(eq - s) : 0;
-    if(!eq || hl == 0 || hl > EGRESS_HOST_MAX || len - hl - 1 == 0 || len - hl - 1 >= sizeof(p->pins->addr))
-      return errmsg_set(err, "SANDHOOK_EGRESS_RESOLVE: '%.*s' is not name=address", (int)(len > 200 ? 200 : len), s);
-    grown = realloc(p->pins, (p->npins + 1) * sizeof(*p->pins));
-    if(!grown)
-      return errmsg_set(err, "out of memory");
-    p->pins = grown;
-    memcpy(grown[p->npins].host, s, hl);
-    grown[p->npins].host[hl] = '\0';
-    memcpy(grown[p->npins].addr, eq + 1, len - hl - 1);
-    grown[p->npins].addr[len - hl - 1] = '\0';
-    if(!egress_literal(grown[p->npins].addr, &sa))
-      return errmsg_set(err, "SANDHOOK_EGRESS_RESOLVE: '%s' is not an IP address", grown[p->npins].addr);
-    p->npins++;
-    s += len;
-  }
-  return 0;
-}
-
 struct conn {
   struct proxy *proxy;
   int fd, up;

@@ -14,19 +14,11 @@
 
 #include "common/egress_policy.h"
 
-struct pin {
-  char host[EGRESS_HOST_MAX + 1];
-  char addr[64];
-};
-
 struct proxy {
   struct egress_policy policy;
-  struct pin *pins;           /* SANDHOOK_EGRESS_RESOLVE: name=address, ... */
+  struct egress_pin *pins;    /* SANDHOOK_EGRESS_RESOLVE */
   size_t npins;
 };
-
-/* "name=address" entries, commas or spaces between.  0, or -1 with err. */
-int proxy_parse_pins(struct proxy *p, const char *list, struct errmsg *err);
 
 /* The tool_use_id connections opening from now on are charged to; NULL
  * or "" for none. */

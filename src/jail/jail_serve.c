@@ -4,6 +4,7 @@
 #include "common/json.h"
 #include "common/protocol.h"
 #include "jail/jail_setup.h"
+#include "jail/egress_relay.h"
 #include "jail/memstore_files.h"
 #include "jail/skills_unpack.h"
 
@@ -76,6 +77,9 @@ op_tool(struct tool_ctx *tctx, const cJSON *req, int fd)
   (void)fd;
   if(cJSON_IsNumber(tmo) && tmo->valuedouble >= 1)
     tctx->default_timeout_ms = json_long(tmo, 1, 86400000L, 120000);
+  /* A timeout before killed every process of the namespace, the relay too. */
+  reap_orphans();
+  egress_relay_ensure();
   if(!cJSON_IsString(tool) ||
      tool_run(tctx, tool->valuestring, cJSON_GetObjectItemCaseSensitive(req, "input"), &res) < 0)
     tool_text(&res, 1, "unknown tool");

@@ -1,5 +1,6 @@
 #include "jail/jail_setup.h"
 #include "jail/jail_serve.h"
+#include "jail/egress_relay.h"
 #include "common/json.h"
 #include "common/frame.h"
 #include "common/fsutil.h"
@@ -436,6 +437,22 @@ build_root(const char *root, const char *workspace, unsigned uid, unsigned gid,
     die("read-only /proc/sys");
 }
 
+/* The egress proxy's socket at EGRESS_SOCKET: the only way out of a jail
+ * whose network is the allowlist. */
+static void
+bind_egress_socket(const char *root, const char *sock)
+{
+  char p[PATH_MAX], q[PATH_MAX];
+
+  join(p, root, "run");
+  make_node(p, 1);
+  join(q, p, "sandhook");
+  make_node(q, 1);
+  join(p, root, &EGRESS_SOCKET[1]);
+  make_node(p, 0);
+  bind_mount(sock, p, MS_NOSUID | MS_NODEV | MS_NOEXEC);
+}
+
 static void
 loopback_up(void)
 {
@@ -627,6 +644,7 @@ static struct jail_limits jail_lim;
  * /proc/1/cmdline. */
 struct setup {
   char root[PATH_MAX], workspace[PATH_MAX], memdir[PATH_MAX], ro_stores[PATH_MAX];
+  char egress_socket[PATH_MAX];
   unsigned uid, gid;
   int host_net;
 };
@@ -656,6 +674,7 @@ read_setup(struct setup *su)
   copy_field(su->workspace, req, "workspace", 1);
   copy_field(su->memdir, req, "memdir", 0);
   copy_field(su->ro_stores, req, "ro_stores", 0);
+  copy_field(su->egress_socket, req, "egress_socket", 0);
   su->uid = (unsigned)json_long(cJSON_GetObjectItemCaseSensitive(req, "uid"), 0, 0x7fffffffL, 0);
   su->gid = (unsigned)json_long(cJSON_GetObjectItemCaseSensitive(req, "gid"), 0, 0x7fffffffL, 0);
   su->host_net = json_true(req, "host_network");
@@ -739,6 +758,8 @@ jail_main(int argc, char **argv)
   if(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     die("make / private");
   build_root(su.root, su.workspace, uid, gid, host_net, &jail_lim);
+  if(*su.egress_socket)
+    bind_egress_socket(su.root, su.egress_socket);
   if(*su.memdir)
     mount_memory(su.root, su.memdir, su.ro_stores, uid, gid);
   enter_root(su.root);
@@ -760,6 +781,12 @@ jail_main(int argc, char **argv)
   /* Last: everything from here on, the shell included, runs filtered. */
   if(seccomp_install() < 0)
     die("seccomp");
+  if(*su.egress_socket) {
+    egress_relay_enable();
+    tctx.extra_env = egress_relay_env();
+    if(egress_relay_ensure() < 0)
+      die("egress relay");
+  }
   jail_serve(JAIL_FD, &tctx);
   tool_ctx_free(&tctx);
   return 0;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/util.h"
 #include "common/strbuf.h"
 #include "common/spawn.h"
 #include "common/random.h"
@@ -67,7 +68,15 @@ shell_start(struct tool_ctx *ctx)
   }
   {
     static const char *const argv[] = { "bash", "--noprofile", "--norc", NULL };
-    struct spawn sp = SPAWN_INIT("/bin/bash", argv, shell_env);
+    const char *envp[N_ELEMENTS(shell_env) + TOOL_EXTRA_ENV_MAX];
+    size_t n = 0, i;
+    struct spawn sp = SPAWN_INIT("/bin/bash", argv, envp);
+
+    for(i = 0; shell_env[i]; i++)
+      envp[n++] = shell_env[i];
+    for(i = 0; ctx->extra_env && ctx->extra_env[i] && i < TOOL_EXTRA_ENV_MAX - 1; i++)
+      envp[n++] = ctx->extra_env[i];
+    envp[n] = NULL;
 
     /* Its own session: no controlling terminal to inject into, and one
      * process group to kill outside the jail. */

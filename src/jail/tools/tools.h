@@ -55,8 +55,12 @@ struct tool_ctx {
    * the jail applies its last limits and restrictions here; non-zero
    * (errno set) fails the shell's start. */
   int (*before_exec)(struct tool_ctx *ctx);
+  /* More of the shell's environment (the egress proxy's variables), or
+   * NULL; at most TOOL_EXTRA_ENV_MAX - 1 entries. */
+  const char *const *extra_env;
   void *owner;
 };
+#define TOOL_EXTRA_ENV_MAX 16
 
 struct tool_result {
   int is_error;

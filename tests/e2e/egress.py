@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""SANDHOOK_JAIL_NETWORK=allowlist, end to end: tools in a real jail reach
+an allowed host through the egress proxy (plain HTTP, HTTPS through
+CONNECT, SOCKS5), and are refused, with the reason and the setting in the
+answer, for a denied host, a host nobody listed, an IP literal (the cloud
+metadata address), a name that resolves to loopback through a wildcard,
+and the host's own services.  A tool that ignores the proxy variables
+reaches nothing, and a raw socket is refused.  Every connection is one
+log line with the call that made it.  The test servers are local
+(127.0.0.1); the names are pinned to them with SANDHOOK_EGRESS_RESOLVE.
+"""
+import http.server
+import os
+import ssl
+import subprocess
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (Checks, Scenario, cgi, drainer_log, final_checks, need_root,  # noqa: E402
+                     procs_of, run_started, wait_for, write_config)
+
+need_root()
+
+
+class Origin(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("origin says hello: Host=%s path=%s\n" % (self.headers.get("Host"), self.path)).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+def serve(server):
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server.server_address[1]
+
+
+def main():
+    t = Checks()
+    with Scenario() as sc:
+        plain = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Origin)
+        tls = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Origin)
+        key, crt = os.path.join(sc.tmp, "k.pem"), os.path.join(sc.tmp, "c.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=files.test", "-addext", "subjectAltName=DNS:files.test",
+                        "-keyout", key, "-out", crt], check=True, capture_output=True)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(crt, key)
+        tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+        port, tport = serve(plain), serve(tls)
+        pins = ",".join("%s=127.0.0.1" % n for n in
+                        ("pypi.test", "files.test", "blocked.test", "a.wild.test", "fake.test"))
+        cfg, state = write_config(
+            sc.tmp, sc.fake.url, SANDHOOK_JAIL_NETWORK="allowlist",
+            SANDHOOK_EGRESS_ALLOW="pypi.test files.test:%d *.wild.test blocked.test" % tport,
+            SANDHOOK_EGRESS_DENY="blocked.test", SANDHOOK_EGRESS_RESOLVE=pins)
+        fake_port = sc.fake.port
+        calls = [
+            ("allowed, plain HTTP", "curl -sS http://pypi.test:%d/simple/" % port),
+            ("allowed, HTTPS through CONNECT", "curl -sS -k https://files.test:%d/wheel" % tport),
+            ("allowed, SOCKS5", "curl -sS --proxy socks5h://127.0.0.1:1080 http://pypi.test:%d/socks" % port),
+            ("denied", "curl -sS http://blocked.test:%d/" % port),
+            ("not listed", "curl -sS http://evil.test/"),
+            ("not listed, HTTPS", "curl -sS https://evil.test/ 2>&1; true"),
+            ("the metadata address", "curl -sS http://169.254.169.254/latest/meta-data/"),
+            ("a wildcard name resolving to loopback", "curl -sS http://a.wild.test:%d/" % port),
+            ("the host's own service", "curl -sS -x http://127.0.0.1:3128 http://fake.test:%d/" % fake_port),
+            ("the host's own service by address",
+             "curl -sS --noproxy '' -x http://127.0.0.1:3128 http://127.0.0.1:%d/v1/environments" % fake_port),
+            ("the proxy ignored", "timeout 5 bash -c 'exec 3<>/dev/tcp/192.0.2.10/80' 2>&1; echo rc=$?"),
+            ("a raw socket", "python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)' 2>&1 | tail -1"),
+            ("the proxy variables", "env | grep -i _proxy= | sort"),
+        ]
+        sid = sc.fake.session([{"tool": "bash", "input": {"command": c}} for _, c in calls])["session_id"]
+        body, h = run_started(sid)
+        t.eq(cgi(cfg, body, h)[0], 202, "run_started answered 202")
+        wait_for(lambda: len(sc.fake.state(sid)["results"]) == len(calls), 120, what="every call's result")
+        st = sc.fake.state(sid)
+        uses = [e for e in st["events"] if e["type"] == "agent.tool_use"]
+        out = {}
+        for (what, _), ev in zip(calls, uses):
+            res = st["results"][ev["id"]]
+            out[what] = (res["content"][0].get("text", ""), ev["id"])
+        text = lambda w: out[w][0]  # noqa: E731
+        for w in out:
+            print("# %s => %r" % (w, out[w][0][:300]))
+        t.ok("origin says hello: Host=pypi.test:%d path=/simple/" % port in text("allowed, plain HTTP"),
+             "an allowed host over plain HTTP answers, with the URL's Host", text("allowed, plain HTTP"))
+        t.ok("origin says hello: Host=files.test:%d path=/wheel" % tport in text("allowed, HTTPS through CONNECT"),
+             "an allowed host over HTTPS (CONNECT) answers", text("allowed, HTTPS through CONNECT"))
+        t.ok("path=/socks" in text("allowed, SOCKS5"), "an allowed host over SOCKS5 answers", text("allowed, SOCKS5"))
+        t.ok("refused: a SANDHOOK_EGRESS_DENY entry matches it" in text("denied"),
+             "a denied host: refused, and the answer says which policy", text("denied"))
+        t.ok("evil.test:80 refused: no SANDHOOK_EGRESS_ALLOW entry matches it" in text("not listed"),
+             "a host nobody listed: refused, naming the setting that would allow it", text("not listed"))
+        t.ok("CONNECT tunnel failed, response 403" in text("not listed, HTTPS"),
+             "over HTTPS, curl shows the proxy's 403", text("not listed, HTTPS"))
+        t.ok("an IP address is reached only when SANDHOOK_EGRESS_ALLOW names that address"
+             in text("the metadata address"), "the metadata address (an IP literal): refused",
+             text("the metadata address"))
+        t.ok("non-public address" in text("a wildcard name resolving to loopback") and "127.0.0.1"
+             in text("a wildcard name resolving to loopback"),
+             "a wildcard's name resolving to loopback: refused, saying where it resolved",
+             text("a wildcard name resolving to loopback"))
+        t.ok("no SANDHOOK_EGRESS_ALLOW entry matches it" in text("the host's own service") and
+             "origin" not in text("the host's own service"),
+             "the proxy cannot be used to reach the host's own services by name", text("the host's own service"))
+        t.ok("refused: an IP address is reached only when" in text("the host's own service by address"),
+             "  ...nor by address", text("the host's own service by address"))
+        t.ok("Network is unreachable" in text("the proxy ignored") and "rc=1" in text("the proxy ignored"),
+             "a tool that ignores the proxy reaches nothing", text("the proxy ignored"))
+        t.ok("PermissionError" in text("a raw socket") or "Operation not permitted" in text("a raw socket"),
+             "a raw socket is refused", text("a raw socket"))
+        t.ok("HTTPS_PROXY=http://127.0.0.1:3128" in text("the proxy variables") and
+             "ALL_PROXY=socks5h://127.0.0.1:1080" in text("the proxy variables") and
+             "NO_PROXY=localhost" in text("the proxy variables"),
+             "the tools' environment names the proxies", text("the proxy variables"))
+        wait_for(lambda: not procs_of(state, b"sandhook-drain"), 60, what="the drainer to exit")
+        log = drainer_log(state)
+        lines = [ln for ln in log.splitlines() if "event=egress_connection" in ln]
+        allowed = [ln for ln in lines if "verdict=allowed" in ln]
+        t.ok(len(allowed) == 3 and all("tool_use_id=" + out[w][1] in " ".join(allowed) for w in
+                                       ("allowed, plain HTTP", "allowed, HTTPS through CONNECT", "allowed, SOCKS5")),
+             "each allowed connection is one log line with the call that made it", allowed)
+        t.ok(all("session_id=" + sid in ln and "bytes_up=" in ln and "bytes_down=" in ln and "duration_ms=" in ln
+                 and "address=" in ln for ln in allowed) and
+             all(not ln.split("bytes_down=")[1].startswith("0 ") for ln in allowed),
+             "  ...with the session, address, bytes each way and duration")
+        refused = [ln for ln in lines if "verdict=refused" in ln]
+        t.ok(len(refused) >= 7 and any("host=169.254.169.254" in ln for ln in refused),
+             "each refusal is a log line too (%d)" % len(refused), refused)
+        t.ok(not [p for p in procs_of(state, b"sandhook-egress")], "no proxy outlives its jail")
+        t.eq([f for f in os.listdir(os.path.join(state, "run")) if f.startswith("egress.")], [],
+             "its socket is gone")
+        final_checks(t, sc.fake, os.path.join(state, "sandhook.log"))
+    t.done()
+
+
+if __name__ == "__main__":
+    main()
