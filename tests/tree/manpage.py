@@ -52,7 +52,7 @@ def main():
          [s for s in settings if s not in plain])
 
     events = set()
-    for text in sources("common", "front", "drain", "jail"):
+    for text in sources("common", "front", "drain", "jail", "egress"):
         for p in EVENT_PATTERNS:
             for m in re.finditer(p, text):
                 events.update(g for g in m.groups() if g)
