@@ -52,6 +52,7 @@ static const struct setting settings[] = {
   { "SANDHOOK_EGRESS_ALLOW", K_STR, OFF(egress_allow), 0, 0 },
   { "SANDHOOK_EGRESS_DENY", K_STR, OFF(egress_deny), 0, 0 },
   { "SANDHOOK_EGRESS_RESOLVE", K_STR, OFF(egress_resolve), 0, 0 },
+  { "SANDHOOK_AUDIT_FILE", K_STR, OFF(audit_file), 0, 0 },
   { "SANDHOOK_DEBUG", K_BOOL, OFF(log_debug), 0, 1 },
   { "SANDHOOK_CGROUPS", K_BOOL, OFF(cgroups), 0, 1 },
   { "SANDHOOK_WORKSPACE_MB", K_LONG, OFF(workspace_mb), 0, 1L << 24 },
@@ -568,6 +569,10 @@ config_load(struct config *cfg, const char *file, struct errmsg *err)
     errmsg_set(err, "ANTHROPIC_LOG must be debug, info, warn, error or off");
     goto fail;
   }
+  if(cfg->audit_file && cfg->audit_file[0] != '/') {
+    errmsg_set(err, "SANDHOOK_AUDIT_FILE must be an absolute path");
+    goto fail;
+  }
   if(cfg->metrics_file && cfg->metrics_file[0] != '/') {
     errmsg_set(err, "SANDHOOK_METRICS_FILE must be an absolute path (node_exporter's "
                "--collector.textfile.directory, then a name ending in .prom)");
@@ -622,6 +627,7 @@ config_free(struct config *cfg)
   free(cfg->egress_allow);
   free(cfg->egress_deny);
   free(cfg->egress_resolve);
+  free(cfg->audit_file);
   free(cfg->memory_sync_deletions);
   free(cfg->capture_dir);
   free(cfg->metrics_file);

@@ -43,6 +43,7 @@ struct config {
   char *egress_allow;             /* SANDHOOK_EGRESS_ALLOW, as written */
   char *egress_deny;
   char *egress_resolve;           /* name=address pins */
+  char *audit_file;               /* SANDHOOK_AUDIT_FILE, or NULL */
   struct jail_limits limits;
   int cgroups;                    /* use cgroups when the machine has them */
   long workspace_mb;              /* size cap of /workspace; 0: uncapped */

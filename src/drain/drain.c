@@ -8,6 +8,7 @@
 #include "common/metrics.h"
 #include "common/runstate.h"
 #include "common/statedir.h"
+#include "drain/audit.h"
 #include "drain/gc.h"
 #include "drain/queue.h"
 #include "drain/session.h"
@@ -175,7 +176,13 @@ item_finished(const struct config *cfg, const struct work_item *item, enum work_
   long long ms = now_ms() - started;
   cJSON *note = cJSON_CreateObject();
 
-  log_info("work_finished", "outcome=%s duration_ms=%lld", metrics_outcome_name(o), ms);
+  /* The audit trail's head goes to the log too: a copy of it elsewhere is
+   * what proves the trail's last lines. */
+  if(cfg->audit_file)
+    log_info("work_finished", "outcome=%s duration_ms=%lld audit_head=%s", metrics_outcome_name(o), ms,
+             audit_head()[0] ? audit_head() : "-");
+  else
+    log_info("work_finished", "outcome=%s duration_ms=%lld", metrics_outcome_name(o), ms);
   metrics_work_item(o);
   if(note && cJSON_AddStringToObject(note, "kind", "work") &&
      cJSON_AddStringToObject(note, "work_id", item->id) &&
@@ -198,6 +205,7 @@ handle_item(const struct config *cfg, struct api *api, struct work_item *item, i
   long long started = now_ms();
 
   log_ids(item->id, item->data_id);
+  audit_ids(item->id, item->data_id);
   proctitle_set("sandhook: drain %s", item->data_id);
   log_info("work_claimed", "type=%s has_sessions_token=%s", item->data_type,
            item->sessions_token ? "true" : "false");
@@ -237,6 +245,7 @@ handle_item(const struct config *cfg, struct api *api, struct work_item *item, i
                                                                      : WORK_TERMINATED;
   }
   item_finished(cfg, item, outcome, started);
+  audit_ids(NULL, NULL);
   rs->work_id[0] = rs->session_id[0] = '\0';
   rs->claimed_ms = 0;
   runstate_publish(cfg->state_dir, rs);
@@ -367,6 +376,11 @@ drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one)
   }
   if(metrics_open(cfg->state_dir) < 0)
     log_warn("metrics_unavailable", "error=%s", strerror(errno));
+  if(audit_open(cfg) < 0) {
+    log_err("audit_unavailable", "path=%s error=%s hint=%s", cfg->audit_file, strerror(errno),
+            "SANDHOOK_AUDIT_FILE must be a file this user can append to; nothing is served without it");
+    return 1;
+  }
   runstate_record_errors(cfg->state_dir);
   srandom((unsigned)getpid() ^ (unsigned)now_ms());
   while(!drain_term) {

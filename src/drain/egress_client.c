@@ -1,4 +1,6 @@
 #include "drain/egress_client.h"
+#include "drain/audit.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/spawn.h"
 #include "common/statedir.h"
@@ -12,12 +14,58 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* The proxy's "audit <json>" lines, each a connection: only the fields a
+ * record has are taken. */
+static void *
+read_records(void *arg)
+{
+  static const char *const fields[] = { "tool_use_id", "kind", "host", "port", "address",
+                                        "bytes_up", "bytes_down", "duration_ms", "verdict", "reason" };
+  struct egress *e = arg;
+  char buf[8192];
+  size_t have = 0;
+
+  for(;;) {
+    ssize_t n = recv(e->ctl, buf + have, sizeof(buf) - 1 - have, 0);
+    char *nl;
+
+    if(n < 0 && errno == EINTR)
+      continue;
+    if(n <= 0)
+      break;
+    have += (size_t)n;
+    buf[have] = '\0';
+    while((nl = strchr(buf, '\n'))) {
+      cJSON *in = !strncmp(buf, "audit ", 6) ? cJSON_ParseWithLength(buf + 6, (size_t)(nl - buf - 6)) : NULL;
+      cJSON *ev = cJSON_IsObject(in) ? cJSON_CreateObject() : NULL;
+      size_t i;
+
+      if(ev && cJSON_AddStringToObject(ev, "type", "egress_connection")) {
+        for(i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+          const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, fields[i]);
+
+          if(cJSON_IsString(v) || cJSON_IsNumber(v))
+            cJSON_AddItemToObject(ev, fields[i], cJSON_Duplicate(v, 0));
+        }
+        audit_append(ev);
+      }
+      cJSON_Delete(ev);
+      cJSON_Delete(in);
+      have -= (size_t)(nl + 1 - buf);
+      memmove(buf, nl + 1, have + 1);
+    }
+    if(have == sizeof(buf) - 1)
+      have = 0;                     /* no record is that long */
+  }
+  return NULL;
+}
+
 int
 egress_start(struct egress *e, const struct config *cfg, const char *session_id)
 {
   struct sockaddr_un sa = { .sun_family = AF_UNIX };
-  char prog[PATH_MAX], uid[16], gid[16], env[6][2048];
-  const char *envp[7];
+  char prog[PATH_MAX], uid[16], gid[16], env[7][2048];
+  const char *envp[8];
   int lsock = -1, sv[2] = { -1, -1 }, n = 0, err;
 
   memset(e, 0, sizeof(*e));
@@ -52,6 +100,11 @@ egress_start(struct egress *e, const struct config *cfg, const char *session_id)
   snprintf(env[n], sizeof(env[n]), "SANDHOOK_LOG_FORMAT=%s", cfg->log_format ? cfg->log_format : "logfmt");
   envp[n] = env[n];
   n++;
+  if(cfg->audit_file) {
+    snprintf(env[n], sizeof(env[n]), "SANDHOOK_EGRESS_AUDIT=1");
+    envp[n] = env[n];
+    n++;
+  }
   envp[n] = NULL;
   {
     const char *const argv[] = { PROGRAM_EGRESS, "--uid", uid, "--gid", gid, NULL };
@@ -69,6 +122,12 @@ egress_start(struct egress *e, const struct config *cfg, const char *session_id)
   close(lsock);
   close(sv[1]);
   e->ctl = sv[0];
+  if(cfg->audit_file) {
+    if(pthread_create(&e->reader, NULL, read_records, e) == 0)
+      e->reading = 1;
+    else
+      log_err("egress_audit_failed", "errno=%d reason=%s", errno, "no thread to read the proxy's records");
+  }
   return 0;
 fail:
   err = errno;
@@ -102,9 +161,15 @@ egress_stop(struct egress *e)
 {
   if(e->pid <= 0)
     return;
-  close(e->ctl);                /* the proxy exits when it reads EOF */
+  /* The proxy exits when it reads EOF; its last records arrive before the
+   * reader sees the channel close. */
+  shutdown(e->ctl, SHUT_WR);
   if(spawn_wait(e->pid) != 0)
     log_warn("egress_exit", "pid=%ld reason=%s", (long)e->pid, "it did not exit cleanly");
+  if(e->reading)
+    pthread_join(e->reader, NULL);
+  e->reading = 0;
+  close(e->ctl);
   unlink(e->sock);
   e->pid = 0;
   e->ctl = -1;

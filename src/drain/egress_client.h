@@ -7,11 +7,14 @@
  * and the session id alone: no key, no token.  The proxy dies with the
  * drainer.  egress_call tells it which call opens connections from now
  * on; egress_stop ends it (after the jail, so no connection is cut short
- * by the host while a tool still runs) and removes the socket. */
+ * by the host while a tool still runs) and removes the socket.  With
+ * SANDHOOK_AUDIT_FILE, the proxy sends each connection's record back on
+ * the control channel and a thread here appends it to the trail. */
 #ifndef SANDHOOK_EGRESS_CLIENT_H
 #define SANDHOOK_EGRESS_CLIENT_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #include "common/config.h"
@@ -20,6 +23,8 @@ struct egress {
   pid_t pid;                    /* > 0 while a proxy runs; 0 in a zeroed struct: none */
   int ctl;
   char sock[108];
+  pthread_t reader;             /* with SANDHOOK_AUDIT_FILE: the proxy's records to the trail */
+  int reading;
 };
 
 /* 0 (e->pid > 0 when a proxy runs; none unless the policy is allowlist),

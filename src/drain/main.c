@@ -9,6 +9,7 @@
 #include "common/proctitle.h"
 #include "drain/check.h"
 #include "drain/drain.h"
+#include "drain/audit.h"
 #include "drain/gc.h"
 #include "drain/run.h"
 
@@ -26,6 +27,7 @@ usage(FILE *f)
           "       sandhook gc [--session SESSION_ID] [--config FILE | --no-config]\n"
           "       sandhook run [--config FILE | --no-config]\n"
           "       sandhook handle [--config FILE | --no-config]\n"
+          "       sandhook audit verify FILE\n"
           "\n"
           "Claims every work item of the environment's queue, one session at a\n"
           "time, runs its tool calls in a jail, and exits when the queue is empty.\n"
@@ -37,14 +39,16 @@ usage(FILE *f)
           "SANDHOOK_WORKSPACE_KEEP_HOURS.  'run' is the always-on worker (no\n"
           "webhooks): SANDHOOK_MAX_SESSIONS workers long-poll the queue until\n"
           "SIGTERM.  'handle' serves the one item named by ANTHROPIC_WORK_ID and\n"
-          "ANTHROPIC_SESSION_ID (ant beta:worker poll --on-work).  Settings: see\n"
+          "ANTHROPIC_SESSION_ID (ant beta:worker poll --on-work).  'audit verify'\n"
+          "checks SANDHOOK_AUDIT_FILE's chain and names the first line changed,\n"
+          "removed or moved.  Settings: see\n"
           "sandhook(8).\n");
 }
 
 int
 main(int argc, char **argv)
 {
-  const char *config_file = NULL, *gc_sid = NULL;
+  const char *config_file = NULL, *gc_sid = NULL, *verify = NULL;
   int after_response = 0, check = 0, gc = 0, run = 0, handle = 0, i, rc;
   struct config cfg;
   struct errmsg err = ERRMSG_INIT;
@@ -68,6 +72,10 @@ main(int argc, char **argv)
       run = 1;
     else if(!strcmp(argv[i], "handle"))
       handle = 1;
+    else if(!strcmp(argv[i], "audit") && i + 2 < argc && !strcmp(argv[i + 1], "verify")) {
+      verify = argv[i + 2];
+      i += 2;
+    }
     else if(gc && !strcmp(argv[i], "--session") && i + 1 < argc)
       gc_sid = argv[++i];
     else {
@@ -76,6 +84,9 @@ main(int argc, char **argv)
       return 2;
     }
   }
+  /* Reads a file and nothing else: no settings needed. */
+  if(verify)
+    return audit_verify_main(verify);
   proctitle_init(argc, argv);
   log_init("drainer");
   if(config_load(&cfg, config_file, &err) < 0) {

@@ -86,7 +86,6 @@ struct entry *ms_side_find(const struct side *sd, const char *path);
 int ms_side_add(struct side *sd, const char *path, const char *id, const char *sha);
 void ms_side_free(struct side *sd);
 void ms_set_sha(char *dst, const char *sha);
-void ms_sha256(const char *data, size_t len, char *out);
 /* Whether the pass under way ran out of time (and stays so). */
 int ms_out_of_time(struct memory *m);
 

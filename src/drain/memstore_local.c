@@ -1,4 +1,5 @@
 #include "drain/memstore.h"
+#include "drain/digest.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/protocol.h"
@@ -114,7 +115,7 @@ hash_batch(struct memory *m, struct jail *j, struct store *s, cJSON *paths, stru
     struct fstate *f = ms_file(s, p->string);
 
     if(f) {
-      ms_sha256(p->valuestring, strlen(p->valuestring), f->st_sha);
+      sha256_hex(p->valuestring, strlen(p->valuestring), f->st_sha);
       ms_side_add(local, p->string, NULL, f->st_sha);
     }
   }
@@ -211,7 +212,7 @@ ms_local_remove(struct memory *m, struct jail *j, struct store *s, struct fstate
   content = ms_local_read(m, j, s, f->path, &why);
   if(!content)
     return REMOVAL_KEPT;
-  ms_sha256(content, strlen(content), fresh);
+  sha256_hex(content, strlen(content), fresh);
   free(content);
   return REMOVAL_EDITED;
 }

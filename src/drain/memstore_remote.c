@@ -1,4 +1,6 @@
 #include "drain/memstore.h"
+#include "drain/digest.h"
+#include "drain/audit.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -155,7 +157,7 @@ ms_upload(struct memory *m, struct api *api, struct jail *j, struct store *s, co
     }
     return NULL;
   }
-  ms_sha256(content, strlen(content), f->sent);
+  sha256_hex(content, strlen(content), f->sent);
   req = cJSON_CreateObject();
   if(req && existing) {
     cJSON *pre = cJSON_AddObjectToObject(req, "precondition");
@@ -189,6 +191,8 @@ ms_upload(struct memory *m, struct api *api, struct jail *j, struct store *s, co
     ms_set_sha(out, sha);
     cJSON_Delete(res);
     log_info("memory_uploaded", "memory_store_id=%s path=%s", s->id, rel);
+    audit_event("memory_synced", "direction", "upload", "memory_store_id", s->id, "path", rel,
+                "content_sha256", sha, NULL);
     return out;
   }
   cJSON_Delete(res);

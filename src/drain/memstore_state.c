@@ -3,7 +3,6 @@
 #include "common/strbuf.h"
 #include "common/log.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,19 +95,6 @@ void
 ms_set_sha(char *dst, const char *sha)
 {
   snprintf(dst, SHA_LEN, "%s", sha ? sha : "");
-}
-
-void
-ms_sha256(const char *data, size_t len, char *out)
-{
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0, i;
-
-  if(!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL))
-    n = 0;
-  for(i = 0; i < n; i++)
-    snprintf(out + 2 * i, 3, "%02x", md[i]);
-  out[2 * n] = '\0';
 }
 
 /* ---- time bounds ---- */

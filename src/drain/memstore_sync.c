@@ -1,4 +1,5 @@
 #include "drain/memstore_sync.h"
+#include "drain/audit.h"
 #include "drain/memstore.h"
 #include "drain/memstore_decide.h"
 #include "common/clock.h"
@@ -103,6 +104,7 @@ corroborated_delete(struct memory *m, struct api *api, struct jail *j, struct st
   case 204:
   case 404:
     log_info("memory_deleted", "memory_store_id=%s path=%s", s->id, f->path);
+    audit_event("memory_synced", "direction", "delete", "memory_store_id", s->id, "path", f->path, NULL);
     f->pending_since = 0;
     return NULL;
   case 409:
@@ -326,6 +328,10 @@ memory_download(struct memory *m, struct api *api, struct jail *j)
       count += s->f[k].base[0] != '\0';
     log_info("memory_downloaded", "memory_store_id=%s dest=/mnt/memory/%s count=%zu read_only=%s",
              s->id, s->rel, count, s->ro ? "true" : "false");
+    for(k = 0; k < s->n; k++)
+      if(s->f[k].base[0])
+        audit_event("memory_synced", "direction", "download", "memory_store_id", s->id,
+                    "path", s->f[k].path, "content_sha256", s->f[k].base, NULL);
   }
   m->last_sync = now_ms();
   return 0;

@@ -5,6 +5,7 @@
 #include "drain/skills.h"
 #include "drain/jail_client.h"
 #include "drain/gc.h"
+#include "drain/audit.h"
 #include "common/clock.h"
 #include "common/proctitle.h"
 #include "common/log.h"
@@ -613,6 +614,7 @@ run_call(struct session *s, struct call *c)
       log_info("tool_done", "tool_use_id=%s tool=%s is_error=false duration_ms=%lld", c->id,
                c->name, ms);
     metrics_tool_call(c->name, failed ? (reason ? reason : "tool_error") : NULL, ms);
+    audit_tool_call(c->id, c->name, c->input, res, ms);
   }
   post_result(s, c);
 }

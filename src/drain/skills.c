@@ -1,4 +1,5 @@
 #include "drain/skills.h"
+#include "drain/audit.h"
 #include "common/log.h"
 #include "common/protocol.h"
 #include "common/statedir.h"
@@ -264,6 +265,7 @@ unpack_in_jail(const struct config *cfg, struct jail *j, const char *skill_id,
   log_info("skill_installed", "skill_id=%s version=%s dir=/workspace/skills/%s files=%.0f",
            skill_id, v->ref, v->name,
            cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(res, "files")));
+  audit_event("skill_installed", "skill_id", skill_id, "version", v->ref, "name", v->name, NULL);
   cJSON_Delete(res);
   return 0;
 }

@@ -5,7 +5,9 @@
  * change of the call in flight ("call <tool_use_id>", "call" for none).
  * Its environment carries the policy and nothing secret:
  * SANDHOOK_EGRESS_ALLOW, SANDHOOK_EGRESS_DENY, SANDHOOK_EGRESS_RESOLVE,
- * SANDHOOK_SESSION_ID, SANDHOOK_LOG_FORMAT.  It drops to --uid/--gid and
+ * SANDHOOK_SESSION_ID, SANDHOOK_LOG_FORMAT, and SANDHOOK_EGRESS_AUDIT when each
+ * connection's record should also go back on the control channel ("audit
+ * <json>" lines, for the drainer's audit trail).  It drops to --uid/--gid and
  * its own syscall filter before it accepts, and exits when the control
  * channel closes (the drainer ended the jail, or died). */
 #include "common/errmsg.h"
@@ -57,7 +59,7 @@ control(void *arg)
 int
 main(int argc, char **argv)
 {
-  struct proxy p = { 0 };
+  struct proxy p = { .audit_fd = -1 };
   struct errmsg err = ERRMSG_INIT;
   unsigned uid = 65534, gid = 65534;
   const char *fmt = getenv("SANDHOOK_LOG_FORMAT");
@@ -73,6 +75,8 @@ main(int argc, char **argv)
       gid = (unsigned)strtoul(argv[i + 1], NULL, 10);
   }
   log_ids(NULL, getenv("SANDHOOK_SESSION_ID"));
+  if(getenv("SANDHOOK_EGRESS_AUDIT"))
+    p.audit_fd = CONTROL_FD;
   signal(SIGPIPE, SIG_IGN);
   if(egress_policy_parse(&p.policy, getenv("SANDHOOK_EGRESS_ALLOW"), getenv("SANDHOOK_EGRESS_DENY"), &err) < 0 ||
      egress_pins_parse(getenv("SANDHOOK_EGRESS_RESOLVE"), &p.pins, &p.npins, &err) < 0) {

@@ -4,6 +4,8 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 
+#include <cjson/cJSON.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -99,6 +101,50 @@ socks_reply(int fd, int code)
   send_all(fd, r, sizeof(r));
 }
 
+static const char *
+kind_name(const struct conn *c)
+{
+  return c->req.kind == REQUEST_SOCKS5 ? "socks5" : c->req.kind == REQUEST_CONNECT ? "connect" : "http";
+}
+
+/* The connection's record: one log line, and for the drainer's audit
+ * trail one JSON line on the control channel. */
+static void
+report(struct conn *c, const char *verdict, const char *why)
+{
+  static pthread_mutex_t audit_mu = PTHREAD_MUTEX_INITIALIZER;
+  long long ms = now_ms() - c->started;
+  cJSON *o;
+  char *text;
+
+  log_info("egress_connection", "tool_use_id=%s kind=%s host=%s port=%d address=%s bytes_up=%llu "
+           "bytes_down=%llu duration_ms=%lld verdict=%s reason=%s", c->call[0] ? c->call : "-",
+           kind_name(c), c->req.host[0] ? c->req.host : "-", c->req.port,
+           c->address[0] ? c->address : "-", c->bytes_up, c->bytes_down, ms, verdict, why ? why : "-");
+  if(c->proxy->audit_fd < 0 || !(o = cJSON_CreateObject()))
+    return;
+  cJSON_AddStringToObject(o, "tool_use_id", c->call);
+  cJSON_AddStringToObject(o, "kind", kind_name(c));
+  cJSON_AddStringToObject(o, "host", c->req.host);
+  cJSON_AddNumberToObject(o, "port", c->req.port);
+  cJSON_AddStringToObject(o, "address", c->address);
+  cJSON_AddNumberToObject(o, "bytes_up", (double)c->bytes_up);
+  cJSON_AddNumberToObject(o, "bytes_down", (double)c->bytes_down);
+  cJSON_AddNumberToObject(o, "duration_ms", (double)ms);
+  cJSON_AddStringToObject(o, "verdict", verdict);
+  if(why)
+    cJSON_AddStringToObject(o, "reason", why);
+  if((text = cJSON_PrintUnformatted(o))) {
+    pthread_mutex_lock(&audit_mu);
+    if(write_all(c->proxy->audit_fd, "audit ", 6) < 0 || write_all(c->proxy->audit_fd, text, strlen(text)) < 0 ||
+       write_all(c->proxy->audit_fd, "\n", 1) < 0)
+      log_warn("egress_audit_failed", "errno=%d", errno);
+    pthread_mutex_unlock(&audit_mu);
+    free(text);
+  }
+  cJSON_Delete(o);
+}
+
 static void
 refuse(struct conn *c, int status, int socks_code, const char *verdict, const char *why)
 {
@@ -106,11 +152,7 @@ refuse(struct conn *c, int status, int socks_code, const char *verdict, const ch
     socks_reply(c->fd, socks_code);
   else
     http_refuse(c, status, why);
-  log_info("egress_connection", "tool_use_id=%s kind=%s host=%s port=%d address=%s bytes_up=0 "
-           "bytes_down=0 duration_ms=%lld verdict=%s reason=%s", c->call[0] ? c->call : "-",
-           c->req.kind == REQUEST_SOCKS5 ? "socks5" : c->req.kind == REQUEST_CONNECT ? "connect" : "http",
-           c->req.host[0] ? c->req.host : "-", c->req.port, c->address[0] ? c->address : "-",
-           now_ms() - c->started, verdict, why);
+  report(c, verdict, why);
 }
 
 /* Connects with a deadline; the socket, or -1. */
@@ -351,10 +393,7 @@ serve(void *arg)
       c->bytes_up += c->have;
     }
     relay(c);
-    log_info("egress_connection", "tool_use_id=%s kind=%s host=%s port=%d address=%s bytes_up=%llu "
-             "bytes_down=%llu duration_ms=%lld verdict=allowed", c->call[0] ? c->call : "-",
-             c->req.kind == REQUEST_SOCKS5 ? "socks5" : c->req.kind == REQUEST_CONNECT ? "connect" : "http",
-             c->req.host, c->req.port, c->address, c->bytes_up, c->bytes_down, now_ms() - c->started);
+    report(c, "allowed", NULL);
   }
   if(c->up >= 0)
     close(c->up);

@@ -16,6 +16,7 @@
 
 struct proxy {
   struct egress_policy policy;
+  int audit_fd;               /* >= 0: each connection also goes there, one JSON line */
   struct egress_pin *pins;    /* SANDHOOK_EGRESS_RESOLVE */
   size_t npins;
 };

@@ -67,6 +67,7 @@ usage(FILE *f)
           "       sandhook gc [--session SESSION_ID] [--config FILE | --no-config]\n"
           "       sandhook run [--config FILE | --no-config]\n"
           "       sandhook handle [--config FILE | --no-config]\n"
+          "       sandhook audit verify FILE\n"
           "       sandhook replay [--config FILE] [--resign] [--dry-run] FILE...\n"
           "       sandhook -h | --help | -V | --version\n"
           "\n"
@@ -78,8 +79,9 @@ usage(FILE *f)
           "foreground; 'run' is the always-on worker for sites without inbound\n"
           "HTTPS; 'handle' serves one item for 'ant beta:worker poll --on-work';\n"
           "'status' and 'metrics' show what runs; 'gc' removes idle sessions'\n"
-          "storage; 'replay' sends captured requests through the same path\n"
-          "as a live one.  Settings are read from --config FILE, SANDHOOK_CONFIG\n"
+          "storage; 'audit verify' checks the audit trail's chain; 'replay' sends\n"
+          "captured requests through the same path as a live one.\n"
+          "Settings are read from --config FILE, SANDHOOK_CONFIG\n"
           "or /etc/sandhook/sandhook.conf (not with --no-config), then the\n"
           "environment.  Every setting, log event and status: see sandhook(8).\n");
 }
@@ -123,7 +125,7 @@ main(int argc, char **argv)
     else if(!strcmp(argv[i], "drain"))
       return exec_drain(fs.file, argc - i - 1, argv + i + 1);
     else if(!strcmp(argv[i], "check") || !strcmp(argv[i], "gc") || !strcmp(argv[i], "run") ||
-            !strcmp(argv[i], "handle"))
+            !strcmp(argv[i], "handle") || !strcmp(argv[i], "audit"))
       return exec_drain(fs.file, argc - i, argv + i);
     else if(!strcmp(argv[i], "status") || !strcmp(argv[i], "metrics"))
       status = argv[i][0];

@@ -10,14 +10,16 @@ log line with the call that made it.  The test servers are local
 (127.0.0.1); the names are pinned to them with SANDHOOK_EGRESS_RESOLVE.
 """
 import http.server
+import json
 import os
+import re
 import ssl
 import subprocess
 import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Checks, Scenario, cgi, drainer_log, final_checks, need_root,  # noqa: E402
+from harness import (SANDHOOK, Checks, Scenario, cgi, drainer_log, final_checks, need_root,  # noqa: E402
                      procs_of, run_started, wait_for, write_config)
 
 need_root()
@@ -58,7 +60,9 @@ def main():
         cfg, state = write_config(
             sc.tmp, sc.fake.url, SANDHOOK_JAIL_NETWORK="allowlist",
             SANDHOOK_EGRESS_ALLOW="pypi.test files.test:%d *.wild.test blocked.test" % tport,
-            SANDHOOK_EGRESS_DENY="blocked.test", SANDHOOK_EGRESS_RESOLVE=pins)
+            SANDHOOK_EGRESS_DENY="blocked.test", SANDHOOK_EGRESS_RESOLVE=pins,
+            SANDHOOK_AUDIT_FILE=os.path.join(sc.tmp, "audit.jsonl"))
+        audit = os.path.join(sc.tmp, "audit.jsonl")
         fake_port = sc.fake.port
         calls = [
             ("allowed, plain HTTP", "curl -sS http://pypi.test:%d/simple/" % port),
@@ -137,6 +141,31 @@ def main():
         t.ok(not [p for p in procs_of(state, b"sandhook-egress")], "no proxy outlives its jail")
         t.eq([f for f in os.listdir(os.path.join(state, "run")) if f.startswith("egress.")], [],
              "its socket is gone")
+        # The audit trail.
+        trail = [json.loads(ln) for ln in open(audit)]
+        calls_in = [e for e in trail if e["type"] == "tool_call"]
+        conns = [e for e in trail if e["type"] == "egress_connection"]
+        t.ok(len(calls_in) == len(calls) and all(
+            e["session_id"] == sid and re.fullmatch("[0-9a-f]{64}", e["input_sha256"]) and
+            re.fullmatch("[0-9a-f]{64}", e["output_sha256"]) and "is_error" in e and "duration_ms" in e
+            for e in calls_in) and [e["tool_use_id"] for e in calls_in] == [ev["id"] for ev in uses],
+             "the audit trail has each tool call: session, tool_use_id, input and output SHA-256, "
+             "is_error, duration", calls_in[:1])
+        t.ok(len(conns) == len(lines) and {e["verdict"] for e in conns} == {"allowed", "refused"} and
+             all(e["tool_use_id"] in [ev["id"] for ev in uses] for e in conns),
+             "  ...and each egress connection, tied to its call (%d)" % len(conns), conns[:1])
+        t.ok([e["seq"] for e in trail] == list(range(1, len(trail) + 1)), "  ...numbered in order")
+        v = subprocess.run([SANDHOOK, "audit", "verify", audit], capture_output=True, text=True)
+        t.ok(v.returncode == 0 and "ok, %d lines" % len(trail) in v.stdout, "sandhook audit verify: the chain holds",
+             v.stdout + v.stderr)
+        head = v.stdout.split("head ")[-1].strip()
+        t.ok("audit_head=" + head in log, "the last work_finished line carries the trail's head", head)
+        raw = open(audit).read().split("\n")
+        raw[2] = raw[2].replace('"time":"20', '"time":"19', 1)
+        open(audit, "w").write("\n".join(raw))
+        v = subprocess.run([SANDHOOK, "audit", "verify", audit], capture_output=True, text=True)
+        t.ok(v.returncode == 1 and "line 3: it was changed" in v.stdout,
+             "a line edited by hand is found, and named", v.stdout)
         final_checks(t, sc.fake, os.path.join(state, "sandhook.log"))
     t.done()
 
