@@ -22,10 +22,10 @@
 #define REQUEST_WAIT_MS 30000
 #define CONNECT_WAIT_MS 10000
 #define MAX_ADDRS 16
+#define SPARE_ACCEPTORS 4
 
 static pthread_mutex_t call_mu = PTHREAD_MUTEX_INITIALIZER;
 static char current_call[128];
-static int live;                                /* connections being served */
 
 void
 proxy_set_call(const char *tool_use_id)
@@ -374,11 +374,9 @@ read_request(struct conn *c)
   return 0;
 }
 
-static void *
-serve(void *arg)
+static void
+serve(struct conn *c)
 {
-  struct conn *c = arg;
-
   if(read_request(c) == 0 && open_upstream(c) == 0) {
     if(c->req.kind == REQUEST_CONNECT)
       send_all(c->fd, "HTTP/1.1 200 Connection established\r\n\r\n", 39);
@@ -399,47 +397,81 @@ serve(void *arg)
     close(c->up);
   close(c->fd);
   request_clear(&c->req);
-  free(c);
-  __atomic_sub_fetch(&live, 1, __ATOMIC_RELAXED);
-  return NULL;
 }
 
-int
-proxy_serve(struct proxy *p, int listen_fd)
+/* Leader/followers: every thread accepts and then serves what it accepted
+ * itself, so no connection waits for a thread to be created or woken;
+ * the last idle acceptor to take a connection starts another, up to
+ * MAX_CONNECTIONS threads, past which new connections wait in the
+ * listening socket's backlog. */
+static struct proxy *serving;
+static int listen_sock, idle, threads;
+
+static void *acceptor(void *arg);
+
+static void
+add_acceptor(void)
 {
   pthread_attr_t attr;
+  pthread_t t;
 
+  if(__atomic_add_fetch(&threads, 1, __ATOMIC_RELAXED) > MAX_CONNECTIONS) {
+    __atomic_sub_fetch(&threads, 1, __ATOMIC_RELAXED);
+    return;
+  }
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  for(;;) {
-    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    struct conn *c;
-    pthread_t t;
+  if(pthread_create(&t, &attr, acceptor, NULL) != 0) {
+    __atomic_sub_fetch(&threads, 1, __ATOMIC_RELAXED);
+    log_warn("egress_thread_failed", "errno=%d", errno);
+  }
+  pthread_attr_destroy(&attr);
+}
 
+static void *
+acceptor(void *arg)
+{
+  struct conn *c = calloc(1, sizeof(*c));
+
+  (void)arg;
+  if(!c) {
+    __atomic_sub_fetch(&threads, 1, __ATOMIC_RELAXED);
+    return NULL;
+  }
+  for(;;) {
+    int fd;
+
+    __atomic_add_fetch(&idle, 1, __ATOMIC_RELAXED);
+    fd = accept4(listen_sock, NULL, NULL, SOCK_CLOEXEC);
+    if(__atomic_sub_fetch(&idle, 1, __ATOMIC_RELAXED) == 0 && fd >= 0)
+      add_acceptor();
     if(fd < 0) {
       if(errno == EINTR || errno == ECONNABORTED)
         continue;
       log_err("egress_accept_failed", "errno=%d error=%s", errno, strerror(errno));
-      return 1;
+      _exit(1);
     }
-    if(__atomic_add_fetch(&live, 1, __ATOMIC_RELAXED) > MAX_CONNECTIONS || !(c = calloc(1, sizeof(*c)))) {
-      __atomic_sub_fetch(&live, 1, __ATOMIC_RELAXED);
-      log_warn("egress_busy", "max_connections=%d", MAX_CONNECTIONS);
-      close(fd);
-      continue;
-    }
-    c->proxy = p;
+    memset(c, 0, sizeof(*c));
+    c->proxy = serving;
     c->fd = fd;
     c->up = -1;
     c->started = now_ms();
     pthread_mutex_lock(&call_mu);
     memcpy(c->call, current_call, sizeof(c->call));
     pthread_mutex_unlock(&call_mu);
-    if(pthread_create(&t, &attr, serve, c) != 0) {
-      log_warn("egress_thread_failed", "errno=%d", errno);
-      close(fd);
-      free(c);
-      __atomic_sub_fetch(&live, 1, __ATOMIC_RELAXED);
-    }
+    serve(c);
   }
+}
+
+int
+proxy_serve(struct proxy *p, int listen_fd)
+{
+  int i;
+
+  serving = p;
+  listen_sock = listen_fd;
+  for(i = 0; i < SPARE_ACCEPTORS; i++)
+    add_acceptor();
+  for(;;)
+    sleep(3600);                    /* the acceptors do the work */
 }

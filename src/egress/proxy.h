@@ -1,5 +1,6 @@
 /* proxy: the egress proxy's connections.  Each connection from the jail
- * (through its relay) gets a thread: its request is read (request.h),
+ * (through its relay) is served by the thread that accepted it: its
+ * request is read (request.h),
  * checked against the policy by name, resolved with the host's resolver
  * (or the operator's SANDHOOK_EGRESS_RESOLVE pins), checked again for each
  * address, connected to the first address that passes, and relayed both
@@ -25,7 +26,7 @@ struct proxy {
  * or "" for none. */
 void proxy_set_call(const char *tool_use_id);
 
-/* Accepts on listen_fd until it fails; never returns otherwise. */
+/* Serves listen_fd; never returns (a failed accept ends the process). */
 int proxy_serve(struct proxy *p, int listen_fd);
 
 #endif
