@@ -19,8 +19,8 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (SANDHOOK, Checks, Scenario, cgi, drainer_log, final_checks, need_root,  # noqa: E402
-                     procs_of, run_started, wait_for, write_config)
+from harness import (ENV_KEY, SANDHOOK, Checks, Scenario, cgi, drainer_log, final_checks,  # noqa: E402
+                     gated, need_root, procs_of, release, run_started, tagged, wait_for, write_config)
 
 need_root()
 
@@ -59,7 +59,8 @@ def main():
                         ("pypi.test", "files.test", "blocked.test", "a.wild.test", "fake.test"))
         cfg, state = write_config(
             sc.tmp, sc.fake.url, SANDHOOK_JAIL_NETWORK="allowlist",
-            SANDHOOK_EGRESS_ALLOW="pypi.test files.test:%d *.wild.test blocked.test" % tport,
+            SANDHOOK_EGRESS_ALLOW="pypi.test files.test:%d *.wild.test blocked.test localhost:%d"
+            % (tport, port),
             SANDHOOK_EGRESS_DENY="blocked.test", SANDHOOK_EGRESS_RESOLVE=pins,
             SANDHOOK_AUDIT_FILE=os.path.join(sc.tmp, "audit.jsonl"))
         audit = os.path.join(sc.tmp, "audit.jsonl")
@@ -79,10 +80,30 @@ def main():
             ("the proxy ignored", "timeout 5 bash -c 'exec 3<>/dev/tcp/192.0.2.10/80' 2>&1; echo rc=$?"),
             ("a raw socket", "python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)' 2>&1 | tail -1"),
             ("the proxy variables", "env | grep -i _proxy= | sort"),
+            ("a name through the host's resolver",
+             "curl -sS --noproxy '' -x http://127.0.0.1:3128 http://localhost:%d/hosts" % port),
+            ("git refused", "git ls-remote https://evil.test/x.git 2>&1; git ls-remote http://evil.test/x.git 2>&1; true"),
+            ("the proxy at work", gated("egress_gate", "released")),
         ]
         sid = sc.fake.session([{"tool": "bash", "input": {"command": c}} for _, c in calls])["session_id"]
         body, h = run_started(sid)
         t.eq(cgi(cfg, body, h)[0], 202, "run_started answered 202")
+        wait_for(lambda: tagged("egress_gate"), 120, what="the last call to run")
+        proxies = procs_of(state, b"sandhook-egress")
+        t.eq(len(proxies), 1, "one proxy runs beside the jail")
+        for pid in proxies:
+            status = open("/proc/%s/status" % pid).read()
+            environ = open("/proc/%s/environ" % pid, "rb").read().decode(errors="replace")
+            field = lambda name: status.split(name + ":")[1].split("\n")[0].split()  # noqa: E731
+            t.ok(field("Uid") == ["65534"] * 4 and field("Gid") == ["65534"] * 4 and field("CapEff") == ["0000000000000000"],
+                 "the proxy runs as the jail uid and gid, with no capability", status)
+            t.ok(field("Seccomp") == ["2"] and field("NoNewPrivs") == ["1"],
+                 "  ...under a seccomp filter of its own, with no_new_privs")
+            t.ok(ENV_KEY not in environ and "ANTHROPIC" not in environ and "SANDHOOK_EGRESS_ALLOW=" in environ,
+                 "  ...and holds no key or token: its environment is the policy", environ.replace("\0", " "))
+            t.ok(proxies[pid] != str(os.getpid()) and procs_of(state, b"sandhook-drain").get(proxies[pid]) is not None,
+                 "  ...a child of the drainer, not the drainer itself")
+        release("egress_gate")
         wait_for(lambda: len(sc.fake.state(sid)["results"]) == len(calls), 120, what="every call's result")
         st = sc.fake.state(sid)
         uses = [e for e in st["events"] if e["type"] == "agent.tool_use"]
@@ -128,7 +149,13 @@ def main():
         log = drainer_log(state)
         lines = [ln for ln in log.splitlines() if "event=egress_connection" in ln]
         allowed = [ln for ln in lines if "verdict=allowed" in ln]
-        t.ok(len(allowed) == 3 and all("tool_use_id=" + out[w][1] in " ".join(allowed) for w in
+        t.ok("origin says hello: Host=localhost:%d path=/hosts" % port in text("a name through the host's resolver"),
+             "a name the allowlist names is resolved by the host's resolver (/etc/hosts), loopback included",
+             text("a name through the host's resolver"))
+        t.ok("CONNECT tunnel failed, response 403" in text("git refused") and
+             "returned error: 403" in text("git refused"),
+             "git shows the proxy's 403, over HTTPS and HTTP", text("git refused"))
+        t.ok(len(allowed) == 4 and all("tool_use_id=" + out[w][1] in " ".join(allowed) for w in
                                        ("allowed, plain HTTP", "allowed, HTTPS through CONNECT", "allowed, SOCKS5")),
              "each allowed connection is one log line with the call that made it", allowed)
         t.ok(all("session_id=" + sid in ln and "bytes_up=" in ln and "bytes_down=" in ln and "duration_ms=" in ln
