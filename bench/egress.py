@@ -28,6 +28,17 @@ EGRESS = os.path.join(os.environ.get("SANDHOOK_BUILD_DIR", TOP), "src", "sandhoo
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 500
 
 
+def read_head(sock):
+    """Bytes up to the end of an HTTP head (or the connection's end)."""
+    got = b""
+    while b"\r\n\r\n" not in got:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
 def small_server():
     """One thread, one connection at a time: accept, read the head, answer
     204, close.  As little of Python between the two measurements as can
@@ -40,12 +51,7 @@ def small_server():
     def loop():
         while True:
             c, _ = lsock.accept()
-            got = b""
-            while b"\r\n\r\n" not in got:
-                chunk = c.recv(4096)
-                if not chunk:
-                    break
-                got += chunk
+            read_head(c)
             c.sendall(b"HTTP/1.0 204 No Content\r\n\r\n")
             c.close()
     threading.Thread(target=loop, daemon=True).start()
@@ -54,36 +60,32 @@ def small_server():
 
 def request(sock):
     sock.sendall(b"GET / HTTP/1.0\r\nHost: bench.test\r\n\r\n")
-    got = b""
-    while b"\r\n\r\n" not in got:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        got += chunk
-    return got.startswith(b"HTTP/1.0 204")
+    return read_head(sock).startswith(b"HTTP/1.0 204")
+
+
+def timed(open_conn):
+    """Seconds to open a connection (open_conn returns the socket, or None)
+    and exchange the request on it, and whether the answer came."""
+    t0 = time.perf_counter()
+    s = open_conn()
+    ok = s is not None and request(s)
+    dt = time.perf_counter() - t0
+    if s is not None:
+        s.close()
+    return dt, ok
 
 
 def direct(port):
-    t0 = time.perf_counter()
-    s = socket.create_connection(("127.0.0.1", port))
-    ok = request(s)
-    dt = time.perf_counter() - t0
-    s.close()
-    return dt, ok
+    return timed(lambda: socket.create_connection(("127.0.0.1", port)))
 
 
 def proxied(path, port):
-    t0 = time.perf_counter()
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(path)
-    s.sendall(b"CONNECT bench.test:%d HTTP/1.1\r\n\r\n" % port)
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += s.recv(4096)
-    ok = head.startswith(b"HTTP/1.1 200") and request(s)
-    dt = time.perf_counter() - t0
-    s.close()
-    return dt, ok
+    def through_proxy():
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(path)
+        s.sendall(b"CONNECT bench.test:%d HTTP/1.1\r\n\r\n" % port)
+        return s if read_head(s).startswith(b"HTTP/1.1 200") else None
+    return timed(through_proxy)
 
 
 def main():

@@ -65,8 +65,8 @@ egress_literal(const char *host, struct sockaddr_storage *sa)
   return 0;
 }
 
-static int
-parse_port(const char *s, size_t len, int *port)
+int
+egress_parse_port(const char *s, size_t len, int *port)
 {
   long v = 0;
   size_t i;
@@ -106,12 +106,12 @@ parse_entry(const char *s, size_t len, struct egress_rule *r)
     if(!end)
       return -1;
     hl = (size_t)(end - s) + 1;
-    if(hl < len && (s[hl] != ':' || parse_port(s + hl + 1, len - hl - 1, &r->port) < 0))
+    if(hl < len && (s[hl] != ':' || egress_parse_port(s + hl + 1, len - hl - 1, &r->port) < 0))
       return -1;
   }
   else if(ncolon == 1) {
     hl = (size_t)(colon - s);
-    if(parse_port(colon + 1, len - hl - 1, &r->port) < 0)
+    if(egress_parse_port(colon + 1, len - hl - 1, &r->port) < 0)
       return -1;
   }
   if(hl == 0 || hl >= sizeof(host))

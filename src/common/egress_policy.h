@@ -78,6 +78,9 @@ struct egress_pin {
 };
 int egress_pins_parse(const char *list, struct egress_pin **pins, size_t *n, struct errmsg *err);
 
+/* "1".."65535" exactly (len bytes): 0 with *port, or -1. */
+int egress_parse_port(const char *s, size_t len, int *port);
+
 /* One sentence for a refusal, naming the setting that would allow it. */
 const char *egress_verdict_text(enum egress_verdict v);
 

@@ -2,6 +2,7 @@
 #include "drain/audit.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/pump.h"
 #include "common/spawn.h"
 #include "common/statedir.h"
 
@@ -16,47 +17,33 @@
 
 /* The proxy's "audit <json>" lines, each a connection: only the fields a
  * record has are taken. */
-static void *
-read_records(void *arg)
+static void
+record_line(char *line, void *ctx)
 {
   static const char *const fields[] = { "tool_use_id", "kind", "host", "port", "address",
                                         "bytes_up", "bytes_down", "duration_ms", "verdict", "reason" };
-  struct egress *e = arg;
-  char buf[8192];
-  size_t have = 0;
+  cJSON *in = !strncmp(line, "audit ", 6) ? cJSON_Parse(line + 6) : NULL;
+  cJSON *ev = cJSON_IsObject(in) ? cJSON_CreateObject() : NULL;
+  size_t i;
 
-  for(;;) {
-    ssize_t n = recv(e->ctl, buf + have, sizeof(buf) - 1 - have, 0);
-    char *nl;
+  (void)ctx;
+  if(ev && cJSON_AddStringToObject(ev, "type", "egress_connection")) {
+    for(i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, fields[i]);
 
-    if(n < 0 && errno == EINTR)
-      continue;
-    if(n <= 0)
-      break;
-    have += (size_t)n;
-    buf[have] = '\0';
-    while((nl = strchr(buf, '\n'))) {
-      cJSON *in = !strncmp(buf, "audit ", 6) ? cJSON_ParseWithLength(buf + 6, (size_t)(nl - buf - 6)) : NULL;
-      cJSON *ev = cJSON_IsObject(in) ? cJSON_CreateObject() : NULL;
-      size_t i;
-
-      if(ev && cJSON_AddStringToObject(ev, "type", "egress_connection")) {
-        for(i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-          const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, fields[i]);
-
-          if(cJSON_IsString(v) || cJSON_IsNumber(v))
-            cJSON_AddItemToObject(ev, fields[i], cJSON_Duplicate(v, 0));
-        }
-        audit_append(ev);
-      }
-      cJSON_Delete(ev);
-      cJSON_Delete(in);
-      have -= (size_t)(nl + 1 - buf);
-      memmove(buf, nl + 1, have + 1);
+      if(cJSON_IsString(v) || cJSON_IsNumber(v))
+        cJSON_AddItemToObject(ev, fields[i], cJSON_Duplicate(v, 0));
     }
-    if(have == sizeof(buf) - 1)
-      have = 0;                     /* no record is that long */
+    audit_append(ev);
   }
+  cJSON_Delete(ev);
+  cJSON_Delete(in);
+}
+
+static void *
+read_records(void *arg)
+{
+  read_lines(((struct egress *)arg)->ctl, record_line, NULL);
   return NULL;
 }
 

@@ -12,6 +12,7 @@
  * channel closes (the drainer ended the jail, or died). */
 #include "common/errmsg.h"
 #include "common/log.h"
+#include "common/pump.h"
 #include "egress/proxy.h"
 #include "egress/sandbox.h"
 
@@ -25,33 +26,19 @@
 
 #define CONTROL_FD 3
 
+static void
+control_line(char *line, void *ctx)
+{
+  (void)ctx;
+  if(!strncmp(line, "call", 4))
+    proxy_set_call(line[4] == ' ' ? line + 5 : NULL);
+}
+
 static void *
 control(void *arg)
 {
-  char buf[512];
-  size_t have = 0;
-
   (void)arg;
-  for(;;) {
-    ssize_t n = read(CONTROL_FD, buf + have, sizeof(buf) - 1 - have);
-    char *nl;
-
-    if(n < 0 && errno == EINTR)
-      continue;
-    if(n <= 0)
-      break;
-    have += (size_t)n;
-    buf[have] = '\0';
-    while((nl = strchr(buf, '\n'))) {
-      *nl = '\0';
-      if(!strncmp(buf, "call", 4))
-        proxy_set_call(buf[4] == ' ' ? buf + 5 : NULL);
-      have -= (size_t)(nl + 1 - buf);
-      memmove(buf, nl + 1, have + 1);
-    }
-    if(have == sizeof(buf) - 1)
-      have = 0;                     /* a line this long is not ours */
-  }
+  read_lines(CONTROL_FD, control_line, NULL);
   log_info("egress_stopped", "reason=%s", "the drainer closed the control channel");
   _exit(0);
 }

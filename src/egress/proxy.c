@@ -3,6 +3,7 @@
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/pump.h"
 
 #include <cjson/cJSON.h>
 
@@ -285,48 +286,6 @@ open_upstream(struct conn *c)
   return -1;
 }
 
-/* Both ways until both sides are done; an EOF from one side is passed on
- * as a half-close. */
-static void
-relay(struct conn *c)
-{
-  char buf[65536];
-  int open_in = 1, open_out = 1;
-
-  while(open_in || open_out) {
-    struct pollfd pfd[2] = { { open_in ? c->fd : -1, POLLIN, 0 }, { open_out ? c->up : -1, POLLIN, 0 } };
-    int k;
-
-    if(poll(pfd, 2, -1) < 0) {
-      if(errno == EINTR)
-        continue;
-      return;
-    }
-    for(k = 0; k < 2; k++) {
-      int from = k ? c->up : c->fd, to = k ? c->fd : c->up;
-      ssize_t n;
-
-      if(!pfd[k].revents)
-        continue;
-      n = read(from, buf, sizeof(buf));
-      if(n <= 0) {
-        shutdown(to, SHUT_WR);
-        if(k)
-          open_out = 0;
-        else
-          open_in = 0;
-        continue;
-      }
-      if(write_all(to, buf, (size_t)n) < 0)
-        return;
-      if(k)
-        c->bytes_down += (unsigned long long)n;
-      else
-        c->bytes_up += (unsigned long long)n;
-    }
-  }
-}
-
 static int
 read_request(struct conn *c)
 {
@@ -390,7 +349,7 @@ serve(struct conn *c)
       send_all(c->up, c->buf, c->have);
       c->bytes_up += c->have;
     }
-    relay(c);
+    pump(c->fd, c->up, &c->bytes_up, &c->bytes_down);
     report(c, "allowed", NULL);
   }
   if(c->up >= 0)

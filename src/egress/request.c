@@ -1,4 +1,5 @@
 #include "egress/request.h"
+#include "common/egress_policy.h"
 #include "common/strbuf.h"
 
 #include <arpa/inet.h>
@@ -23,25 +24,6 @@ request_clear(struct egress_request *r)
 {
   free(r->head);
   memset(r, 0, sizeof(*r));
-}
-
-static int
-parse_port(const char *s, size_t len, int *port)
-{
-  long v = 0;
-  size_t i;
-
-  if(len == 0 || len > 5)
-    return -1;
-  for(i = 0; i < len; i++) {
-    if(s[i] < '0' || s[i] > '9')
-      return -1;
-    v = v * 10 + (s[i] - '0');
-  }
-  if(v < 1 || v > 65535)
-    return -1;
-  *port = (int)v;
-  return 0;
 }
 
 /* "host", "host:port", "[v6]" or "[v6]:port" (the authority of a URL or
@@ -72,7 +54,7 @@ parse_authority(const char *s, size_t len, int dflt, struct egress_request *r)
   memcpy(r->host, host, hl);
   r->host[hl] = '\0';
   if(colon)
-    return parse_port(colon + 1, (size_t)(s + len - colon - 1), &r->port);
+    return egress_parse_port(colon + 1, (size_t)(s + len - colon - 1), &r->port);
   r->port = dflt;
   return dflt ? 0 : -1;
 }

@@ -1,5 +1,5 @@
 #include "jail/egress_relay.h"
-#include "common/fsutil.h"
+#include "common/pump.h"
 #include "common/log.h"
 
 #include <arpa/inet.h>
@@ -54,45 +54,16 @@ listen_on(int port)
   return fd;
 }
 
-/* One connection, in its own process: to the proxy and back until both
- * sides are done. */
+/* One connection, in its own process: to the proxy and back. */
 static void __attribute__((noreturn))
 carry(int client)
 {
   struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = EGRESS_SOCKET };
-  int up = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), open_in = 1, open_out = 1;
-  char buf[65536];
+  int up = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
   if(up < 0 || connect(up, (struct sockaddr *)&sa, sizeof(sa)) < 0)
     _exit(1);
-  while(open_in || open_out) {
-    struct pollfd pfd[2] = { { open_in ? client : -1, POLLIN, 0 }, { open_out ? up : -1, POLLIN, 0 } };
-    int k;
-
-    if(poll(pfd, 2, -1) < 0) {
-      if(errno == EINTR)
-        continue;
-      _exit(1);
-    }
-    for(k = 0; k < 2; k++) {
-      int from = k ? up : client, to = k ? client : up;
-      ssize_t n;
-
-      if(!pfd[k].revents)
-        continue;
-      n = read(from, buf, sizeof(buf));
-      if(n <= 0) {
-        shutdown(to, SHUT_WR);
-        if(k)
-          open_out = 0;
-        else
-          open_in = 0;
-      }
-      else if(write_all(to, buf, (size_t)n) < 0)
-        _exit(0);
-    }
-  }
-  _exit(0);
+  _exit(pump(client, up, NULL, NULL) < 0);
 }
 
 static void __attribute__((noreturn))
