@@ -83,6 +83,8 @@ def main():
             ("a name through the host's resolver",
              "curl -sS --noproxy '' -x http://127.0.0.1:3128 http://localhost:%d/hosts" % port),
             ("git refused", "git ls-remote https://evil.test/x.git 2>&1; git ls-remote http://evil.test/x.git 2>&1; true"),
+            ("npm refused", "npm view left-pad --registry https://evil.test/ 2>&1 | grep -i -m3 -E '403|refused|tunnel'; true"),
+            ("pip refused", "python3 -m pip download --retries 1 --no-deps -d /tmp/p --index-url https://evil.test/simple x 2>&1 | grep -i -m1 -E 'tunnel'; true"),
             ("the proxy at work", gated("egress_gate", "released")),
         ]
         sid = sc.fake.session([{"tool": "bash", "input": {"command": c}} for _, c in calls])["session_id"]
@@ -155,6 +157,10 @@ def main():
         t.ok("CONNECT tunnel failed, response 403" in text("git refused") and
              "returned error: 403" in text("git refused"),
              "git shows the proxy's 403, over HTTPS and HTTP", text("git refused"))
+        t.ok("403 sandhook egress refused evil.test: no SANDHOOK_EGRESS_ALLOW entry matches it" in text("npm refused"),
+             "npm shows the refusal and the setting", text("npm refused"))
+        t.ok("Tunnel connection failed: 403 sandhook egress refused evil.test: no SANDHOOK_EGRESS_ALLOW entry"
+             in text("pip refused"), "pip shows the refusal and the setting", text("pip refused"))
         t.ok(len(allowed) == 4 and all("tool_use_id=" + out[w][1] in " ".join(allowed) for w in
                                        ("allowed, plain HTTP", "allowed, HTTPS through CONNECT", "allowed, SOCKS5")),
              "each allowed connection is one log line with the call that made it", allowed)
@@ -163,7 +169,7 @@ def main():
              all(not ln.split("bytes_down=")[1].startswith("0 ") for ln in allowed),
              "  ...with the session, address, bytes each way and duration")
         refused = [ln for ln in lines if "verdict=refused" in ln]
-        t.ok(len(refused) >= 7 and any("host=169.254.169.254" in ln for ln in refused),
+        t.ok(len(refused) >= 9 and any("host=169.254.169.254" in ln for ln in refused),
              "each refusal is a log line too (%d)" % len(refused), refused)
         t.ok(not [p for p in procs_of(state, b"sandhook-egress")], "no proxy outlives its jail")
         t.eq([f for f in os.listdir(os.path.join(state, "run")) if f.startswith("egress.")], [],
