@@ -192,7 +192,7 @@ ms_upload(struct memory *m, struct api *api, struct jail *j, struct store *s, co
     cJSON_Delete(res);
     log_info("memory_uploaded", "memory_store_id=%s path=%s", s->id, rel);
     audit_event("memory_synced", "direction", "upload", "memory_store_id", s->id, "path", rel,
-                "content_sha256", sha, NULL);
+                "content_sha256", out, NULL);
     return out;
   }
   cJSON_Delete(res);

@@ -318,6 +318,20 @@ def final_checks(t, fake, *logs):
     sanitizer_clean(t, *logs)
 
 
+def audit_checks(t, path, kinds):
+    """The audit trail at path holds: `sandhook audit verify` says ok, and
+    it has lines of each kind, {type: [(field, value), ...]} (values that
+    some line of that type must carry)."""
+    v = subprocess.run([SANDHOOK, "audit", "verify", path], capture_output=True, text=True)
+    t.ok(v.returncode == 0 and ": ok, " in v.stdout, "the audit trail's chain holds", v.stdout + v.stderr)
+    trail = [json.loads(ln) for ln in open(path)] if os.path.exists(path) else []
+    for kind, wants in kinds.items():
+        lines = [e for e in trail if e.get("type") == kind]
+        missing = [w for w in wants if not any(e.get(w[0]) == w[1] for e in lines)]
+        t.ok(lines and not missing, "the audit trail has %s lines%s" % (
+            kind, "".join(" (%s=%s)" % w for w in wants)), missing or kind)
+
+
 class Scenario:
     """One test's world: a temporary directory and the fake control plane,
     plus every server handed to add(), all stopped (last started, first

@@ -14,14 +14,16 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Checks, Scenario, cgi, final_checks, jail_procs, need_root, run_started,
+from harness import (Checks, Scenario, audit_checks, cgi, final_checks, jail_procs, need_root, run_started,
                      wait_for, write_config)
 
 need_root()
 t = Checks()
 with Scenario() as sc:
     tmp, fake = sc.tmp, sc.fake
-    cfg, state = write_config(tmp, fake.url, SANDHOOK_WORKSPACE_MB=0, SANDHOOK_MEMORY_SYNC_SECONDS=5)
+    audit = os.path.join(tmp, "audit.jsonl")
+    cfg, state = write_config(tmp, fake.url, SANDHOOK_WORKSPACE_MB=0, SANDHOOK_MEMORY_SYNC_SECONDS=5,
+                              SANDHOOK_AUDIT_FILE=audit)
     log_path = os.path.join(state, "sandhook.log")
 
     def store(memories):
@@ -196,5 +198,7 @@ with Scenario() as sc:
     t.ok("the work item carried no sessions token" in open(log_path).read(),
          "and its item fails with the spec's message")
     fake.config(no_secret=False)
+    audit_checks(t, audit, {"memory_synced": [("direction", "download"), ("direction", "upload"),
+                                              ("direction", "delete")]})
     final_checks(t, fake, log_path)
 t.done()

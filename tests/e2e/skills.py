@@ -18,7 +18,7 @@ import tarfile
 import zipfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Checks, Scenario, cgi, final_checks, need_root, run_started, wait_for,
+from harness import (Checks, Scenario, audit_checks, cgi, final_checks, need_root, run_started, wait_for,
                      write_config)
 
 need_root()
@@ -64,8 +64,10 @@ t = Checks()
 with Scenario() as sc:
     tmp, fake = sc.tmp, sc.fake
     # A directory workspace, so the host can look at what landed where.
+    audit = os.path.join(tmp, "audit.jsonl")
     cfg, state = write_config(tmp, fake.url, SANDHOOK_WORKSPACE_MB=0,
-                              SANDHOOK_SKILL_MAX_MB=1, SANDHOOK_SKILL_MAX_ENTRIES=50)
+                              SANDHOOK_SKILL_MAX_MB=1, SANDHOOK_SKILL_MAX_ENTRIES=50,
+                              SANDHOOK_AUDIT_FILE=audit)
 
     def skill(name, archive, legacy=False, skill_id=None):
         return fake.call("POST", "/_fake/skills", {
@@ -189,5 +191,6 @@ with Scenario() as sc:
     t.eq(res[-1:], ["0"], "a symlinked skills directory is not followed")
     t.ok("(a link?)" in open(os.path.join(state, "sandhook.log")).read(), "and that is logged")
     t.eq(os.listdir(os.path.join(ws, "target")), [], "nothing landed in the link's target")
+    audit_checks(t, audit, {"skill_installed": [], "tool_call": [("tool", "bash")]})
     final_checks(t, fake, os.path.join(state, "sandhook.log"))
 t.done()
