@@ -68,10 +68,12 @@ with Scenario() as sc:
 
     wait_for(lambda: len(results()) >= 1, 30, 0.05, "the first call")
     # Someone else edits a.md on the server while the agent edits it locally,
-    # changes theirs.md, adds fresh.md and deletes gone.md.
-    for path, content in (("/a.md", "remote-a"), ("/theirs.md", "new"), ("/fresh.md", "fresh"),
-                          ("/gone.md", None)):
-        fake.call("POST", "/_fake/memory_stores/" + notes, {"path": path, "content": content})
+    # changes theirs.md, adds fresh.md and deletes gone.md: at once, so a
+    # sync that lists the store in between (a slow machine) sees all or none.
+    fake.call("POST", "/_fake/memory_stores/" + notes, {"changes": [
+        {"path": path, "content": content}
+        for path, content in (("/a.md", "remote-a"), ("/theirs.md", "new"), ("/fresh.md", "fresh"),
+                              ("/gone.md", None))]})
     wait_for(lambda: len(results()) >= 9, 60, 0.1, "the sync after the sleep")
     t.ok("/del.md" in remote(notes), "a local delete is not sent before the 30 s window")
     wait_for(lambda: all(w["state"] == "stopped" for w in fake.work()) and len(results()) == len(script),

@@ -789,19 +789,22 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, {"memories": {m["path"]: m["content"] for m in store.values()},
                                             "writes": [w for w in ST.memory_writes if w[1] == parts[1]]})
         if len(parts) == 2 and parts[0] == "memory_stores" and method == "POST":
-            # A remote edit by someone else: {"path", "content"} (null deletes).
-            spec = self.body_json() or {}
+            # Remote edits by someone else: {"path", "content"} (null
+            # deletes), or {"changes": [...]} of those, made at once so no
+            # worker's listing sees half of them.
+            body = self.body_json() or {}
             with LOCK:
                 store = ST.stores[parts[1]]
-                m = next((m for m in store.values() if m["path"] == spec["path"]), None)
-                if spec.get("content") is None:
-                    if m:
-                        del store[m["id"]]
-                elif m:
-                    memory_set(m, spec["content"])
-                else:
-                    m = memory_new(parts[1], spec["path"], spec["content"])
-                    store[m["id"]] = m
+                for spec in body.get("changes", [body]):
+                    m = next((m for m in store.values() if m["path"] == spec["path"]), None)
+                    if spec.get("content") is None:
+                        if m:
+                            del store[m["id"]]
+                    elif m:
+                        memory_set(m, spec["content"])
+                    else:
+                        m = memory_new(parts[1], spec["path"], spec["content"])
+                        store[m["id"]] = m
             return self.send_json(200, {})
         if parts == ["faults"] and method == "POST":
             with LOCK:
