@@ -79,7 +79,7 @@ http_refuse(struct conn *c, int status, const char *why)
   char body[1024], head[1024];
   int bn, hn;
 
-  bn = snprintf(body, sizeof(body), "sandhook egress: %s %s:%d refused: %s.\n", 
+  bn = snprintf(body, sizeof(body), "sandhook egress: %s %s:%d refused: %s.\n",
                 c->req.kind == REQUEST_CONNECT ? "CONNECT" : "request to", c->req.host[0] ? c->req.host : "-",
                 c->req.port, why);
   if(bn < 0 || bn >= (int)sizeof(body))

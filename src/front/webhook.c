@@ -1,6 +1,5 @@
 #include "front/webhook.h"
 #include "common/b64.h"
-#include "common/unconst.h"
 #include "common/ids.h"
 #include "common/json.h"
 
