@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (ENV_KEY, SANDHOOK, SIGNING_KEY, Checks, Scenario, drainer_log, final_checks, gated, need_root,  # noqa: E402
+from harness import (ENV_KEY, SANDHOOK, SIGNING_KEY, Checks, Scenario, final_checks, gated, need_root,  # noqa: E402
                      nginx_front, procs_of, release, run_started, tagged, wait_for)
 
 need_root()
