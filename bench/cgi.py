@@ -17,7 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "e2e"))
-from harness import SANDHOOK, free_tmp, sign, write_config  # noqa: E402
+from harness import SANDHOOK, cgi_env, free_tmp, sign, write_config  # noqa: E402
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 300
 
@@ -30,10 +30,7 @@ def main():
         msg = "whe_bench_%d_%s" % (i, os.urandom(4).hex())
         body = json.dumps({"type": "event", "id": msg, "created_at": "2026-12-03T00:00:00Z",
                            "data": {"type": "session.status_idled", "id": "sesn_bench"}}).encode()
-        env = {"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(len(body)),
-               "SANDHOOK_CONFIG": cfg, "PATH": "/usr/bin:/bin"}
-        for k, v in sign(body, msg).items():
-            env["HTTP_" + k.upper().replace("-", "_")] = v
+        env = cgi_env(cfg, body, sign(body, msg))
         t0 = time.perf_counter()
         subprocess.run(["/bin/true"], input=body, env=env, capture_output=True)
         true.append(time.perf_counter() - t0)

@@ -1,8 +1,10 @@
 /* statedir: the layout of SANDHOOK_STATE_DIR, and the one place its paths
  * are built.
  *
- *   seen/<webhook-id>        front: an empty file per delivery id, its mtime
- *                            the first arrival (duplicates within the TTL)
+ *   seen.table               front: the ids delivered within the TTL, one
+ *                            table shared by every process (seen.h); seen/,
+ *                            the file-per-id store before it, is imported
+ *                            and removed by the first mark
  *   run/wake                 front bumps, drainer reads: a 64-bit counter
  *                            under flock, so a wake-up is never lost
  *   run/slot.<i>             drainer i holds it (flock) while it runs; the
@@ -25,7 +27,8 @@
 
 #include <stddef.h>
 
-#define STATEDIR_SEEN "seen"
+#define STATEDIR_SEEN_TABLE "seen.table"
+#define STATEDIR_SEEN_LEGACY "seen"
 #define STATEDIR_RUN "run"
 #define STATEDIR_SESSIONS "sessions"
 #define STATEDIR_JAILS "jails"

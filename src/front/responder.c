@@ -193,8 +193,6 @@ responder_handle(struct responder *r, struct request *rq, struct reply *rep)
             strerror(errno), cfg->state_dir, id);
     goto out;
   }
-  if(!r->dry_run)
-    seen_sweep(cfg->state_dir, cfg->dedupe_seconds, r->now());
   if(dup == SEEN_DUPLICATE) {
     /* The first copy may have been marked and then lost (the responder
      * killed before it started a drainer, the sender never answered), so

@@ -268,13 +268,19 @@ def release(tag, timeout=60):
         raise AssertionError("cannot let %s go" % tag)
 
 
-def cgi(config, body, headers, method="POST", extra_env=None):
-    """Runs sandhook as a CGI program; returns (status, headers, body, seconds)."""
+def cgi_env(config, body, headers, method="POST"):
+    """The environment a web server gives sandhook as a CGI program."""
     env = {"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": method,
            "CONTENT_LENGTH": str(len(body)), "SANDHOOK_CONFIG": config,
            "PATH": "/usr/bin:/bin"}
     for k, v in headers.items():
         env["HTTP_" + k.upper().replace("-", "_")] = v
+    return env
+
+
+def cgi(config, body, headers, method="POST", extra_env=None):
+    """Runs sandhook as a CGI program; returns (status, headers, body, seconds)."""
+    env = cgi_env(config, body, headers, method)
     env.update(extra_env or {})
     t0 = time.time()
     p = subprocess.run([SANDHOOK], input=body, env=env, capture_output=True, timeout=30)
@@ -422,11 +428,9 @@ class FcgiPool:
 
     def post(self, body, headers, method="POST", uri="/hooks/sandhook"):
         """One request through cgi-fcgi, the FastCGI client of libfcgi."""
-        env = {"REQUEST_METHOD": method, "CONTENT_LENGTH": str(len(body)),
-               "SCRIPT_NAME": uri, "REQUEST_URI": uri, "SERVER_PROTOCOL": "HTTP/1.1",
-               "GATEWAY_INTERFACE": "CGI/1.1", "PATH": "/usr/bin:/bin"}
-        for k, v in headers.items():
-            env["HTTP_" + k.upper().replace("-", "_")] = v
+        env = cgi_env(None, body, headers, method)
+        del env["SANDHOOK_CONFIG"]              # the responder was started with its own
+        env.update(SCRIPT_NAME=uri, REQUEST_URI=uri, SERVER_PROTOCOL="HTTP/1.1")
         t0 = time.time()
         p = subprocess.run(["cgi-fcgi", "-bind", "-connect", self.sock], input=body, env=env,
                            capture_output=True, timeout=30)

@@ -11,10 +11,12 @@
 """
 import os
 import concurrent.futures
+import signal
+import subprocess
 import threading
 
-from harness import (Checks, FcgiPool, Nginx, Scenario, final_checks, run_started, until,
-                     write_config)
+from harness import (SANDHOOK, Checks, FcgiPool, Nginx, Scenario, cgi_env, final_checks, run_started,
+                     until, write_config)
 
 t = Checks()
 
@@ -30,8 +32,15 @@ with Scenario() as sc:
     # The mark without the drainer.
     sid = sc.fake.session([{"tool": "bash", "input": {"command": "echo once"}}])["session_id"]
     body, hdrs = run_started(sid)
-    os.makedirs(os.path.join(state, "seen"), exist_ok=True)
-    open(os.path.join(state, "seen", hdrs["webhook-id"]), "w").close()
+    # A CGI responder on the same state, killed (strace injects SIGKILL)
+    # as it forks the drainer: after its mark, before anything acts on it.
+    died = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=clone,clone3,fork,vfork",
+                           "-e", "inject=clone,clone3,fork,vfork:signal=KILL", SANDHOOK],
+                          input=body, env=cgi_env(cfg, body, hdrs), capture_output=True, timeout=30)
+    t.ok(died.returncode == -signal.SIGKILL or died.returncode == 128 + signal.SIGKILL,
+         "the first responder was killed as it started the drainer (rc %d)" % died.returncode)
+    t.ok(not sc.fake.work() or all(w["state"] == "queued" for w in sc.fake.work()),
+         "  ...so nothing claimed the session", sc.fake.work())
     st, payload = web.post("/hooks/sandhook", body, hdrs)[:2]
     t.eq(st, 200, "the retry of a delivery marked before its responder died is a duplicate")
     t.ok("polling the queue again" in payload, "which polls the queue again: " + payload)

@@ -1,5 +1,13 @@
-/* The duplicate store: one winner among concurrent processes, expiry. */
+/* The duplicate store: one winner per id among many concurrent processes
+ * while the table grows, expiry, a process killed holding the lock, the
+ * import of the old file-per-id store, and a broken table. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -9,46 +17,179 @@
 #include "front/seen.h"
 #include "tap.h"
 
-int
-main(void)
+#define PROCS 16
+#define IDS 3000                        /* past the first table's 1,024: it grows */
+
+static char dir[] = "/tmp/sandhook-seen-XXXXXX";
+
+static void
+id_of(char *buf, size_t cap, const char *prefix, int i)
 {
-  char dir[] = "/tmp/sandhook-seen-XXXXXX";
-  time_t now = time(NULL);
-  int i, winners = 0, pipefd[2];
+  snprintf(buf, cap, "%s_%d", prefix, i);
+}
 
-  if(!mkdtemp(dir))
-    return 99;
-  is_int(seen_mark(dir, "whe_1", 900, now), 0, "first delivery is new");
-  is_int(seen_mark(dir, "whe_1", 900, now + 10), 1, "second delivery is a duplicate");
-  is_int(seen_mark(dir, "whe_1", 900, now + 901), 0, "after the TTL it counts as new");
-  seen_forget(dir, "whe_1");
-  is_int(seen_mark(dir, "whe_1", 900, now), 0, "forgotten ids are new again");
+static int
+count_entries(const char *path)
+{
+  DIR *d = opendir(path);
+  struct dirent *de;
+  int n = 0;
 
-  if(pipe(pipefd) < 0)
-    return 99;
-  for(i = 0; i < 16; i++) {
-    if(fork() == 0) {
-      char r = seen_mark(dir, "whe_race", 900, now) == 0 ? '1' : '0';
+  if(!d)
+    return -1;
+  while((de = readdir(d)))
+    n += de->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
 
-      if(write(pipefd[1], &r, 1) != 1)
-        _exit(1);
+static off_t
+table_size(void)
+{
+  char path[512];
+  struct stat st;
+
+  snprintf(path, sizeof(path), "%s/seen.table", dir);
+  return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* Every process marks every id, each in its own order; counts[i] is how
+ * many took id i as new. */
+static void
+race(time_t now)
+{
+  int *counts = mmap(NULL, IDS * sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  int p, i, errors = 0, once = 0, status, clean = 1;
+  char id[64];
+
+  if(counts == MAP_FAILED)
+    exit(99);
+  for(p = 0; p < PROCS; p++) {
+    pid_t pid = fork();
+
+    if(pid < 0)
+      exit(99);
+    if(pid == 0) {
+      for(i = 0; i < IDS; i++) {
+        int k = (i * 7919 + p * 104729) % IDS;      /* a different order each */
+        enum seen_mark m;
+
+        id_of(id, sizeof(id), "whe_race", k);
+        m = seen_mark(dir, id, 900, now);
+        if(m == SEEN_ERROR)
+          _exit(2);
+        if(m == SEEN_NEW)
+          __atomic_add_fetch(&counts[k], 1, __ATOMIC_RELAXED);
+      }
       _exit(0);
     }
   }
-  close(pipefd[1]);
-  for(i = 0; i < 16; i++) {
-    char r;
-
-    if(read(pipefd[0], &r, 1) == 1 && r == '1')
-      winners++;
+  while(wait(&status) > 0)
+    clean &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  for(i = 0; i < IDS; i++) {
+    once += counts[i] == 1;
+    errors += counts[i] != 1;
   }
-  while(wait(NULL) > 0)
-    ;
-  is_int(winners, 1, "16 concurrent processes: exactly one treats the id as new");
+  ok(clean, "%d processes marked %d ids each, every mark answered", PROCS, IDS);
+  is_int(once, IDS, "each id was new to exactly one process (%d wrong)", errors);
+  ok(table_size() > 64 + 16 * 64 * 32, "the table grew while they raced (%lld bytes)",
+     (long long)table_size());
+  for(i = errors = 0; i < IDS; i++) {
+    id_of(id, sizeof(id), "whe_race", i);
+    errors += seen_mark(dir, id, 900, now + 1) != SEEN_DUPLICATE;
+  }
+  is_int(errors, 0, "after the growth every id is still a duplicate");
+  munmap(counts, IDS * sizeof(int));
+}
 
-  is_int(seen_mark(dir, "whe_old", 900, now), 0, "marked");
-  seen_sweep(dir, 900, now + 2000);
-  is_int(seen_mark(dir, "whe_1", 900, now + 2000), 0, "swept ids are gone");
+/* A process killed with -9 at any point of its marks: the lock goes with
+ * it, and what it marked stays marked. */
+static void
+killed(time_t now)
+{
+  int *done = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  int i, dups = 0;
+  pid_t pid;
+  char id[64];
+
+  if(done == MAP_FAILED || (pid = fork()) < 0)
+    exit(99);
+  if(pid == 0) {
+    for(i = 0;; i++) {
+      id_of(id, sizeof(id), "whe_killed", i);
+      if(seen_mark(dir, id, 900, now) == SEEN_NEW)
+        __atomic_store_n(done, i + 1, __ATOMIC_RELEASE);
+    }
+  }
+  while(__atomic_load_n(done, __ATOMIC_ACQUIRE) < 500)
+    usleep(1000);
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  for(i = 0; i < *done; i++) {
+    id_of(id, sizeof(id), "whe_killed", i);
+    dups += seen_mark(dir, id, 900, now) == SEEN_DUPLICATE;
+  }
+  is_int(dups, *done, "a process killed with -9 while marking: its marks stay (%d)", *done);
+  is_int(seen_mark(dir, "whe_after_kill", 900, now), SEEN_NEW, "  ...and the lock went with it");
+  munmap(done, sizeof(int));
+}
+
+int
+main(void)
+{
+  char path[600], legacy[512];
+  struct timespec ts[2];
+  time_t now = time(NULL);
+  int fd;
+
+  if(!mkdtemp(dir))
+    return 99;
+  /* The store of earlier versions: one file per id, its mtime the arrival. */
+  snprintf(legacy, sizeof(legacy), "%s/seen", dir);
+  if(mkdir(legacy, 0700) < 0)
+    return 99;
+  snprintf(path, sizeof(path), "%s/whe_recent", legacy);
+  if((fd = open(path, O_CREAT | O_WRONLY, 0600)) < 0)
+    return 99;
+  ts[0].tv_sec = ts[1].tv_sec = now - 10;
+  ts[0].tv_nsec = ts[1].tv_nsec = 0;
+  futimens(fd, ts);
+  close(fd);
+  snprintf(path, sizeof(path), "%s/whe_stale", legacy);
+  if((fd = open(path, O_CREAT | O_WRONLY, 0600)) < 0)
+    return 99;
+  ts[0].tv_sec = ts[1].tv_sec = now - 2000;
+  futimens(fd, ts);
+  close(fd);
+
+  is_int(seen_mark(dir, "whe_1", 900, now), SEEN_NEW, "first delivery is new");
+  is_int(seen_mark(dir, "whe_recent", 900, now), SEEN_DUPLICATE,
+         "an id the old file-per-id store held is imported: a duplicate");
+  is_int(seen_mark(dir, "whe_stale", 900, now), SEEN_NEW, "  ...one past the TTL there is not");
+  ok(access(legacy, F_OK) < 0, "  ...and the old store is removed");
+  is_int(seen_mark(dir, "whe_1", 900, now + 10), SEEN_DUPLICATE, "second delivery is a duplicate");
+  is_int(seen_mark(dir, "whe_1", 900, now + 901), SEEN_NEW, "after the TTL it counts as new");
+  seen_forget(dir, "whe_1");
+  is_int(seen_mark(dir, "whe_1", 900, now), SEEN_NEW, "forgotten ids are new again");
+  is_int(seen_mark(dir, "whe_ahead", 900, now + 5000), SEEN_NEW, "a mark under a clock far ahead...");
+  is_int(seen_mark(dir, "whe_ahead", 900, now), SEEN_NEW, "  ...does not hold its id once the clock is right");
+
+  race(now);
+  killed(now);
+  is_int(count_entries(dir), 1, "the state directory holds one file, not one per delivery");
+
+  /* A table cut short (the host crashed while it grew, or an older layout). */
+  snprintf(path, sizeof(path), "%s/seen.table", dir);
+  if(truncate(path, 100) < 0)
+    return 99;
+  is_int(seen_mark(dir, "whe_2", 900, now), SEEN_NEW, "a broken table is replaced, and marks go on");
+  is_int(seen_mark(dir, "whe_2", 900, now), SEEN_DUPLICATE, "  ...in the new table");
+  if(unlink(path) < 0)
+    return 99;
+  is_int(seen_mark(dir, "whe_2", 900, now), SEEN_NEW,
+         "a table removed while mapped: this process follows the file at the path");
+  seen_forget(dir, "whe_missing");
+  is_int(seen_mark(dir, "whe_missing", 900, now), SEEN_NEW, "forgetting an id never marked is harmless");
   remove_tree(dir);
   return tap_done();
 }
