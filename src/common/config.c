@@ -6,6 +6,7 @@
 #include "common/signing_key.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -42,6 +43,7 @@ static const struct setting settings[] = {
   { "ANTHROPIC_LOG", K_STR, OFF(anthropic_log), 0, 0 },
   { "SANDHOOK_MAX_BODY", K_SIZE, OFF(max_body), 64, 64L << 20 },
   { "SANDHOOK_MAX_SESSIONS", K_INT, OFF(max_sessions), 1, 256 },
+  { "SANDHOOK_FCGI_WORKERS", K_INT, OFF(fcgi_workers), 1, 256 },
   { "SANDHOOK_IDLE_TIMEOUT_MS", K_LONG, OFF(idle_timeout_ms), 0, 86400000L },
   { "SANDHOOK_TOOL_TIMEOUT_MS", K_LONG, OFF(tool_timeout_ms), 100, 86400000L },
   { "SANDHOOK_RECLAIM_OLDER_THAN_MS", K_LONG, OFF(reclaim_older_than_ms), 1, 3600000L },
@@ -80,12 +82,27 @@ static const struct setting settings[] = {
   { "SANDHOOK_LIMIT_CPU_PERCENT", K_LONG, OFF(limits.cpu_percent), 1, 100000 },
 };
 
+/* The CPUs this process may run on (its affinity: a cpuset or taskset
+ * narrows it), for the defaults that follow the machine. */
+static int
+machine_cpus(void)
+{
+  cpu_set_t set;
+  int n;
+
+  if(sched_getaffinity(0, sizeof(set), &set) == 0 && (n = CPU_COUNT(&set)) > 0)
+    return n;
+  n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? n : 1;
+}
+
 static void
 set_defaults(struct config *cfg)
 {
   memset(cfg, 0, sizeof(*cfg));
   cfg->max_body = 1 << 20;
   cfg->max_sessions = 4;
+  cfg->fcgi_workers = machine_cpus();
   cfg->idle_timeout_ms = 60000;
   cfg->tool_timeout_ms = 120000;
   cfg->reclaim_older_than_ms = 2000;

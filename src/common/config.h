@@ -32,6 +32,7 @@ struct config {
   char *anthropic_log;            /* the SDK's ANTHROPIC_LOG level, or NULL */
   size_t max_body;
   int max_sessions;
+  int fcgi_workers;            /* FastCGI responder processes */
   long idle_timeout_ms;           /* end_turn idle before the run ends */
   long tool_timeout_ms;           /* bash default when timeout_ms is absent */
   long reclaim_older_than_ms;

@@ -1,7 +1,10 @@
 #include "front/front.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "front/pool.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fcgiapp.h>
 #include <poll.h>
 #include <signal.h>
@@ -113,11 +116,12 @@ wait_readable(int idle_s, const sigset_t *waitmask)
 }
 
 int
-fcgi_serve(struct responder *r, struct front_settings *s, int idle_s)
+fcgi_worker(struct responder *r, struct front_settings *s, int idle_s, long long *activity)
 {
   struct sigaction sa;
   sigset_t ours, waitmask;
   FCGX_Request req;
+  int rc;
 
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_term;
@@ -138,7 +142,8 @@ fcgi_serve(struct responder *r, struct front_settings *s, int idle_s)
     log_err("fcgi_init_failed", "errno=%d", errno);
     return 1;
   }
-  log_info("fcgi_started", "idle_timeout_s=%d", idle_s);
+  if(!activity)
+    log_info("fcgi_started", "idle_timeout_s=%d", idle_s);
   while(!fcgi_stop) {
     struct request rq = { &req, fcgi_param, fcgi_params, fcgi_read, fcgi_write, fcgi_finish };
     int ready = wait_readable(idle_s, &waitmask);
@@ -152,11 +157,37 @@ fcgi_serve(struct responder *r, struct front_settings *s, int idle_s)
       log_info("fcgi_idle_exit", "idle_timeout_s=%d", idle_s);
       break;
     }
-    if(fcgi_stop || FCGX_Accept_r(&req) < 0)
+    if(fcgi_stop)
+      break;
+    /* The listening socket is non-blocking: another worker woken by the
+     * same connection may have taken it. */
+    if((rc = FCGX_Accept_r(&req)) == -EAGAIN || rc == -EWOULDBLOCK)
+      continue;
+    if(rc < 0)
       break;
     responder_serve(r, &rq, NULL);
+    if(activity)
+      __atomic_store_n(activity, now_ms(), __ATOMIC_RELAXED);
   }
   FCGX_Free(&req, 1);
-  log_info("fcgi_stopped", "reason=%s", fcgi_stop ? "signal" : "done");
+  if(!activity)
+    log_info("fcgi_stopped", "reason=%s", fcgi_stop ? "signal" : "done");
   return 0;
+}
+
+int
+fcgi_serve(struct responder *r, struct front_settings *s, int idle_s)
+{
+  int flags = fcntl(STDIN_FILENO, F_GETFL);
+
+  /* Every accept happens after a wait says a connection is there; one that
+   * is gone by then must not block the process outside its wait, where
+   * its signals and its idle deadline could not reach it. */
+  if(flags < 0 || fcntl(STDIN_FILENO, F_SETFL, flags | O_NONBLOCK) < 0) {
+    log_err("fcgi_init_failed", "errno=%d error=%s", errno, strerror(errno));
+    return 1;
+  }
+  if(r->cfg->fcgi_workers > 1)
+    return pool_run(r, s, idle_s, r->cfg->fcgi_workers);
+  return fcgi_worker(r, s, idle_s, NULL);
 }

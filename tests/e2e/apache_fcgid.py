@@ -35,7 +35,8 @@ def responders():
 t = Checks()
 with Scenario() as sc:
     tmp, fake = sc.tmp, sc.fake
-    cfg, state = write_config(tmp, fake.url)
+    # As the README says for mod_fcgid: it runs the pool.
+    cfg, state = write_config(tmp, fake.url, SANDHOOK_FCGI_WORKERS=1)
     ipc = os.path.join(tmp, "fcgid")
     os.makedirs(ipc)
     give_to(NOBODY, cfg, state, ipc)

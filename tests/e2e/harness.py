@@ -362,6 +362,15 @@ class Scenario:
         return False
 
 
+def children(pid):
+    """The pids of a process's children (a FastCGI pool's workers)."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return sorted(int(x) for x in f.read().split())
+    except OSError:
+        return []
+
+
 def give_to(user, *paths):
     """Hands files and directories to the user sandhook will run as."""
     for p in paths:
@@ -466,7 +475,9 @@ class Nginx:
     location snippets (the webhook's, and the metrics and health ones)
     unchanged."""
 
-    def __init__(self, tmp, fcgi_sock, config=None):
+    def __init__(self, tmp, fcgi_sock, config=None, workers=1, access_log=True, more=""):
+        """workers, access_log and more (server-block lines) are for the
+        benchmarks: nginx as tuned for load, with a location of its own."""
         binary = os.environ.get("TEST_NGINX_BINARY") or shutil.which("nginx") or "/usr/sbin/nginx"
         if not os.path.exists(binary):
             skip("nginx is not installed (apt-get install nginx-light)")
@@ -486,12 +497,12 @@ class Nginx:
         with open(conf, "w") as f:
             f.write("""
 daemon off;
-worker_processes 1;
+worker_processes %(w)s;
 pid %(p)s/nginx.pid;
 error_log %(p)s/logs/error.log info;
 events { worker_connections 1024; }
 http {
-    access_log %(p)s/logs/access.log;
+    access_log %(log)s;
     client_body_temp_path %(p)s/body;
     fastcgi_temp_path %(p)s/fastcgi;
     proxy_temp_path %(p)s/proxy;
@@ -504,10 +515,12 @@ http {
         absolute_redirect off;
         include sandhook-location.conf;
         include sandhook-metrics.conf;
+        %(more)s
         location / { return 404; }
     }
 }
-""" % {"p": self.prefix, "s": fcgi_sock, "port": self.port})
+""" % {"p": self.prefix, "s": fcgi_sock, "port": self.port, "w": workers, "more": more,
+       "log": os.path.join(self.prefix, "logs", "access.log") if access_log else "off"})
         self.proc = subprocess.Popen([binary, "-p", self.prefix, "-c", conf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_listening(self.port, "nginx to listen")
