@@ -58,6 +58,7 @@ static const struct setting settings[] = {
   { "SANDHOOK_DEBUG", K_BOOL, OFF(log_debug), 0, 1 },
   { "SANDHOOK_CGROUPS", K_BOOL, OFF(cgroups), 0, 1 },
   { "SANDHOOK_WORKSPACE_MB", K_LONG, OFF(workspace_mb), 0, 1L << 24 },
+  { "SANDHOOK_WORKSPACE_SPARES", K_INT, OFF(workspace_spares), 0, 64 },
   { "SANDHOOK_SKILL_MAX_MB", K_LONG, OFF(skill_max_mb), 1, 1L << 20 },
   { "SANDHOOK_SKILL_MAX_ENTRIES", K_LONG, OFF(skill_max_entries), 1, 1L << 24 },
   { "SANDHOOK_MEMORY_SYNC_SECONDS", K_LONG, OFF(memory_sync_s), 5, 86400 },
@@ -111,6 +112,7 @@ set_defaults(struct config *cfg)
   cfg->jail_gid = 65534;
   cfg->cgroups = 1;
   cfg->workspace_mb = 2048;
+  cfg->workspace_spares = 1;
   cfg->skill_max_mb = 256;
   cfg->skill_max_entries = 10000;
   cfg->memory_sync_s = 15;

@@ -48,6 +48,7 @@ struct config {
   struct jail_limits limits;
   int cgroups;                    /* use cgroups when the machine has them */
   long workspace_mb;              /* size cap of /workspace; 0: uncapped */
+  int workspace_spares;          /* images made ahead (spares.h) */
   long skill_max_mb;              /* per skill: download and unpacked size */
   long skill_max_entries;         /* per skill: archive members */
   long memory_sync_s;             /* at most one memory sync this often */

@@ -16,6 +16,8 @@
  *                            work items; workspace.img (or workspace/) and
  *                            memory.img (or memory/); the agent writes inside
  *                            them, so the host reaches them only by descriptor
+ *   spares/<mb>m-<uid>-<gid>-<x>.img  drainer: workspace images made ahead
+ *                            (spares.h), taken by a session with rename
  *   jails/<work-id>/         drainer: the root of one item's jail, removed after
  *   .skill-XXXXXX            drainer: a skill archive while it downloads
  *   capture/                 front: captured requests (SANDHOOK_CAPTURE_DIR)
@@ -31,6 +33,7 @@
 #define STATEDIR_SEEN_LEGACY "seen"
 #define STATEDIR_RUN "run"
 #define STATEDIR_SESSIONS "sessions"
+#define STATEDIR_SPARES "spares"
 #define STATEDIR_JAILS "jails"
 #define STATEDIR_WORKSPACE_IMAGE "workspace.img"
 #define STATEDIR_WORKSPACE_DIR "workspace"

@@ -28,12 +28,14 @@ api_init(struct api *a, const struct config *cfg, const volatile sig_atomic_t *c
   a->cfg = cfg;
   a->cancel = cancel;
   a->curl = curl_easy_init();
-  if(!a->curl)
+  a->multi = curl_multi_init();
+  if(!a->curl || !a->multi) {
+    api_cleanup(a);
     return -1;
+  }
   gethostname(host, sizeof(host) - 1);
   if(random_hex(rnd, 8) < 0) {
-    curl_easy_cleanup(a->curl);
-    a->curl = NULL;
+    api_cleanup(a);
     return -1;
   }
   snprintf(a->worker_id, sizeof(a->worker_id), "%s-sandhook-%s", host, rnd);
@@ -43,9 +45,17 @@ api_init(struct api *a, const struct config *cfg, const volatile sig_atomic_t *c
 void
 api_cleanup(struct api *a)
 {
+  if(a->multi)
+    curl_multi_cleanup(a->multi);
   if(a->curl)
     curl_easy_cleanup(a->curl);
-  a->curl = NULL;
+  a->curl = a->multi = NULL;
+}
+
+void
+api_wake(struct api *a)
+{
+  curl_multi_wakeup(a->multi);
 }
 
 void
@@ -130,17 +140,52 @@ header_cb(char *data, size_t sz, size_t n, void *p)
 }
 
 static int
+stopped(const struct sink_ctx *sc)
+{
+  return (sc->cancel && *sc->cancel) || (sc->stop && sc->stop(sc->ctx));
+}
+
+static int
 progress_cb(void *p, curl_off_t dlt, curl_off_t dln, curl_off_t ult, curl_off_t uln)
 {
-  struct sink_ctx *sc = p;
-
   (void)dlt;
   (void)dln;
   (void)ult;
   (void)uln;
-  if(sc->cancel && *sc->cancel)
-    return 1;
-  return sc->stop && sc->stop(sc->ctx) ? 1 : 0;
+  return stopped(p);
+}
+
+/* curl_easy_perform, but through the multi handle, whose wait api_wake
+ * ends: a stream told to stop by another thread stops now, not at the
+ * next progress callback (once a second while the stream is quiet). */
+static CURLcode
+transfer(struct api *a, struct sink_ctx *sc)
+{
+  CURLcode rc = CURLE_OK;
+  CURLMcode mc;
+  CURLMsg *msg;
+  int running = 1, left;
+
+  if(curl_multi_add_handle(a->multi, a->curl) != CURLM_OK)
+    return CURLE_FAILED_INIT;
+  while(running) {
+    mc = curl_multi_perform(a->multi, &running);
+    if(mc == CURLM_OK && running && stopped(sc)) {
+      rc = CURLE_ABORTED_BY_CALLBACK;
+      break;
+    }
+    if(mc == CURLM_OK && running)
+      mc = curl_multi_poll(a->multi, NULL, 0, 1000, NULL);
+    if(mc != CURLM_OK) {
+      rc = CURLE_RECV_ERROR;
+      break;
+    }
+  }
+  while((msg = curl_multi_info_read(a->multi, &left)))
+    if(msg->msg == CURLMSG_DONE && msg->easy_handle == a->curl)
+      rc = msg->data.result;
+  curl_multi_remove_handle(a->multi, a->curl);
+  return rc;
 }
 
 static int
@@ -205,7 +250,7 @@ perform(struct api *a, const struct api_req *rq, struct sink_ctx *sc)
   curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
   curl_easy_setopt(h, CURLOPT_XFERINFODATA, sc);
   curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-  rc = curl_easy_perform(h);
+  rc = transfer(a, sc);
   curl_slist_free_all(hdr);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
   if(rc != CURLE_OK) {

@@ -22,6 +22,7 @@
 
 struct api {
   void *curl;
+  void *multi;            /* runs each transfer, so api_wake can end its wait */
   const struct config *cfg;
   char worker_id[160];
   const volatile sig_atomic_t *cancel;
@@ -51,6 +52,10 @@ typedef size_t (*api_sink)(const char *data, size_t len, void *ctx);
 
 int api_init(struct api *a, const struct config *cfg, const volatile sig_atomic_t *cancel);
 void api_cleanup(struct api *a);
+/* From another thread: the transfer running on a stops waiting at once and
+ * asks its stop and cancel flags, instead of at its next once-a-second
+ * check.  Safe to call at any time while a is initialised. */
+void api_wake(struct api *a);
 
 /* 0 with resp->status set to the final HTTP status, or -1 when no response
  * came (resp->error says why).  resp must be freed with api_resp_free. */

@@ -10,6 +10,7 @@
 #include "common/statedir.h"
 #include "drain/audit.h"
 #include "drain/gc.h"
+#include "drain/spares.h"
 #include "drain/queue.h"
 #include "drain/session.h"
 
@@ -262,7 +263,7 @@ struct polling {
 /* What to do after a poll that brought nothing: 0 to poll again, 1 to end
  * this slot's loop (*rc set). */
 static int
-after_poll(enum drain_mode mode, enum poll_result pr, struct polling *p,
+after_poll(const struct config *cfg, enum drain_mode mode, enum poll_result pr, struct polling *p,
            const struct orphans *o, int *rc)
 {
   long long now = now_ms();
@@ -291,9 +292,11 @@ after_poll(enum drain_mode mode, enum poll_result pr, struct polling *p,
       p->idle_logged = now;
     }
     /* A server that did not hold the empty poll open gets the official
-     * worker's pause (1-3 s), not a busy loop. */
+     * worker's pause (1-3 s), not a busy loop.  Idle: the time to make
+     * the next sessions' workspaces. */
     if(now - p->poll_started < RUN_POLL_BLOCK_MS / 2)
       sleep_ms(1000 + random() % 2000, &drain_term);
+    spares_refill(cfg);
     return 0;
   }
   if(now < o->until_ms) {
@@ -341,7 +344,7 @@ serve_slot(const struct config *cfg, enum drain_mode mode, struct api *api, int 
       p.idle_since = p.idle_logged = now_ms();
       continue;
     }
-    if(after_poll(mode, pr, &p, &orphans, &rc))
+    if(after_poll(cfg, mode, pr, &p, &orphans, &rc))
       break;
   }
   return rc;
@@ -413,8 +416,10 @@ drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one)
       break;
   }
   write_metrics(cfg);
-  if(!drain_term)
+  if(!drain_term) {
     gc_idle(cfg);
+    spares_refill(cfg);
+  }
   log_info("drain_exit", "status=%d", rc);
   api_cleanup(&api);
   curl_global_cleanup();

@@ -74,6 +74,7 @@ struct session {
 
   pthread_t stream;
   int stream_started;
+  struct api *stream_api;             /* the stream thread's, under mu */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   struct qnode *head, *tail;
@@ -163,6 +164,9 @@ stream_thread(void *p)
     push(s, Q_FATAL, NULL, 0);
     return NULL;
   }
+  pthread_mutex_lock(&s->mu);
+  s->stream_api = &a;
+  pthread_mutex_unlock(&s->mu);
   snprintf(path, sizeof(path), "/v1/sessions/%s/events/stream", s->sid_esc);
   while(!s->stream_quit) {
     struct api_req rq = { 0 };
@@ -198,8 +202,24 @@ stream_thread(void *p)
     if(!c.got_event)
       backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
   }
+  pthread_mutex_lock(&s->mu);
+  s->stream_api = NULL;
+  pthread_mutex_unlock(&s->mu);
   api_cleanup(&a);
   return NULL;
+}
+
+/* Ends the stream thread now: a quiet stream would otherwise hold the
+ * session's end until the stream's next event or its once-a-second check. */
+static void
+stream_stop_now(struct session *s)
+{
+  pthread_mutex_lock(&s->mu);
+  s->stream_quit = 1;
+  if(s->stream_api)
+    api_wake(s->stream_api);
+  pthread_mutex_unlock(&s->mu);
+  pthread_join(s->stream, NULL);
 }
 
 /* ---- event handling ---- */
@@ -696,10 +716,8 @@ session_free(struct session *s)
   struct call *c, *cn;
   struct qnode *q, *qn;
 
-  if(s->stream_started) {
-    s->stream_quit = 1;
-    pthread_join(s->stream, NULL);
-  }
+  if(s->stream_started)
+    stream_stop_now(s);
   if(s->skills && !s->terminated && jail_up(s) == 0)
     skills_remove(&s->jail, s->skills);
   else

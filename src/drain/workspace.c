@@ -2,6 +2,7 @@
 #include "common/cleanup.h"
 #include "common/clock.h"
 #include "drain/gc.h"
+#include "drain/spares.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/spawn.h"
@@ -185,7 +186,8 @@ prepare(struct workspace *w, const struct config *cfg, const char *session_id)
 
       /* A disk too small for the cap is the operator's to fix, never a
        * reason to run the session uncapped. */
-      if(!exists && image_create(w->path, cfg->workspace_mb, cfg) < 0) {
+      if(!exists && spare_take(cfg, cfg->workspace_mb, w->path) < 0 &&
+         image_create(w->path, cfg->workspace_mb, cfg) < 0) {
         log_err("workspace_image_failed", "path=%s size_mb=%ld error=%s hint=%s", w->path,
                 cfg->workspace_mb, strerror(errno), "free space in SANDHOOK_STATE_DIR or lower SANDHOOK_WORKSPACE_MB");
         return -1;

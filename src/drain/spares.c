@@ -1,0 +1,142 @@
+#include "drain/spares.h"
+#include "common/cleanup.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/random.h"
+#include "common/statedir.h"
+#include "drain/workspace.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STALE_NEW_S 600                 /* a half-made image left by a crash */
+
+/* "<mb>m-<uid>-<gid>-": the names of spares these settings can use. */
+static void
+spare_prefix(char *buf, size_t cap, const struct config *cfg, long mb)
+{
+  snprintf(buf, cap, "%ldm-%u-%u-", mb, (unsigned)cfg->jail_uid, (unsigned)cfg->jail_gid);
+}
+
+static int
+is_image(const char *name)
+{
+  size_t n = strlen(name);
+
+  return n > 4 && !strcmp(name + n - 4, ".img");
+}
+
+static int
+spares_dir(const struct config *cfg, char *path, size_t cap)
+{
+  return statedir_path(path, cap, cfg->state_dir, STATEDIR_SPARES);
+}
+
+int
+spare_take(const struct config *cfg, long mb, const char *dest)
+{
+  char dir[PATH_MAX], prefix[64];
+  struct dirent *de;
+  DIR *d;
+  int rc = -1, e = ENOENT;
+
+  spare_prefix(prefix, sizeof(prefix), cfg, mb);
+  if(spares_dir(cfg, dir, sizeof(dir)) < 0 || !(d = opendir(dir)))
+    return -1;
+  while((de = readdir(d))) {
+    if(strncmp(de->d_name, prefix, strlen(prefix)) || !is_image(de->d_name))
+      continue;
+    if(renameat(dirfd(d), de->d_name, AT_FDCWD, dest) == 0) {
+      log_debug("workspace_spare_taken", "size_mb=%ld", mb);
+      rc = 0;
+      break;
+    }
+    if(errno != ENOENT) {               /* ENOENT: another drainer took it */
+      e = errno;
+      break;
+    }
+  }
+  closedir(d);
+  if(rc < 0)
+    errno = e;
+  return rc;
+}
+
+/* Counts the spares these settings can use, keeping at most keep of them,
+ * and removes the rest: images of another size or owner, and half-made
+ * ones a crash left. */
+static int
+sort_spares(int dfd, const char *prefix, int keep)
+{
+  int copy = dup(dfd);
+  DIR *d = copy >= 0 ? fdopendir(copy) : NULL;
+  struct dirent *de;
+  struct stat st;
+  int usable = 0;
+
+  if(!d) {
+    if(copy >= 0)
+      close(copy);
+    return -1;
+  }
+  while((de = readdir(d))) {
+    if(de->d_name[0] == '.' || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+       !S_ISREG(st.st_mode))
+      continue;
+    if(is_image(de->d_name) && !strncmp(de->d_name, prefix, strlen(prefix)) && usable < keep)
+      usable++;
+    else if(is_image(de->d_name) || time(NULL) - st.st_mtime > STALE_NEW_S)
+      unlinkat(dfd, de->d_name, 0);
+  }
+  closedir(d);
+  return usable;
+}
+
+static int
+room_for(const char *dir, long mb)
+{
+  struct statvfs v;
+
+  return statvfs(dir, &v) == 0 &&
+         (unsigned long long)v.f_bavail * v.f_frsize >= 2ULL * ((unsigned long long)mb << 20);
+}
+
+void
+spares_refill(const struct config *cfg)
+{
+  char dir[PATH_MAX], prefix[64], name[96], path[PATH_MAX];
+  AUTO_FD int dfd = -1;
+  char rnd[17];
+  int have, want = cfg->workspace_mb > 0 && image_possible() ? cfg->workspace_spares : 0;
+
+  /* With none wanted the folder is still emptied: spares switched off
+   * give their space back. */
+  if(spares_dir(cfg, dir, sizeof(dir)) < 0 || (want > 0 && mkdir_p(dir, 0700) < 0) ||
+     (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+    return;
+  spare_prefix(prefix, sizeof(prefix), cfg, cfg->workspace_mb);
+  for(have = sort_spares(dfd, prefix, want); have >= 0 && have < want; have++) {
+    if(!room_for(dir, cfg->workspace_mb)) {
+      log_info("workspace_spare_skipped", "size_mb=%ld reason=%s", cfg->workspace_mb,
+               "the state filesystem has less than twice the image free");
+      return;
+    }
+    if(random_hex(rnd, 8) < 0 ||
+       snprintf(name, sizeof(name), "%s%s.img", prefix, rnd) >= (int)sizeof(name) ||
+       snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path) ||
+       image_create(path, cfg->workspace_mb, cfg) < 0) {
+      log_warn("workspace_spare_failed", "size_mb=%ld error=%s hint=%s", cfg->workspace_mb,
+               strerror(errno), "sessions then format their workspace when they start");
+      return;
+    }
+    log_info("workspace_spare_made", "size_mb=%ld", cfg->workspace_mb);
+  }
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Workspace images made ahead (SANDHOOK_WORKSPACE_SPARES).
+
+A drainer leaves a formatted image in STATE/spares when it exits; the next
+session takes it (no mkfs.ext4 on its way to the first call) and finds it
+empty; a change of SANDHOOK_WORKSPACE_MB retires the spares of the old
+size; SANDHOOK_WORKSPACE_SPARES=0 removes them.
+"""
+import os
+import re
+
+from harness import (Checks, Scenario, cgi, drainer_log, need_root, run_started, skip, until,
+                     write_config)
+
+need_root()
+if not os.path.exists("/dev/loop-control") or not any(
+        os.access(p, os.X_OK) for p in ("/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4")):
+    skip("workspace images need /dev/loop-control and mkfs.ext4 (apt-get install e2fsprogs)")
+
+t = Checks()
+
+
+def spares(state):
+    d = os.path.join(state, "spares")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+with Scenario() as sc:
+    def run(cfg, state, command):
+        """One session of one bash call, through CGI; its output, once its
+        drainer has exited (spares are made on the way out)."""
+        sid = sc.fake.session([{"tool": "bash", "input": {"command": command}}],
+                              first_delay=0, end_delay=0)["session_id"]
+        exits = drainer_log(state).count("event=drain_exit")
+        body, hdrs = run_started(sid)
+        t.eq(cgi(cfg, body, hdrs)[0], 202, "run_started answered 202")
+        done = until(lambda: drainer_log(state).count("event=drain_exit") > exits, 60, 0.05)
+        results = list(sc.fake.state(sid)["results"].values())
+        return sid, done and results and results[0]["content"][0]["text"]
+
+    def lines(state, sid, event):
+        return [ln for ln in drainer_log(state).splitlines()
+                if "event=%s" % event in ln and "session_id=%s" % sid in ln]
+
+    settings = dict(SANDHOOK_WORKSPACE_MB=32, SANDHOOK_WORKSPACE_SPARES=1, SANDHOOK_DEBUG=1,
+                    SANDHOOK_IDLE_TIMEOUT_MS=300)
+    cfg, state = write_config(sc.tmp, sc.fake.url, **settings)
+    a, out = run(cfg, state, "echo secret > /workspace/a.txt && echo written")
+    t.eq(out, "written", "session A wrote to its workspace")
+    made = spares(state)
+    t.ok(len(made) == 1 and re.fullmatch(r"32m-65534-65534-[0-9a-f]{16}\.img", made[0]),
+         "its drainer left one 32 MiB spare for the jail ids at its exit", made)
+    t.ok("event=workspace_spare_made size_mb=32" in drainer_log(state), "  ...and logged it")
+
+    b, out = run(cfg, state, "ls -A /workspace")
+    t.ok(lines(state, b, "workspace_spare_taken"), "session B took the spare (no mkfs on its way)",
+         drainer_log(state)[-1500:])
+    t.eq(out, "(no output)", "  ...an empty one: nothing of A's in it")
+    t.ok(len(spares(state)) == 1 and spares(state) != made, "  ...and B's drainer made the next one",
+         (made, spares(state)))
+
+    cfg, state = write_config(sc.tmp, sc.fake.url, **dict(settings, SANDHOOK_WORKSPACE_MB=48))
+    c, out = run(cfg, state, "df -m /workspace | tail -1 | awk '{print $2}'")
+    t.ok(not lines(state, c, "workspace_spare_taken"),
+         "with SANDHOOK_WORKSPACE_MB changed, the 32 MiB spare is not taken")
+    t.ok(out and 40 <= int(out) <= 48, "  ...session C got a 48 MiB workspace (df says %s MiB)" % out)
+    t.ok(len(spares(state)) == 1 and spares(state)[0].startswith("48m-"),
+         "  ...and the spare of the old size made way for one of the new", spares(state))
+
+    cfg, state = write_config(sc.tmp, sc.fake.url, **dict(settings, SANDHOOK_WORKSPACE_MB=48,
+                                                           SANDHOOK_WORKSPACE_SPARES=0))
+    run(cfg, state, "true")
+    t.eq(spares(state), [], "SANDHOOK_WORKSPACE_SPARES=0: the spares are removed")
+    t.eq(os.listdir(os.path.join(state, "sessions")), [], "every session's storage went with its end")
+
+t.done()
