@@ -34,10 +34,11 @@ def sandhook_once(root, ws):
                          preexec_fn=lambda: os.dup2(b.fileno(), 3))
     b.close()
     setup = json.dumps({"root": root, "workspace": ws, "uid": 65534, "gid": 65534,
-                        "host_network": False, "memdir": "", "ro_stores": "",
+                        "host_network": False, "memdir": "", "ro_stores": "", "egress_socket": "",
                         "limits": "cpu=600,as=4096,nofile=1024,nproc=512,fsize=1024,tmp=64"}).encode()
     a.sendall(struct.pack(">I", len(setup)) + setup)
-    msg = json.dumps({"tool": "bash", "input": {"command": "true"}, "timeout_ms": 10000}).encode()
+    msg = json.dumps({"op": 1, "tool": "bash", "input": {"command": "true"},  # JAIL_OP_TOOL
+                      "timeout_ms": 10000}).encode()
     a.sendall(struct.pack(">I", len(msg)) + msg)
     n = struct.unpack(">I", a.recv(4, socket.MSG_WAITALL))[0]
     reply = json.loads(a.recv(n, socket.MSG_WAITALL))
@@ -69,7 +70,8 @@ def summary(xs):
             "min_ms": round(xs[0] * 1000, 2)}
 
 
-def main():
+def measure(n):
+    """n interleaved runs of each: (sandhook's seconds, bwrap's)."""
     if os.geteuid() != 0:
         sys.exit("bench: run as root")
     if not shutil.which("bwrap"):
@@ -85,13 +87,18 @@ def main():
     for fd in hold:
         os.set_inheritable(fd, False)
     try:
-        for i in range(N):      # interleaved, so both see the same machine load
+        for i in range(n):      # interleaved, so both see the same machine load
             ours.append(sandhook_once(root, ws))
             theirs.append(bwrap_once(ws))
     finally:
         for fd in hold:
             os.close(fd)
         shutil.rmtree(tmp, ignore_errors=True)
+    return ours, theirs
+
+
+def main():
+    ours, theirs = measure(N)
     s, b = summary(ours), summary(theirs)
     print("iterations: %d" % N)
     print("sandhook jail + true: median %.2f ms, p90 %.2f ms, min %.2f ms" % (s["median_ms"], s["p90_ms"], s["min_ms"]))
@@ -99,4 +106,5 @@ def main():
     print("ratio sandhook/bwrap (median): %.2f" % (s["median_ms"] / b["median_ms"]))
 
 
-main()
+if __name__ == "__main__":
+    main()

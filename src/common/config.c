@@ -102,7 +102,8 @@ set_defaults(struct config *cfg)
 {
   memset(cfg, 0, sizeof(*cfg));
   cfg->max_body = 1 << 20;
-  cfg->max_sessions = 4;
+  /* Sessions mostly wait, on the model and on their tools' I/O. */
+  cfg->max_sessions = 4 * machine_cpus() > 256 ? 256 : 4 * machine_cpus();
   cfg->fcgi_workers = machine_cpus();
   cfg->idle_timeout_ms = 60000;
   cfg->tool_timeout_ms = 120000;

@@ -16,7 +16,8 @@
 #include <unistd.h>
 
 /* Field 22 of /proc/<pid>/stat, after the command name, which may hold
- * spaces and parentheses: counted from the last ')'. */
+ * spaces and parentheses: counted from the last ')'; 0 for a process that
+ * is gone. */
 static unsigned long long
 pid_start_time(long pid)
 {
@@ -33,6 +34,10 @@ pid_start_time(long pid)
   fclose(f);
   buf[n] = '\0';
   if(!(p = strrchr(buf, ')')))
+    return 0;
+  /* Field 3, the state: a zombie has exited, whoever has yet to reap it
+   * (a container's PID 1 may never). */
+  if(p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
     return 0;
   for(i = 2; i < 22 && p; i++)
     p = strchr(p + 1, ' ');

@@ -204,6 +204,7 @@ handle_item(const struct config *cfg, struct api *api, struct work_item *item, i
   enum session_end end;
   enum work_outcome outcome;
   long long started = now_ms();
+  int ended = 0;
 
   log_ids(item->id, item->data_id);
   audit_ids(item->id, item->data_id);
@@ -235,13 +236,15 @@ handle_item(const struct config *cfg, struct api *api, struct work_item *item, i
   }
   else {
     claim_record(slot, item, lease_ttl_ms(&lease));
-    end = session_run(cfg, api, &lease, item, rs, &drain_term);
+    end = session_run(cfg, api, &lease, item, rs, &drain_term, &ended);
     lease_end(&lease);
     claim_record(slot, NULL, 0);
     if(end != SESSION_LOST)
       queue_stop(api, item);
     else
       metrics_lease_lost();
+    if(ended)
+      gc_session(cfg, item->data_id);
     outcome = end == SESSION_DONE ? WORK_DONE : end == SESSION_LOST ? WORK_LEASE_LOST
                                                                      : WORK_TERMINATED;
   }

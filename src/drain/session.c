@@ -726,9 +726,7 @@ session_free(struct session *s)
    * process of the jail is gone, and never when that is in doubt. */
   jail_down(s);
   memory_free(s->mem, !s->jail_lingers);
-  if(s->terminated && !s->jail_lingers)
-    gc_session(s->cfg, s->sid);
-  else
+  if(!s->terminated || s->jail_lingers)
     gc_touch(s->cfg, s->sid);
   cJSON_Delete(s->session);
   for(c = s->calls; c; c = cn) {
@@ -756,12 +754,13 @@ session_free(struct session *s)
 enum session_end
 session_run(const struct config *cfg, struct api *api, struct lease *lease,
             const struct work_item *item, struct runstate *rs,
-            const volatile sig_atomic_t *term)
+            const volatile sig_atomic_t *term, int *ended)
 {
   struct session s;
   pthread_condattr_t ca;
   enum session_end end;
 
+  *ended = 0;
   memset(&s, 0, sizeof(s));
   s.cfg = cfg;
   s.api = api;
@@ -805,6 +804,10 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
     session_free(&s);
     return SESSION_DONE;
   }
+  /* The jail is built while the stream opens and the model thinks, not
+   * when the first call is already waiting; one that fails here is tried
+   * again by that call, which reports it. */
+  jail_up(&s);
   if(pthread_create(&s.stream, NULL, stream_thread, &s) != 0) {
     log_err("stream_thread_failed", "errno=%d", errno);
     session_free(&s);
@@ -861,5 +864,6 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
   if(s.mem && end != SESSION_LOST && jail_up(&s) == 0)
     memory_finish(s.mem, api, &s.jail, s.clean);
   session_free(&s);
+  *ended = s.terminated && !s.jail_lingers;
   return end;
 }

@@ -30,9 +30,12 @@ enum session_end {
 enum gate { GATE_RUN, GATE_DENY, GATE_HOLD };
 enum gate permission_gate(const cJSON *tool_use);
 
-/* rs: this drainer's status (runstate.h), which shows the call in flight. */
+/* rs: this drainer's status (runstate.h), which shows the call in flight.
+ * *ended is set when the session itself ended (terminated or deleted) and
+ * no process of its jail is left: its storage is then the caller's to
+ * remove, after it stopped the item, which waits for nothing local. */
 enum session_end session_run(const struct config *cfg, struct api *api,
                              struct lease *lease, const struct work_item *item,
-                             struct runstate *rs, const volatile sig_atomic_t *term);
+                             struct runstate *rs, const volatile sig_atomic_t *term, int *ended);
 
 #endif

@@ -271,7 +271,7 @@ responder_serve(struct responder *r, struct request *rq, struct reply *out)
   responder_handle(r, rq, &rep);
   if(rep.start_drain) {
     release = wake_drainer(r->cfg);
-    if(release < 0) {
+    if(release == -1) {
       /* Nothing will act on this delivery: forget it and ask for a retry. */
       seen_forget(r->cfg->state_dir, rep.ev.id);
       rep.start_drain = 0;

@@ -1,6 +1,7 @@
 #include "front/wake.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/runstate.h"
 #include "common/spawn.h"
 #include "common/statedir.h"
 #include "common/util.h"
@@ -119,9 +120,18 @@ wake_drainer(const struct config *cfg)
 {
   char path[PATH_MAX];
 
+  int running, busy;
+
   if(statedir_path(path, sizeof(path), cfg->state_dir, STATEDIR_RUN) < 0 ||
      mkdir_p(path, 0700) < 0 || statedir_wake(cfg->state_dir, 1) < 0)
     return -1;
+  /* After the bump: a drainer whose status file is still there has not yet
+   * read the counter for the last time, so it will see this one. */
+  runstate_count(cfg->state_dir, cfg->max_sessions, &running, &busy);
+  if(running >= cfg->max_sessions) {
+    log_debug("drain_wake_only", "drainers=%d", running);
+    return WAKE_RUNNING;
+  }
   return start_drain_program(cfg, NULL);
 }
 

@@ -6,13 +6,16 @@
  * returns a descriptor: the drainer makes no API call until it is closed,
  * i.e. until the HTTP response is finished.  -1 when the drainer could not
  * be started (its program missing, no log file), errno saying why.  At
- * most SANDHOOK_MAX_SESSIONS drainers run; one that finds every slot taken
- * exits at once, and the drainer holding a slot polls again when the wake
- * counter moved, so no wake-up is lost. */
+ * most SANDHOOK_MAX_SESSIONS drainers run, and a drainer polls again when
+ * the wake counter moved before it let its slot go, so no wake-up is lost:
+ * when every slot's drainer is alive, none is started (each would pay its
+ * start only to find the slots taken) and WAKE_RUNNING is returned. */
 #ifndef SANDHOOK_WAKE_H
 #define SANDHOOK_WAKE_H
 
 #include "common/config.h"
+
+#define WAKE_RUNNING (-2)
 
 int wake_drainer(const struct config *cfg);
 
