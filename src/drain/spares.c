@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -121,6 +122,10 @@ spares_refill(const struct config *cfg)
    * give their space back. */
   if(spares_dir(cfg, dir, sizeof(dir)) < 0 || (want > 0 && mkdir_p(dir, 0700) < 0) ||
      (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+    return;
+  /* One refill at a time: drainers ending together would each make the
+   * spare that is missing, and the next refill remove all but one. */
+  if(flock(dfd, LOCK_EX | LOCK_NB) < 0)
     return;
   spare_prefix(prefix, sizeof(prefix), cfg, cfg->workspace_mb);
   for(have = sort_spares(dfd, prefix, want); have >= 0 && have < want; have++) {

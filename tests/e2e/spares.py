@@ -20,6 +20,20 @@ if not os.path.exists("/dev/loop-control") or not any(
 t = Checks()
 
 
+def drainers(cfg):
+    """The drainers of this configuration still running."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"sandhook-drain") and cfg.encode() in argv:
+            out.append(int(pid))
+    return out
+
+
 def spares(state):
     d = os.path.join(state, "spares")
     return sorted(os.listdir(d)) if os.path.isdir(d) else []
@@ -66,6 +80,18 @@ with Scenario() as sc:
     t.ok(out and 40 <= int(out) <= 48, "  ...session C got a 48 MiB workspace (df says %s MiB)" % out)
     t.ok(len(spares(state)) == 1 and spares(state)[0].startswith("48m-"),
          "  ...and the spare of the old size made way for one of the new", spares(state))
+
+    # Four drainers that end together make one spare between them, not four.
+    cfg, state = write_config(sc.tmp, sc.fake.url, **dict(settings, SANDHOOK_WORKSPACE_MB=48,
+                                                           SANDHOOK_MAX_SESSIONS=4))
+    four = [sc.fake.session([{"tool": "bash", "input": {"command": "sleep 0.5"}}], first_delay=0,
+                            end_delay=0)["session_id"] for _ in range(4)]
+    for sid in four:
+        cgi(cfg, *run_started(sid))
+    t.ok(until(lambda: all(w["state"] == "stopped" for w in sc.fake.work()) and not drainers(cfg), 60, 0.05),
+         "four sessions at once ran to their end, and their drainers exited")
+    t.ok(len(spares(state)) == 1, "  ...and their drainers, ending together, left one spare between them",
+         spares(state))
 
     cfg, state = write_config(sc.tmp, sc.fake.url, **dict(settings, SANDHOOK_WORKSPACE_MB=48,
                                                            SANDHOOK_WORKSPACE_SPARES=0))
