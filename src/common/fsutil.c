@@ -47,19 +47,30 @@ struct rm_level {
  * returns 1 with the name of the first subdirectory left in *sub
  * (malloc'd), 0 when none is left, -1 on error.  A directory on another
  * filesystem (a mount) is an error, EBUSY: the host never holds one there. */
+DIR *
+opendir_fd(int fd)
+{
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  DIR *d = copy >= 0 ? fdopendir(copy) : NULL;
+
+  if(!d && copy >= 0) {
+    int e = errno;
+
+    close(copy);
+    errno = e;
+  }
+  return d;
+}
+
 static int
 rm_entries(int fd, dev_t dev, char **sub)
 {
-  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+  DIR *d = opendir_fd(fd);
   struct dirent *de;
   int rc = 0;
 
-  if(!d) {
-    if(dup >= 0)
-      close(dup);
+  if(!d)
     return -1;
-  }
   while((de = readdir(d))) {
     struct stat st;
 

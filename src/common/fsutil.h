@@ -2,6 +2,7 @@
 #ifndef SANDHOOK_FSUTIL_H
 #define SANDHOOK_FSUTIL_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <time.h>
@@ -17,6 +18,10 @@ int remove_tree_at(int parent, const char *name);
 /* The same for a path whose directories, all but the last component, no
  * one else can change. */
 int remove_tree(const char *path);
+
+/* A directory stream over a copy of the directory descriptor fd (close-on-
+ * exec), which stays the caller's to close; NULL with errno. */
+DIR *opendir_fd(int fd);
 
 /* Writes all of buf, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);

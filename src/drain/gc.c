@@ -115,7 +115,7 @@ gc_idle(const struct config *cfg)
   top = sessions_dir(cfg);
   if(top < 0)
     return errno == ENOENT ? 0 : -1;
-  d = fdopendir(dup(top));
+  d = opendir_fd(top);
   if(!d)
     return -1;
   while((de = readdir(d))) {

@@ -77,17 +77,13 @@ spare_take(const struct config *cfg, long mb, const char *dest)
 static int
 sort_spares(int dfd, const char *prefix, int keep)
 {
-  int copy = dup(dfd);
-  DIR *d = copy >= 0 ? fdopendir(copy) : NULL;
+  DIR *d = opendir_fd(dfd);
   struct dirent *de;
   struct stat st;
   int usable = 0;
 
-  if(!d) {
-    if(copy >= 0)
-      close(copy);
+  if(!d)
     return -1;
-  }
   while((de = readdir(d))) {
     if(de->d_name[0] == '.' || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
        !S_ISREG(st.st_mode))

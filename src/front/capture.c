@@ -77,19 +77,13 @@ make_room(int dfd, off_t need, off_t max)
   off_t total = 0;
   struct dirent *de;
   DIR *d;
-  int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
 
   if(need > max) {
-    if(dup >= 0)
-      close(dup);
     errno = EFBIG;
     return -1;
   }
-  if(dup < 0 || !(d = fdopendir(dup))) {
-    if(dup >= 0)
-      close(dup);
+  if(!(d = opendir_fd(dfd)))
     return -1;
-  }
   while((de = readdir(d))) {
     struct stat st;
 
