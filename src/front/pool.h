@@ -1,4 +1,4 @@
-/* pool: the FastCGI responder as a prefork pool, one worker per CPU by
+/* pool: the FastCGI responder as a prefork pool, four workers per CPU by
  * default (SANDHOOK_FCGI_WORKERS), all accepting on the listening socket.
  *
  * The master serves nothing.  It starts the workers, starts again one that
