@@ -28,7 +28,7 @@
 
 struct conn {
   int fd;
-  char out[2048], in[8192];
+  char out[2048], in[8193];             /* in: NUL-terminated for the header scan */
   size_t out_len, out_off, in_len;
   double t0;
 };
@@ -218,10 +218,12 @@ main(int argc, char **argv)
         send_rest(c, ep);
       if(!(evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
         continue;
-      got = read(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+      got = read(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
       if(got < 0 && errno == EAGAIN)
         continue;
-      if(got <= 0 || (rlen = response_len(c->in, c->in_len += (size_t)got, &status)) < 0) {
+      if(got > 0)
+        c->in[c->in_len += (size_t)got] = '\0';
+      if(got <= 0 || (rlen = response_len(c->in, c->in_len, &status)) < 0) {
         /* Closed between requests (keep-alive's end: the request is sent
          * again on a new connection), or mid-response (an error). */
         errors += got != 0 || c->in_len != 0;
@@ -250,5 +252,11 @@ main(int argc, char **argv)
   printf("requests=%zu seconds=%.2f rps=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f "
          "max_ms=%.3f non2xx=%lld errors=%lld\n", nlat, secs, (double)nlat / secs, PCT(0.5), PCT(0.9),
          PCT(0.99), PCT(0.999), PCT(1.0), non2xx, errors);
+  for(i = 0; i < nconn; i++)
+    close(conns[i].fd);
+  close(ep);
+  free(conns);
+  free(lat);
+  EVP_MAC_CTX_free(keyed);
   return 0;
 }
