@@ -22,7 +22,6 @@ import time
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 JAIL = os.path.join(TOP, "src", "sandhook-jail")
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 50
 
 
 def sandhook_once(root, ws):
@@ -98,9 +97,10 @@ def measure(n):
 
 
 def main():
-    ours, theirs = measure(N)
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    ours, theirs = measure(n)
     s, b = summary(ours), summary(theirs)
-    print("iterations: %d" % N)
+    print("iterations: %d" % n)
     print("sandhook jail + true: median %.2f ms, p90 %.2f ms, min %.2f ms" % (s["median_ms"], s["p90_ms"], s["min_ms"]))
     print("bwrap + true:         median %.2f ms, p90 %.2f ms, min %.2f ms" % (b["median_ms"], b["p90_ms"], b["min_ms"]))
     print("ratio sandhook/bwrap (median): %.2f" % (s["median_ms"] / b["median_ms"]))
