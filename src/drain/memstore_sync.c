@@ -147,8 +147,13 @@ sync_path(struct memory *m, struct api *api, struct jail *j, struct store *s, st
 
     if(rm == REMOVAL_GONE)
       act = MEMSYNC_FORGET;
-    else if(rm == REMOVAL_KEPT || !strcmp(fresh, c.base))
+    else if(rm == REMOVAL_KEPT || !strcmp(fresh, c.base)) {
+      /* Tried again at the next sync; said, so a removal that never
+       * happens can be told from one that did. */
+      log_info("memory_remove_held", "memory_store_id=%s path=%s reason=%s", s->id, f->path,
+               rm == REMOVAL_KEPT ? "the sandbox did not remove it" : "its metadata changed since the scan");
       act = MEMSYNC_HOLD;
+    }
     else {
       c.local = fresh;              /* edited since the scan: decide again */
       act = memsync_decide(&c, &note);
