@@ -20,18 +20,13 @@ if not os.path.exists("/dev/loop-control") or not any(
 t = Checks()
 
 
-def drainers(cfg):
-    """The drainers of this configuration still running."""
-    out = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"sandhook-drain") and cfg.encode() in argv:
-            out.append(int(pid))
-    return out
+def settled(state, exits):
+    """More than exits drainers have exited, and every drainer that started
+    has (a drainer's process title hides its argv, so count its lines: each
+    logs drain_started, or drain_slots_busy, and then drain_exit)."""
+    log = drainer_log(state)
+    n = log.count("event=drain_exit")
+    return n > exits and n == log.count("event=drain_started") + log.count("event=drain_slots_busy")
 
 
 def spares(state):
@@ -48,7 +43,7 @@ with Scenario() as sc:
         exits = drainer_log(state).count("event=drain_exit")
         body, hdrs = run_started(sid)
         t.eq(cgi(cfg, body, hdrs)[0], 202, "run_started answered 202")
-        done = until(lambda: drainer_log(state).count("event=drain_exit") > exits, 60, 0.05)
+        done = until(lambda: settled(state, exits), 60, 0.05)
         results = list(sc.fake.state(sid)["results"].values())
         return sid, done and results and results[0]["content"][0]["text"]
 
@@ -84,11 +79,12 @@ with Scenario() as sc:
     # Four drainers that end together make one spare between them, not four.
     cfg, state = write_config(sc.tmp, sc.fake.url, **dict(settings, SANDHOOK_WORKSPACE_MB=48,
                                                            SANDHOOK_MAX_SESSIONS=4))
+    exits = drainer_log(state).count("event=drain_exit")
     four = [sc.fake.session([{"tool": "bash", "input": {"command": "sleep 0.5"}}], first_delay=0,
                             end_delay=0)["session_id"] for _ in range(4)]
     for sid in four:
         cgi(cfg, *run_started(sid))
-    t.ok(until(lambda: all(w["state"] == "stopped" for w in sc.fake.work()) and not drainers(cfg), 60, 0.05),
+    t.ok(until(lambda: all(w["state"] == "stopped" for w in sc.fake.work()) and settled(state, exits), 60, 0.05),
          "four sessions at once ran to their end, and their drainers exited")
     t.ok(len(spares(state)) == 1, "  ...and their drainers, ending together, left one spare between them",
          spares(state))
