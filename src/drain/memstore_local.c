@@ -88,10 +88,14 @@ same_stat(const cJSON *a, const cJSON *b)
 
   if(!a || !b)
     return 0;
-  for(i = 0; i < N_ELEMENTS(keys); i++)
-    if(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(a, keys[i])) !=
-       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b, keys[i])))
+  /* As the jail wrote them: strings, exact to the nanosecond. */
+  for(i = 0; i < N_ELEMENTS(keys); i++) {
+    const char *x = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, keys[i]));
+    const char *y = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, keys[i]));
+
+    if(!x || !y || strcmp(x, y))
       return 0;
+  }
   return 1;
 }
 
