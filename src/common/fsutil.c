@@ -338,7 +338,7 @@ sweep_old_files(const char *dir, const char *suffix, long max_age, time_t now)
   char stamp[PATH_MAX];
   struct dirent *de;
   struct stat st;
-  size_t sl = suffix ? strlen(suffix) : 0;
+  size_t sl = strlen(suffix);
   DIR *d;
   int fd;
 
@@ -355,7 +355,7 @@ sweep_old_files(const char *dir, const char *suffix, long max_age, time_t now)
   while((de = readdir(d))) {
     size_t n = strlen(de->d_name);
 
-    if(de->d_name[0] == '.' || n < sl || (sl && strcmp(de->d_name + n - sl, suffix)))
+    if(de->d_name[0] == '.' || n < sl || strcmp(de->d_name + n - sl, suffix))
       continue;
     if(fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
        S_ISREG(st.st_mode) && now - st.st_mtime >= max_age)

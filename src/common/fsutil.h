@@ -35,9 +35,9 @@ int read_file(const char *path, size_t cap, char **out, size_t *len);
 /* The same from an open descriptor (errno EFBIG past cap). */
 int read_fd(int fd, size_t cap, char **out, size_t *len);
 
-/* Removes regular files in dir whose name ends in suffix (NULL: any name
- * not starting with '.') and that are at least max_age seconds old; runs at
- * most once a minute per directory (a .sweep stamp). */
+/* Removes regular files in dir whose name ends in suffix (and does not
+ * start with '.') and that are at least max_age seconds old; runs at most
+ * once a minute per directory (a .sweep stamp). */
 void sweep_old_files(const char *dir, const char *suffix, long max_age, time_t now);
 
 /* Splits the relative path in buf (cut in place) into comp[0..max),

@@ -209,9 +209,8 @@ ms_local_remove(struct memory *m, struct jail *j, struct store *s, struct fstate
     cJSON_Delete(res);
     return REMOVAL_GONE;
   }
-  if(json_str(res, "error"))
-    log_warn("memory_remove_failed", "memory_store_id=%s path=%s error=%s", s->id, f->path,
-             json_str(res, "error"));
+  if((why = json_str(res, "error")))
+    log_warn("memory_remove_failed", "memory_store_id=%s path=%s error=%s", s->id, f->path, why);
   edited = cJSON_GetObjectItemCaseSensitive(res, "stat") != NULL;
   cJSON_Delete(res);
   if(!edited)
