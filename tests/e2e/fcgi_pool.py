@@ -90,6 +90,31 @@ def alive(pid):
         return False
 
 
+def sockets(pid):
+    """How many sockets a process holds open."""
+    n = 0
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                n += os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:")
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return n
+
+
+def hold(pool, base, msg, count):
+    """A Held request, once a worker has taken it: then `count` of the
+    workers hold a socket beyond their `base` (pid: sockets held before). Until a
+    worker accepts it, a connection waits in the listen queue, where
+    neither the other workers' order nor a SIGTERM treats it as in flight."""
+    h = Held(pool.sock, msg)
+    wait_for(lambda: sum(sockets(p) > n for p, n in base.items()) == count, 20,
+             what="a worker to take %s" % msg)
+    return h
+
+
 def pool_in(sc, name, workers=None, extra_args=()):
     d = os.path.join(sc.tmp, name)
     os.makedirs(d)
@@ -115,7 +140,9 @@ with Scenario() as sc:
     master = pool.proc.pid
     wait_for(lambda: len(children(master)) == 3, 20, what="three workers")
     first = children(master)
-    a, b = Held(pool.sock, "whe_pool_a"), Held(pool.sock, "whe_pool_b")
+    base = {p: sockets(p) for p in first}
+    a = hold(pool, base, "whe_pool_a", 1)
+    b = hold(pool, base, "whe_pool_b", 2)
     body, hdrs = idled("whe_pool_c")
     t.eq(pool.post(body, hdrs)[0], 200, "with two requests held half-sent, a third is answered")
     t.eq((a.finish(), b.finish()), (200, 200), "  ...and the two held ones are answered once their bodies come")
@@ -136,8 +163,9 @@ with Scenario() as sc:
     body, hdrs = idled("whe_pool_d")
     t.eq(pool.post(body, hdrs)[0], 200, "  ...and the pool answers")
 
-    held = Held(pool.sock, "whe_pool_e")
     workers = children(master)
+    base = {p: sockets(p) for p in workers}
+    held = hold(pool, base, "whe_pool_e", 1)
     os.kill(master, signal.SIGTERM)
     t.eq(held.finish(), 200, "SIGTERM: the request in flight is still answered")
     t.eq(pool.proc.wait(timeout=30), 0, "  ...the master exits 0")
