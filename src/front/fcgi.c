@@ -8,8 +8,10 @@
 #include <fcgiapp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -90,27 +92,155 @@ fcgi_write(void *ctx, const char *data, size_t n)
   return FCGX_PutStr(data, (int)n, ((FCGX_Request *)ctx)->out) == (int)n ? 0 : -1;
 }
 
+/* On a kept connection the next request follows this one's stdin, so a
+ * body left unread (an early refusal) is read to its end and dropped
+ * first; past KEPT_DISCARD bytes the connection is not kept. */
+enum { KEPT_DISCARD = 4 << 20 };
+
 static void
 fcgi_finish(void *ctx)
 {
-  FCGX_Finish_r((FCGX_Request *)ctx);
+  FCGX_Request *req = ctx;
+  char sink[8192];
+  long left = KEPT_DISCARD;
+  int n;
+
+  while(req->keepConnection && (n = FCGX_GetStr(sink, sizeof(sink), req->in)) > 0)
+    if((left -= n) < 0)
+      req->keepConnection = 0;
+  FCGX_Finish_r(req);
 }
 
-/* Waits for a connection or the idle deadline; 0 means idle.  The wait is
- * ours, not libfcgi's accept loop, which retries through signals: a SIGTERM
- * (mod_fcgid retiring an idle responder, systemd stopping us) or a SIGHUP
- * must end it.  Those signals are blocked except inside ppoll (waitmask),
- * so one that comes while a request is served is acted on at the next
- * wait, never lost between a check of the flags and the wait. */
+/* Connections a worker keeps open between requests (nginx's
+ * fastcgi_keep_conn with an upstream keepalive).  nginx holds no more
+ * connections than it has requests in flight plus its `keepalive` idle
+ * ones, and picks any of them for the next request, so a worker keeps
+ * every connection it accepted: closing one that nginx may already have
+ * picked again would fail that request (nginx does not resend a POST).
+ * Only past this many is a connection served once and closed. */
+enum { KEPT_MAX = 256 };
+
+struct worker {
+  struct responder *r;
+  long long *activity;
+  /* conn[KEPT_MAX] takes the connections beyond the kept ones. */
+  FCGX_Request conn[KEPT_MAX + 1];
+  int cap;                      /* slots kept: KEPT_MAX, or fewer descriptors */
+  int hi;                       /* past the last slot that may be in use */
+};
+
+/* Serves the next request of c: a new connection when c has none, else
+ * the next one on c.  0 when served or when there was none after all
+ * (another worker took the connection, or the web server closed a kept
+ * one: libfcgi then closes it too); -1 when accepting failed. */
 static int
-wait_readable(int idle_s, const sigset_t *waitmask)
+serve_next(struct worker *w, FCGX_Request *c)
 {
-  struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
+  struct request rq = { c, fcgi_param, fcgi_params, fcgi_read, fcgi_write, fcgi_finish };
+  int rc = FCGX_Accept_r(c);
+
+  if(rc == -EAGAIN || rc == -EWOULDBLOCK)
+    return 0;
+  if(rc < 0) {
+    log_err("fcgi_accept_failed", "errno=%d error=%s", -rc, strerror(-rc));
+    return -1;
+  }
+  if(c == &w->conn[KEPT_MAX])
+    c->keepConnection = 0;
+  else if(c - w->conn >= w->hi)
+    w->hi = (int)(c - w->conn) + 1;
+  responder_serve(w->r, &rq, NULL);
+  if(w->activity)
+    __atomic_store_n(w->activity, now_ms(), __ATOMIC_RELAXED);
+  return 0;
+}
+
+/* The polled descriptors: the listening socket first, then each kept
+ * connection, whose slot goes in slot[]. */
+static nfds_t
+poll_set(struct worker *w, struct pollfd *pfd, int *slot, int listen)
+{
+  nfds_t n = 0;
+  int i;
+
+  if(listen) {
+    pfd[n] = (struct pollfd){ STDIN_FILENO, POLLIN, 0 };
+    slot[n++] = -1;
+  }
+  while(w->hi > 0 && w->conn[w->hi - 1].ipcFd < 0)
+    w->hi--;
+  for(i = 0; i < w->hi; i++)
+    if(w->conn[i].ipcFd >= 0) {
+      pfd[n] = (struct pollfd){ w->conn[i].ipcFd, POLLIN, 0 };
+      slot[n++] = i;
+    }
+  return n;
+}
+
+static int
+free_slot(struct worker *w)
+{
+  int i;
+
+  for(i = 0; i < w->cap; i++)
+    if(w->conn[i].ipcFd < 0)
+      return i;
+  return KEPT_MAX;
+}
+
+/* Serves what the poll found ready; -1 when accepting failed. */
+static int
+serve_ready(struct worker *w, const struct pollfd *pfd, const int *slot, nfds_t n)
+{
+  nfds_t k;
+
+  for(k = 0; k < n; k++) {
+    if(!pfd[k].revents)
+      continue;
+    if(serve_next(w, &w->conn[slot[k] < 0 ? free_slot(w) : slot[k]]) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* At a stop: requests the web server already sent on kept connections
+ * are answered, then every connection is closed.  An idle one has nothing
+ * unread, so it is closed at once (libfcgi's close would wait for the
+ * peer's end, up to 2 s each). */
+static void
+close_kept(struct worker *w)
+{
+  struct pollfd pfd[KEPT_MAX];
+  int slot[KEPT_MAX], i;
+  nfds_t n = poll_set(w, pfd, slot, 0);
+
+  if(n && poll(pfd, n, 0) > 0)
+    for(i = 0; i < (int)n; i++)
+      if(pfd[i].revents & POLLIN)
+        (void)serve_next(w, &w->conn[slot[i]]);
+  for(i = 0; i <= KEPT_MAX; i++) {
+    if(w->conn[i].ipcFd >= 0)
+      close(w->conn[i].ipcFd);
+    w->conn[i].ipcFd = -1;
+    FCGX_Free(&w->conn[i], 0);
+  }
+}
+
+/* Waits for a connection, a request on a kept one, or the idle deadline;
+ * 0 means idle.  The wait is ours, not libfcgi's accept loop, which
+ * retries through signals: a SIGTERM (mod_fcgid retiring an idle
+ * responder, systemd stopping us) or a SIGHUP must end it.  Those signals
+ * are blocked except inside ppoll (waitmask), so one that comes while a
+ * request is served is acted on at the next wait, never lost between a
+ * check of the flags and the wait. */
+static int
+wait_ready(struct pollfd *pfd, nfds_t n, int idle_s, const sigset_t *waitmask)
+{
   struct timespec ts = { idle_s, 0 };
   int rc;
 
   do
-    rc = ppoll(&pfd, 1, idle_s > 0 ? &ts : NULL, waitmask);
+    rc = ppoll(pfd, n, idle_s > 0 ? &ts : NULL, waitmask);
   while(rc < 0 && errno == EINTR && !fcgi_stop && !fcgi_reload);
   return rc;
 }
@@ -118,10 +248,11 @@ wait_readable(int idle_s, const sigset_t *waitmask)
 int
 fcgi_worker(struct responder *r, struct front_settings *s, int idle_s, long long *activity)
 {
+  struct worker w = { r, activity, { { 0 } }, KEPT_MAX, 0 };
+  struct rlimit nofile;
   struct sigaction sa;
   sigset_t ours, waitmask;
-  FCGX_Request req;
-  int rc;
+  int i, failed = 0;
 
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_term;
@@ -138,15 +269,26 @@ fcgi_worker(struct responder *r, struct front_settings *s, int idle_s, long long
   sigdelset(&waitmask, SIGTERM);
   sigdelset(&waitmask, SIGINT);
   sigdelset(&waitmask, SIGHUP);
-  if(FCGX_Init() != 0 || FCGX_InitRequest(&req, STDIN_FILENO, 0) != 0) {
+  if(FCGX_Init() != 0) {
     log_err("fcgi_init_failed", "errno=%d", errno);
     return 1;
   }
+  for(i = 0; i <= KEPT_MAX; i++)
+    if(FCGX_InitRequest(&w.conn[i], STDIN_FILENO, 0) != 0) {
+      log_err("fcgi_init_failed", "errno=%d", errno);
+      return 1;
+    }
+  /* Kept connections never make an accept fail for want of descriptors:
+   * the request's own files and the drainer's start need a few. */
+  if(getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < (rlim_t)KEPT_MAX + 64)
+    w.cap = nofile.rlim_cur > 64 ? (int)nofile.rlim_cur - 64 : 0;
   if(!activity)
     log_info("fcgi_started", "idle_timeout_s=%d", idle_s);
-  while(!fcgi_stop) {
-    struct request rq = { &req, fcgi_param, fcgi_params, fcgi_read, fcgi_write, fcgi_finish };
-    int ready = wait_readable(idle_s, &waitmask);
+  while(!fcgi_stop && !failed) {
+    struct pollfd pfd[KEPT_MAX + 1];
+    int slot[KEPT_MAX + 1];
+    nfds_t n = poll_set(&w, pfd, slot, 1);
+    int ready = wait_ready(pfd, n, idle_s, &waitmask);
 
     if(fcgi_reload) {
       fcgi_reload = 0;
@@ -157,22 +299,14 @@ fcgi_worker(struct responder *r, struct front_settings *s, int idle_s, long long
       log_info("fcgi_idle_exit", "idle_timeout_s=%d", idle_s);
       break;
     }
-    if(fcgi_stop)
+    if(fcgi_stop || ready < 0)
       break;
-    /* The listening socket is non-blocking: another worker woken by the
-     * same connection may have taken it. */
-    if((rc = FCGX_Accept_r(&req)) == -EAGAIN || rc == -EWOULDBLOCK)
-      continue;
-    if(rc < 0)
-      break;
-    responder_serve(r, &rq, NULL);
-    if(activity)
-      __atomic_store_n(activity, now_ms(), __ATOMIC_RELAXED);
+    failed = serve_ready(&w, pfd, slot, n) < 0;
   }
-  FCGX_Free(&req, 1);
+  close_kept(&w);
   if(!activity)
-    log_info("fcgi_stopped", "reason=%s", fcgi_stop ? "signal" : "done");
-  return 0;
+    log_info("fcgi_stopped", "reason=%s", fcgi_stop ? "signal" : failed ? "error" : "done");
+  return failed;
 }
 
 int

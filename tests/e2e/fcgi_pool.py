@@ -15,8 +15,8 @@ import signal
 import socket
 import struct
 
-from harness import (Checks, FcgiPool, Scenario, children, sanitizer_clean, sign, until, wait_for,
-                     write_config)
+from harness import (Checks, FcgiPool, Scenario, children, sanitizer_clean, sign, unix_connections, until,
+                     wait_for, write_config)
 
 t = Checks()
 
@@ -38,44 +38,86 @@ def pair(name, value):
     return length(len(name)) + length(len(value)) + name + value
 
 
-class Held:
-    """A FastCGI request sent all but its body: the worker that took it
-    waits for the rest."""
+class Conn:
+    """A raw FastCGI connection, as nginx opens one: with keep=True it asks
+    the responder to keep it open after each request (FCGI_KEEP_CONN)."""
 
-    def __init__(self, sock_path, msg):
-        self.body, hdrs = idled(msg)
-        env = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(len(self.body)),
-               "GATEWAY_INTERFACE": "CGI/1.1", "SCRIPT_NAME": "/hooks/sandhook",
-               "REQUEST_URI": "/hooks/sandhook", "SERVER_PROTOCOL": "HTTP/1.1"}
-        env.update(("HTTP_" + k.upper().replace("-", "_"), v) for k, v in hdrs.items())
+    def __init__(self, sock_path, keep=False):
+        self.keep = keep
         self.s = socket.socket(socket.AF_UNIX)
         self.s.settimeout(30)
         self.s.connect(sock_path)
-        params = b"".join(pair(k.encode(), v.encode()) for k, v in env.items())
-        self.s.sendall(record(1, struct.pack(">HB5x", 1, 0)) + record(4, params) + record(4, b""))
+        self.buf = b""
 
-    def finish(self):
+    def head(self, msg, length=None):
+        """Sends a request all but its body: the worker that takes it waits
+        for the rest.  length overrides CONTENT_LENGTH."""
+        self.body, hdrs = idled(msg)
+        env = {"REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(length or len(self.body)),
+               "GATEWAY_INTERFACE": "CGI/1.1", "SCRIPT_NAME": "/hooks/sandhook",
+               "REQUEST_URI": "/hooks/sandhook", "SERVER_PROTOCOL": "HTTP/1.1"}
+        env.update(("HTTP_" + k.upper().replace("-", "_"), v) for k, v in hdrs.items())
+        params = b"".join(pair(k.encode(), v.encode()) for k, v in env.items())
+        self.s.sendall(record(1, struct.pack(">HB5x", 1, int(self.keep))) + record(4, params) +
+                       record(4, b""))
+        return self
+
+    def send_body(self, body=None):
+        """Sends the body, this request's own by default."""
+        body = self.body if body is None else body
+        data = b"".join(record(5, body[i:i + 65535]) for i in range(0, len(body), 65535))
+        try:
+            self.s.sendall(data + record(5, b""))
+        except OSError:
+            pass
+        return self
+
+    def finish(self, body=None):
         """Sends the body; the HTTP status the responder answered."""
-        self.s.sendall(record(5, self.body) + record(5, b""))
-        out, buf = b"", b""
+        return self.send_body(body).response()
+
+    def response(self):
+        """The HTTP status the responder answered, 0 if the connection
+        ended first."""
+        out = b""
         while True:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-            while len(buf) >= 8:
-                _, rtype, _, clen, pad = struct.unpack(">BBHHB", buf[:7])
-                if len(buf) < 8 + clen + pad:
+            while len(self.buf) >= 8:
+                _, rtype, _, clen, pad = struct.unpack(">BBHHB", self.buf[:7])
+                if len(self.buf) < 8 + clen + pad:
                     break
                 if rtype == 6:
-                    out += buf[8:8 + clen]
-                buf = buf[8 + clen + pad:]
+                    out += self.buf[8:8 + clen]
+                self.buf = self.buf[8 + clen + pad:]
                 if rtype == 3:
-                    self.s.close()
+                    if not self.keep:
+                        self.s.close()
                     head = out.decode(errors="replace").split("\r\n")[0]
                     return int(head.split()[1]) if head.startswith("Status:") else 0
-        self.s.close()
-        return 0
+            try:
+                chunk = self.s.recv(65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.s.close()
+                return 0
+            self.buf += chunk
+
+    def request(self, msg):
+        return self.head(msg).finish()
+
+    def closed(self):
+        """Whether the responder has closed its end (waits for it up to the
+        socket's timeout; a kept connection that stays open times out)."""
+        try:
+            return self.s.recv(1) == b""
+        except socket.timeout:
+            return False
+        except OSError:
+            return True
+
+
+def Held(sock_path, msg):
+    return Conn(sock_path).head(msg)
 
 
 def alive(pid):
@@ -90,28 +132,19 @@ def alive(pid):
         return False
 
 
-def sockets(pid):
-    """How many sockets a process holds open."""
-    n = 0
-    try:
-        for fd in os.listdir("/proc/%d/fd" % pid):
-            try:
-                n += os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:")
-            except OSError:
-                pass
-    except OSError:
-        pass
-    return n
+def taken_by(conn):
+    """The pid of the process that accepted conn, or None while it waits
+    in the listen queue."""
+    ino = os.fstat(conn.s.fileno()).st_ino
+    return next((pids[0] for _, _, peer, pids in unix_connections() if peer == ino and pids), None)
 
 
-def hold(pool, base, msg, count):
-    """A Held request, once a worker has taken it: then `count` of the
-    workers hold a socket beyond their `base` (pid: sockets held before). Until a
+def hold(pool, workers, msg):
+    """A Held request, once one of the workers has taken it.  Until a
     worker accepts it, a connection waits in the listen queue, where
     neither the other workers' order nor a SIGTERM treats it as in flight."""
     h = Held(pool.sock, msg)
-    wait_for(lambda: sum(sockets(p) > n for p, n in base.items()) == count, 20,
-             what="a worker to take %s" % msg)
+    wait_for(lambda: taken_by(h) in workers, 20, what="a worker to take %s" % msg)
     return h
 
 
@@ -140,16 +173,14 @@ with Scenario() as sc:
     master = pool.proc.pid
     wait_for(lambda: len(children(master)) == 3, 20, what="three workers")
     first = children(master)
-    base = {p: sockets(p) for p in first}
-    a = hold(pool, base, "whe_pool_a", 1)
-    b = hold(pool, base, "whe_pool_b", 2)
+    a, b = hold(pool, first, "whe_pool_a"), hold(pool, first, "whe_pool_b")
     body, hdrs = idled("whe_pool_c")
     t.eq(pool.post(body, hdrs)[0], 200, "with two requests held half-sent, a third is answered")
     t.eq((a.finish(), b.finish()), (200, 200), "  ...and the two held ones are answered once their bodies come")
 
     def served_by(msg):
         return [ln.split(" pid=")[1].split()[0] for ln in log_of(err).splitlines()
-                if "event=webhook_accepted" in ln and "webhook_id=%s" % msg in ln]
+                if "event=webhook_accepted" in ln and "webhook_id=%s " % msg in ln]
     pids = [served_by(m) for m in ("whe_pool_a", "whe_pool_b", "whe_pool_c")]
     t.ok(all(len(p) == 1 for p in pids) and len({p[0] for p in pids}) == 3 and
          all(int(p[0]) in first for p in pids), "  ...each by its own worker", (pids, first))
@@ -164,13 +195,46 @@ with Scenario() as sc:
     t.eq(pool.post(body, hdrs)[0], 200, "  ...and the pool answers")
 
     workers = children(master)
-    base = {p: sockets(p) for p in workers}
-    held = hold(pool, base, "whe_pool_e", 1)
+    held = hold(pool, workers, "whe_pool_e")
     os.kill(master, signal.SIGTERM)
     t.eq(held.finish(), 200, "SIGTERM: the request in flight is still answered")
     t.eq(pool.proc.wait(timeout=30), 0, "  ...the master exits 0")
     t.ok(not any(alive(p) for p in workers), "  ...and no worker is left", workers)
     t.ok("event=fcgi_stopped reason=signal" in log_of(err), "  ...and the log says why")
+
+    # Kept connections (nginx's fastcgi_keep_conn, keepalive upstream), in
+    # a responder of one process, so every one of them is that process's.
+    pool, err = pool_in(sc, "kept", workers=1)
+    proc = pool.proc.pid
+    a = Conn(pool.sock, keep=True)
+    t.eq(a.request("whe_keep_1"), 200, "kept connections: a first request is answered")
+    b = Conn(pool.sock, keep=True)
+    t.eq(b.request("whe_keep_2"), 200,
+         "  ...with that connection kept idle, the one process still takes a new connection")
+    t.eq(a.request("whe_keep_3"), 200, "  ...and the kept one serves its next request")
+    kept = [a, b] + [Conn(pool.sock, keep=True) for _ in range(254)]
+    t.eq([c.request("whe_keep_k%d" % i) for i, c in enumerate(kept[2:])], [200] * 254,
+         "  ...256 kept connections each served")
+    extra = Conn(pool.sock, keep=True)
+    t.eq(extra.request("whe_keep_257"), 200, "a 257th connection to the process is answered")
+    t.ok(extra.closed(), "  ...then closed: a worker keeps 256")
+    t.eq([c.request("whe_keep_again%d" % i) for i, c in enumerate(kept)], [200] * 256,
+         "  ...and the 256 still serve")
+    t.ok(all(p == [str(proc)] for p in (served_by(m) for m in
+                                         ["whe_keep_1", "whe_keep_2", "whe_keep_3", "whe_keep_257"] +
+                                         ["whe_keep_again%d" % i for i in range(256)])),
+         "  ...all of it by the one process", log_of(err)[-600:])
+    t.eq(a.head("whe_keep_big", length=2000000).finish(b"x" * 100000), 413,
+         "a body refused unread (413) on a kept connection")
+    t.eq(a.request("whe_keep_after"), 200,
+         "  ...the connection serves its next request: the rest of that body was dropped, not parsed")
+    k = kept[1]
+    held = hold(pool, [proc], "whe_keep_held")
+    k.head("whe_keep_late").send_body()
+    os.kill(proc, signal.SIGTERM)
+    t.eq(held.finish(), 200, "SIGTERM while a kept connection has a request waiting: the one in flight is answered")
+    t.eq(k.response(), 200, "  ...and the waiting one too, before the process exits")
+    t.eq(pool.proc.wait(timeout=30), 0, "  ...which it does, with 0")
 
     pool, err = pool_in(sc, "idle", workers=2, extra_args=("--idle-exit", "2"))
     wait_for(lambda: len(children(pool.proc.pid)) == 2, 20, what="two workers")
@@ -189,6 +253,6 @@ with Scenario() as sc:
     t.ok(until(lambda: not any(alive(p) for p in workers), 30, 0.1),
          "a master killed with -9: its workers stop too (none holds the socket)", workers)
 
-    sanitizer_clean(t, *[os.path.join(sc.tmp, d, "fcgi.err") for d in ("default", "three", "idle", "orphans")])
+    sanitizer_clean(t, *[os.path.join(sc.tmp, d, "fcgi.err") for d in ("default", "three", "kept", "idle", "orphans")])
 
 t.done()

@@ -371,6 +371,21 @@ def children(pid):
         return []
 
 
+def unix_connections():
+    """Every connected Unix stream socket on the host, from ss: (path, inode,
+    peer inode, pids holding it).  A connection still in a listen queue has
+    no server end yet: only its client's is listed."""
+    out = subprocess.run(["ss", "-xpnH", "state", "established"], capture_output=True,
+                         text=True, check=True).stdout
+    conns = []
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 7 and f[0] == "u_str":
+            conns.append((f[3], int(f[4]), int(f[6]),
+                          [int(x.split(",")[0]) for x in " ".join(f[7:]).split("pid=")[1:]]))
+    return conns
+
+
 def give_to(user, *paths):
     """Hands files and directories to the user sandhook will run as."""
     for p in paths:
@@ -473,9 +488,11 @@ def wait_listening(port, what):
 class Nginx:
     """A real nginx on 127.0.0.1 whose server block includes the shipped
     location snippets (the webhook's, and the metrics and health ones)
-    unchanged."""
+    unchanged, and whose upstream keeps connections as the shipped server
+    example does (keepalive=False: as its comment says for fcgiwrap)."""
 
-    def __init__(self, tmp, fcgi_sock, config=None, workers=1, access_log=True, more=""):
+    def __init__(self, tmp, fcgi_sock, config=None, workers=1, access_log=True, more="",
+                 keepalive=True):
         """workers, access_log and more (server-block lines) are for the
         benchmarks: nginx as tuned for load, with a location of its own."""
         binary = os.environ.get("TEST_NGINX_BINARY") or shutil.which("nginx") or "/usr/sbin/nginx"
@@ -490,6 +507,9 @@ class Nginx:
                 snippet = snippet.replace("/etc/sandhook/sandhook.conf", config)
             with open(os.path.join(self.prefix, name), "w") as f:
                 f.write(snippet)
+        upstream = re.search(r"upstream sandhook \{(.*?)\}", shipped("nginx", "sandhook-server.conf"),
+                             re.S).group(1)
+        keep = " ".join(re.findall(r"^\s*(keepalive\w* [^;]+;)", upstream, re.M)) if keepalive else ""
         params = "/etc/nginx/fastcgi_params"
         shutil.copy(params, self.prefix)
         self.port = free_port()
@@ -508,7 +528,7 @@ http {
     proxy_temp_path %(p)s/proxy;
     uwsgi_temp_path %(p)s/uwsgi;
     scgi_temp_path %(p)s/scgi;
-    upstream sandhook { server unix:%(s)s; }
+    upstream sandhook { server unix:%(s)s; %(keep)s }
     server {
         listen 127.0.0.1:%(port)d;
         server_name localhost;
@@ -519,7 +539,7 @@ http {
         location / { return 404; }
     }
 }
-""" % {"p": self.prefix, "s": fcgi_sock, "port": self.port, "w": workers, "more": more,
+""" % {"p": self.prefix, "s": fcgi_sock, "port": self.port, "w": workers, "more": more, "keep": keep,
        "log": os.path.join(self.prefix, "logs", "access.log") if access_log else "off"})
         self.proc = subprocess.Popen([binary, "-p", self.prefix, "-c", conf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Behind a real nginx, with the shipped location snippet, to sandhook's own
 FastCGI pool (spawn-fcgi): see harness.check_front_server."""
+import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Scenario, Checks, FcgiPool, Nginx, check_front_server, final_checks,
-                     need_root, write_config)
+                     need_root, sign, unix_connections, write_config)
 
 need_root()
 t = Checks()
@@ -16,6 +17,19 @@ with Scenario() as sc:
     pool = sc.add(FcgiPool(tmp, cfg))
     web = sc.add(Nginx(tmp, pool.sock))
     check_front_server(t, fake, state, web, "through nginx")
+
+    def kept():
+        return {ino for path, ino, _, _ in unix_connections() if path == pool.sock}
+    def idled(i):
+        body = json.dumps({"type": "event", "id": "whe_kept_%d" % i, "created_at": "x",
+                           "data": {"type": "session.status_idled", "id": "s"}}).encode()
+        return web.post("/hooks/sandhook", body, sign(body, "whe_kept_%d" % i))[0]
+    before = kept()
+    t.eq([idled(i) for i in range(20)], [200] * 20, "twenty webhooks one after another are answered")
+    after = kept()
+    t.ok(before and after and after <= before,
+         "  ...all went over the FastCGI connection nginx kept open, as shipped: none was made for them",
+         (before, after))
     for path in ("/hooks/sandhook?x=1", "/hooks/sandhookx"):
         st, _, _, _ = web.post(path, b"{}", {"Content-Type": "application/json"})
         t.ok(not 300 <= st < 400, "%s answers %d, never a 3xx" % (path, st))

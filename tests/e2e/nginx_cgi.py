@@ -15,7 +15,7 @@ with Scenario() as sc:
     tmp, fake = sc.tmp, sc.fake
     cfg, state = write_config(tmp, fake.url)
     wrap = sc.add(Fcgiwrap(tmp))
-    web = sc.add(Nginx(tmp, wrap.sock, config=cfg))
+    web = sc.add(Nginx(tmp, wrap.sock, config=cfg, keepalive=False))
     check_front_server(t, fake, state, web, "through nginx and fcgiwrap")
     final_checks(t, fake, os.path.join(state, "sandhook.log"), os.path.join(tmp, "fcgiwrap.err"))
 t.done()
