@@ -804,16 +804,16 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
     session_free(&s);
     return SESSION_DONE;
   }
-  /* The jail is built while the stream opens and the model thinks, not
-   * when the first call is already waiting; one that fails here is tried
-   * again by that call, which reports it. */
-  jail_up(&s);
   if(pthread_create(&s.stream, NULL, stream_thread, &s) != 0) {
     log_err("stream_thread_failed", "errno=%d", errno);
     session_free(&s);
     return SESSION_DONE;
   }
   s.stream_started = 1;
+  /* The jail is built while the stream opens and the model thinks, not
+   * when the first call is already waiting; one that fails here is tried
+   * again by that call, which reports it. */
+  jail_up(&s);
   while(!s.ended) {
     struct qnode *n;
     struct call *c;

@@ -9,8 +9,8 @@ size; SANDHOOK_WORKSPACE_SPARES=0 removes them.
 import os
 import re
 
-from harness import (Checks, Scenario, cgi, drainer_log, need_root, run_started, skip, until,
-                     write_config)
+from harness import (Checks, Scenario, cgi, drainer_log, gated, need_root, release, run_started, skip,
+                     until, wait_for, write_config)
 
 need_root()
 if not os.path.exists("/dev/loop-control") or not any(
@@ -32,6 +32,20 @@ def settled(state, exits):
 def spares(state):
     d = os.path.join(state, "spares")
     return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def flag(dev, name):
+    try:
+        with open("/sys/block/%s/loop/%s" % (dev, name)) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def loops_on(state):
+    """The loop devices backed by an image under the state directory."""
+    return [d for d in sorted(os.listdir("/sys/block"))
+            if (flag(d, "backing_file") or "").startswith(state + "/")]
 
 
 with Scenario() as sc:
@@ -88,6 +102,20 @@ with Scenario() as sc:
          "four sessions at once ran to their end, and their drainers exited")
     t.ok(len(spares(state)) == 1, "  ...and their drainers, ending together, left one spare between them",
          spares(state))
+
+    # The image's loop device, set up in one call (LOOP_CONFIGURE), goes by
+    # itself (autoclear) once the jail's mount is gone.
+    sid = sc.fake.session([{"tool": "bash", "input": {"command": gated("loop", "done")}}],
+                          first_delay=0, end_delay=0)["session_id"]
+    exits = drainer_log(state).count("event=drain_exit")
+    cgi(cfg, *run_started(sid))
+    wait_for(lambda: loops_on(state), 60, 0.05, "the session's loop device")
+    t.eq([flag(d, "autoclear") for d in loops_on(state)], ["1"],
+         "a session's workspace is on one loop device, set to detach by itself")
+    release("loop")
+    t.ok(until(lambda: settled(state, exits), 60, 0.05) and loops_on(state) == [],
+         "  ...and once the session ended, no loop device is left on an image of the state directory",
+         loops_on(state))
 
     cfg, state = write_config(sc.tmp, sc.fake.url, **dict(settings, SANDHOOK_WORKSPACE_MB=48,
                                                            SANDHOOK_WORKSPACE_SPARES=0))
