@@ -24,13 +24,31 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 JAIL = os.path.join(TOP, "src", "sandhook-jail")
 
 
+def fd_open(fd):
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+
+
 def sandhook_once(root, ws):
     a, b = socket.socketpair()
     t0 = time.perf_counter()
     # The jail takes its channel on fd 3, closes every other descriptor and
-    # reads its setup as the first frame.
-    p = subprocess.Popen([JAIL], close_fds=False, env={}, stdin=subprocess.DEVNULL,
-                         preexec_fn=lambda: os.dup2(b.fileno(), 3))
+    # reads its setup as the first frame.  The channel is put on fd 3 here,
+    # not in a preexec_fn, which would make Python fork where it otherwise
+    # vforks, as it does for bwrap.
+    saved = os.dup(3) if fd_open(3) else None
+    os.dup2(b.fileno(), 3)
+    try:
+        p = subprocess.Popen([JAIL], pass_fds=(3,), env={}, stdin=subprocess.DEVNULL)
+    finally:
+        if saved is None:
+            os.close(3)
+        else:
+            os.dup2(saved, 3)
+            os.close(saved)
     b.close()
     setup = json.dumps({"root": root, "workspace": ws, "uid": 65534, "gid": 65534,
                         "host_network": False, "memdir": "", "ro_stores": "", "egress_socket": "",
