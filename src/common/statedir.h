@@ -18,6 +18,8 @@
  *                            them, so the host reaches them only by descriptor
  *   spares/<mb>m-<uid>-<gid>-<x>.img  drainer: workspace images made ahead
  *                            (spares.h), taken by a session with rename
+ *   templates/v1-<mb>m-<uid>-<gid>.img  drainer: a freshly formatted image,
+ *                            sparse, copied for each new image (image.h)
  *   jails/<work-id>/         drainer: the root of one item's jail, removed after
  *   .skill-XXXXXX            drainer: a skill archive while it downloads
  *   capture/                 front: captured requests (SANDHOOK_CAPTURE_DIR)
@@ -34,6 +36,7 @@
 #define STATEDIR_RUN "run"
 #define STATEDIR_SESSIONS "sessions"
 #define STATEDIR_SPARES "spares"
+#define STATEDIR_TEMPLATES "templates"
 #define STATEDIR_JAILS "jails"
 #define STATEDIR_WORKSPACE_IMAGE "workspace.img"
 #define STATEDIR_WORKSPACE_DIR "workspace"

@@ -6,6 +6,7 @@
 #include "common/statedir.h"
 #include "drain/api.h"
 #include "drain/cgroup.h"
+#include "drain/image.h"
 #include "drain/workspace.h"
 
 #include <curl/curl.h>

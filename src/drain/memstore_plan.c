@@ -6,6 +6,7 @@
 #include "common/statedir.h"
 #include "common/util.h"
 #include "drain/memstore_sync.h"
+#include "drain/image.h"
 #include "drain/workspace.h"
 #include "common/errmsg.h"
 

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/random.h"
 #include "common/statedir.h"
+#include "drain/image.h"
 #include "drain/workspace.h"
 
 #include <dirent.h>
@@ -123,6 +124,7 @@ spares_refill(const struct config *cfg)
    * spare that is missing, and the next refill remove all but one. */
   if(flock(dfd, LOCK_EX | LOCK_NB) < 0)
     return;
+  image_templates_sweep(cfg);
   spare_prefix(prefix, sizeof(prefix), cfg, cfg->workspace_mb);
   for(have = sort_spares(dfd, prefix, want); have >= 0 && have < want; have++) {
     if(!room_for(dir, cfg->workspace_mb)) {

@@ -1,4 +1,5 @@
 #include "drain/workspace.h"
+#include "drain/image.h"
 #include "common/cleanup.h"
 #include "common/clock.h"
 #include "drain/gc.h"
@@ -21,76 +22,6 @@
 #include <unistd.h>
 
 #define LOCK_WAIT_MS 15000
-
-static const char *
-find_mkfs(void)
-{
-  static const char *const paths[] = { "/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4" };
-  size_t i;
-
-  for(i = 0; i < N_ELEMENTS(paths); i++)
-    if(access(paths[i], X_OK) == 0)
-      return paths[i];
-  return NULL;
-}
-
-int
-image_possible(void)
-{
-  return geteuid() == 0 && access("/dev/loop-control", R_OK | W_OK) == 0 && find_mkfs() != NULL;
-}
-
-/* The image's blocks are allocated up front (and mkfs told not to discard
- * them), so another session filling the state filesystem cannot make this
- * one's writes fail later.  Built under a temporary name so a crash leaves
- * no half-made image behind. */
-int
-image_create(const char *path, long mb, const struct config *cfg)
-{
-  char tmp[PATH_MAX + 8], owner[96];
-  const char *mkfs = find_mkfs();
-  const char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-  int fd, e;
-  pid_t pid;
-
-  if(!mkfs) {
-    errno = ENOENT;
-    return -1;
-  }
-  snprintf(tmp, sizeof(tmp), "%s.new", path);
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if(fd < 0)
-    return -1;
-  if(fallocate(fd, 0, 0, (off_t)mb << 20) < 0) {
-    e = errno;
-    close(fd);
-    unlink(tmp);
-    errno = e;
-    return -1;
-  }
-  close(fd);
-  snprintf(owner, sizeof(owner), "root_owner=%u:%u,nodiscard", cfg->jail_uid, cfg->jail_gid);
-  {
-    const char *const argv[] = { mkfs, "-q", "-F", "-m", "0", "-J", "size=4", "-L", "sandhook",
-                                 "-E", owner, tmp, NULL };
-    struct spawn sp = SPAWN_INIT(mkfs, argv, envp);
-
-    sp.in = sp.out = SPAWN_NULL;          /* its complaints go to our log */
-    pid = spawn_start(&sp);
-  }
-  if(pid < 0) {
-    e = errno;
-    unlink(tmp);
-    errno = e;
-    return -1;
-  }
-  if(spawn_wait(pid) != 0 || rename(tmp, path) < 0) {
-    unlink(tmp);
-    errno = EIO;
-    return -1;
-  }
-  return 0;
-}
 
 /* Only what the jail mounts belongs to the jail uid; everything above it
  * stays root's and 0700, invisible from inside.  Unprivileged, our own uid

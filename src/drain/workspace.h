@@ -1,7 +1,7 @@
 /* workspace: the session's persistent /workspace, kept across work items.
  *
  * With SANDHOOK_WORKSPACE_MB > 0 (the default) it is an ext4 image of that
- * size, allocated in full on first use (mkfs.ext4) and loop-mounted inside
+ * size, allocated in full on first use (image.h) and loop-mounted inside
  * the jail, so a full workspace is ENOSPC inside the jail, never fills the
  * host, and cannot be starved by another session filling it.  Where the machine has no loop devices or mkfs.ext4 it falls back,
  * with a logged warning, to a plain directory.  workspace_prepare holds an
@@ -21,12 +21,6 @@ struct workspace {
 
 int workspace_prepare(struct workspace *w, const struct config *cfg, const char *session_id);
 void workspace_release(struct workspace *w);
-
-/* An ext4 image of mb MiB at path, root directory owned by the jail ids,
- * every block allocated up front; image_possible says whether this
- * process can make and the jail mount one (root, loop devices, mkfs). */
-int image_possible(void);
-int image_create(const char *path, long mb, const struct config *cfg);
 
 /* Makes path (mkdir -p) a directory of the jail uid's, mode 0755: the
  * directory workspace, and the memory folder bound at /mnt/memory. */

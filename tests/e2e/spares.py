@@ -8,6 +8,8 @@ size; SANDHOOK_WORKSPACE_SPARES=0 removes them.
 """
 import os
 import re
+import stat
+import subprocess
 
 from harness import (Checks, Scenario, cgi, drainer_log, gated, need_root, release, run_started, skip,
                      until, wait_for, write_config)
@@ -71,6 +73,17 @@ with Scenario() as sc:
     a, out = run(cfg, state, "echo secret > /workspace/a.txt && echo written")
     t.eq(out, "written", "session A wrote to its workspace")
     made = spares(state)
+    tdir = os.path.join(state, "templates")
+    t.eq(sorted(os.listdir(tdir)), ["v1-32m-65534-65534.img"],
+         "the first image made the one template for its size and ids")
+    tpl = os.stat(os.path.join(tdir, "v1-32m-65534-65534.img"))
+    t.ok(tpl.st_size == 32 << 20 and tpl.st_blocks * 512 < 4 << 20 and tpl.st_uid == 0 and
+         stat.S_IMODE(os.stat(tdir).st_mode) == 0o700,
+         "  ...a sparse root-only file: what mkfs wrote, no more", (tpl, oct(os.stat(tdir).st_mode)))
+    img = os.path.join(state, "spares", made[0]) if made else ""
+    t.ok(made and os.stat(img).st_blocks * 512 >= 32 << 20, "a spare, copied from it, is allocated in full")
+    fsck = subprocess.run(["e2fsck", "-fn", img], capture_output=True, text=True)
+    t.eq(fsck.returncode, 0, "  ...and is a clean ext4 filesystem (e2fsck -fn)")
     t.ok(len(made) == 1 and re.fullmatch(r"32m-65534-65534-[0-9a-f]{16}\.img", made[0]),
          "its drainer left one 32 MiB spare for the jail ids at its exit", made)
     t.ok("event=workspace_spare_made size_mb=32" in drainer_log(state), "  ...and logged it")
@@ -121,6 +134,8 @@ with Scenario() as sc:
                                                            SANDHOOK_WORKSPACE_SPARES=0))
     run(cfg, state, "true")
     t.eq(spares(state), [], "SANDHOOK_WORKSPACE_SPARES=0: the spares are removed")
+    t.eq(sorted(os.listdir(tdir)), ["v1-48m-65534-65534.img"],
+         "  ...and the template of the size no longer set is removed, the one in use kept")
     t.eq(os.listdir(os.path.join(state, "sessions")), [], "every session's storage went with its end")
 
 t.done()

@@ -1,0 +1,24 @@
+/* image: the ext4 images that cap a session's workspace and memory.
+ *
+ * An image is every block allocated up front (so no other session filling
+ * the state filesystem can make its writes fail later), formatted, its
+ * root directory the jail ids'.  mkfs.ext4 runs once per size and ids, on
+ * a sparse template (STATE/templates, root's): each image after it is the
+ * template's written extents copied into a fresh allocation, a millisecond
+ * where mkfs is a process and six.  Templates of sizes or ids no longer
+ * configured go at the next sweep. */
+#ifndef SANDHOOK_IMAGE_H
+#define SANDHOOK_IMAGE_H
+
+#include "common/config.h"
+
+/* Whether this process can make images and the jail mount them: root,
+ * loop devices, mkfs.ext4. */
+int image_possible(void);
+/* An image of mb MiB at path, made under path.new and renamed: 0, or -1
+ * with errno. */
+int image_create(const char *path, long mb, const struct config *cfg);
+/* Removes the templates the current settings do not use. */
+void image_templates_sweep(const struct config *cfg);
+
+#endif
