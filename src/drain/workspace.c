@@ -6,9 +6,7 @@
 #include "drain/spares.h"
 #include "common/fsutil.h"
 #include "common/log.h"
-#include "common/spawn.h"
 #include "common/statedir.h"
-#include "common/util.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -142,7 +142,7 @@ serve_next(struct worker *w, FCGX_Request *c)
   if(rc == -EAGAIN || rc == -EWOULDBLOCK)
     return 0;
   if(rc < 0) {
-    log_err("fcgi_accept_failed", "errno=%d error=%s", -rc, strerror(-rc));
+    log_err("fcgi_accept_failed", "call=accept errno=%d error=%s", -rc, strerror(-rc));
     return -1;
   }
   if(c == &w->conn[KEPT_MAX])
@@ -299,8 +299,13 @@ fcgi_worker(struct responder *r, struct front_settings *s, int idle_s, long long
       log_info("fcgi_idle_exit", "idle_timeout_s=%d", idle_s);
       break;
     }
-    if(fcgi_stop || ready < 0)
+    if(fcgi_stop)
       break;
+    if(ready < 0) {
+      log_err("fcgi_accept_failed", "call=ppoll errno=%d error=%s", errno, strerror(errno));
+      failed = 1;
+      break;
+    }
     failed = serve_ready(&w, pfd, slot, n) < 0;
   }
   close_kept(&w);
