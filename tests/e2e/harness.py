@@ -632,7 +632,15 @@ class Fcgiwrap:
         wait_for(lambda: os.path.exists(self.sock), 10, what="the fcgiwrap socket")
 
     def stop(self):
+        # Its two workers outlive a TERM to it (they were left running
+        # after every test that used it).
+        workers = children(self.proc.pid)
         stop_proc(self.proc)
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
