@@ -89,25 +89,39 @@ templates_dir(const struct config *cfg, char *dir, size_t cap, int create)
   return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+/* Whether fd looks like a template: a root-owned file of the size, with
+ * ext4's magic in its superblock.  One that is not (a partial write, a
+ * hand edit) would make every image unmountable: it is made again. */
+static int
+template_ok(int fd, long mb)
+{
+  unsigned char magic[2];
+  struct stat st;
+
+  return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+         st.st_size == (off_t)mb << 20 && pread(fd, magic, 2, 1024 + 56) == 2 &&
+         magic[0] == 0x53 && magic[1] == 0xef;
+}
+
 /* The template for mb MiB and these ids, read-only; made first when there
- * is none, or none that is a root-owned file of the size. */
+ * is none, or none that template_ok takes. */
 static int
 template_open(const struct config *cfg, long mb)
 {
   char dir[PATH_MAX], name[96], tmp[128], path[PATH_MAX + 160];
   AUTO_FD int dfd = templates_dir(cfg, dir, sizeof(dir), 1);
-  struct stat st;
   int fd, e;
 
   if(dfd < 0)
     return -1;
   template_name(name, sizeof(name), cfg, mb);
   if((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
-    if(fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
-       st.st_size == (off_t)mb << 20)
+    if(template_ok(fd, mb))
       return fd;
     close(fd);
     unlinkat(dfd, name, 0);
+    log_warn("image_template_replaced", "size_mb=%ld reason=%s", mb,
+             "not a root-owned ext4 image of the size");
   }
   /* Several drainers may make it at once: each its own, the last rename
    * wins, and every one of them is a good template. */

@@ -84,6 +84,16 @@ with Scenario() as sc:
     t.ok(made and os.stat(img).st_blocks * 512 >= 32 << 20, "a spare, copied from it, is allocated in full")
     fsck = subprocess.run(["e2fsck", "-fn", img], capture_output=True, text=True)
     t.eq(fsck.returncode, 0, "  ...and is a clean ext4 filesystem (e2fsck -fn)")
+    # A damaged template would make every image unmountable.
+    with open(os.path.join(tdir, "v1-32m-65534-65534.img"), "r+b") as f:
+        f.seek(1024)
+        f.write(b"\0" * 1024)
+    b0, out = run(cfg, state, "df -m /workspace | tail -1 | awk '{print $2}'")
+    log = drainer_log(state)
+    made32 = [ln for ln in log.splitlines() if "event=image_template_made" in ln and "size_mb=32" in ln]
+    t.ok(out and 24 <= int(out) <= 32 and "event=image_template_replaced size_mb=32" in log and
+         len(made32) == 2,
+         "a template whose superblock was wiped is made again, and sessions go on (df: %s MiB)" % out)
     t.ok(len(made) == 1 and re.fullmatch(r"32m-65534-65534-[0-9a-f]{16}\.img", made[0]),
          "its drainer left one 32 MiB spare for the jail ids at its exit", made)
     t.ok("event=workspace_spare_made size_mb=32" in drainer_log(state), "  ...and logged it")
