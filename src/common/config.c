@@ -100,13 +100,15 @@ machine_cpus(void)
 static void
 set_defaults(struct config *cfg)
 {
+  int four_per_cpu = 4 * machine_cpus();
+
   memset(cfg, 0, sizeof(*cfg));
   cfg->max_body = 1 << 20;
   /* Sessions mostly wait, on the model and on their tools' I/O; so does a
    * FastCGI worker, on the web server (measured: 2 workers on 2 CPUs served
    * 9,900 deliveries a second through nginx, 8 served 15,800, 16 no more). */
-  cfg->max_sessions = 4 * machine_cpus() > 256 ? 256 : 4 * machine_cpus();
-  cfg->fcgi_workers = 4 * machine_cpus() > 64 ? 64 : 4 * machine_cpus();
+  cfg->max_sessions = four_per_cpu > 256 ? 256 : four_per_cpu;
+  cfg->fcgi_workers = four_per_cpu > 64 ? 64 : four_per_cpu;
   cfg->idle_timeout_ms = 60000;
   cfg->tool_timeout_ms = 120000;
   cfg->reclaim_older_than_ms = 2000;

@@ -43,10 +43,6 @@ struct rm_level {
   ino_t ino;
 };
 
-/* Removes every entry of the directory fd it can without descending;
- * returns 1 with the name of the first subdirectory left in *sub
- * (malloc'd), 0 when none is left, -1 on error.  A directory on another
- * filesystem (a mount) is an error, EBUSY: the host never holds one there. */
 DIR *
 opendir_fd(int fd)
 {
@@ -62,6 +58,10 @@ opendir_fd(int fd)
   return d;
 }
 
+/* Removes every entry of the directory fd it can without descending;
+ * returns 1 with the name of the first subdirectory left in *sub
+ * (malloc'd), 0 when none is left, -1 on error.  A directory on another
+ * filesystem (a mount) is an error, EBUSY: the host never holds one there. */
 static int
 rm_entries(int fd, dev_t dev, char **sub)
 {

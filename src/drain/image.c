@@ -92,6 +92,8 @@ templates_dir(const struct config *cfg, char *dir, size_t cap, int create)
 /* Whether fd looks like a template: a root-owned file of the size, with
  * ext4's magic in its superblock.  One that is not (a partial write, a
  * hand edit) would make every image unmountable: it is made again. */
+enum { EXT4_SUPER_OFFSET = 1024, EXT4_MAGIC_OFFSET = 56 };   /* s_magic, 0xEF53 little-endian */
+
 static int
 template_ok(int fd, long mb)
 {
@@ -99,7 +101,8 @@ template_ok(int fd, long mb)
   struct stat st;
 
   return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
-         st.st_size == (off_t)mb << 20 && pread(fd, magic, 2, 1024 + 56) == 2 &&
+         st.st_size == (off_t)mb << 20 &&
+         pread(fd, magic, 2, EXT4_SUPER_OFFSET + EXT4_MAGIC_OFFSET) == 2 &&
          magic[0] == 0x53 && magic[1] == 0xef;
 }
 

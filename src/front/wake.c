@@ -119,7 +119,6 @@ int
 wake_drainer(const struct config *cfg)
 {
   char path[PATH_MAX];
-
   int running, busy;
 
   if(statedir_path(path, sizeof(path), cfg->state_dir, STATEDIR_RUN) < 0 ||

@@ -8,6 +8,10 @@ README deploys it.
 - A worker killed with -9 is started again; SIGTERM lets a request in
   flight finish and stops every worker; an idle pool exits whole; workers
   never outlive a master killed with -9.
+- Kept connections (FCGI_KEEP_CONN, as nginx sends with fastcgi_keep_conn):
+  one process serves many and still accepts new ones; past 256 a
+  connection is served once and closed; a body refused unread does not
+  spoil the connection; at SIGTERM a request waiting on one is answered.
 """
 import json
 import os
@@ -116,10 +120,6 @@ class Conn:
             return True
 
 
-def Held(sock_path, msg):
-    return Conn(sock_path).head(msg)
-
-
 def alive(pid):
     try:
         os.kill(pid, 0)
@@ -140,10 +140,11 @@ def taken_by(conn):
 
 
 def hold(pool, workers, msg):
-    """A Held request, once one of the workers has taken it.  Until a
-    worker accepts it, a connection waits in the listen queue, where
-    neither the other workers' order nor a SIGTERM treats it as in flight."""
-    h = Held(pool.sock, msg)
+    """A request sent all but its body, once one of the workers has taken
+    it.  Until a worker accepts it, a connection waits in the listen queue,
+    where neither the other workers' order nor a SIGTERM treats it as in
+    flight."""
+    h = Conn(pool.sock).head(msg)
     wait_for(lambda: taken_by(h) in workers, 20, what="a worker to take %s" % msg)
     return h
 
