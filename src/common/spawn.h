@@ -7,14 +7,16 @@
  * Each is found next to the running binary (a build tree, or all three
  * installed in one directory), else where "make install" puts it.
  *
- * spawn_start forks and executes sp->path as git's run-command does: the
- * child gets exactly the descriptors named (0-2, and 3 when pass_fd is
- * set), every signal unblocked and SIGPIPE at its default, and whatever
- * sp asks (its own session, death with its parent, a directory, a last
- * hook).  The child only makes async-signal-safe calls, so a threaded
- * drainer may spawn.  An exec that fails is reported back: spawn_start
- * returns the child's pid once the program runs, or -1 with the child's
- * errno (ENOENT for a missing program) or fork's. */
+ * spawn_start starts sp->path as posix_spawn does (a vfork-style clone,
+ * the parent waiting until the exec): the child gets exactly the
+ * descriptors named (0-2, and 3 and 4 when pass_fd asks), every signal
+ * unblocked, handled ones and SIGPIPE at their default, and whatever sp
+ * asks (its own session, death with its parent, a directory, a last hook).
+ * The child shares our memory until the exec, so it and before_exec only
+ * make async-signal-safe calls and write nothing of ours.  An exec that
+ * fails is reported back: spawn_start returns the child's pid once the
+ * program runs, or -1 with the child's errno (ENOENT for a missing
+ * program) or clone's. */
 #ifndef SANDHOOK_SPAWN_H
 #define SANDHOOK_SPAWN_H
 
@@ -35,7 +37,7 @@ struct spawn {
   const char *path;
   const char *const *argv, *const *envp;
   int in, out, err;             /* for fds 0-2: a descriptor, SPAWN_NULL or SPAWN_KEEP */
-  int pass_fd;                  /* given to the child as fd 3 when >= 0 */
+  int pass_fd[2];               /* given to the child as fds 3 and 4 when >= 0 */
   int new_session;              /* setsid(): no terminal, its own process group */
   int die_with_parent;          /* SIGKILL when this process dies, however it dies */
   int dir_fd;                   /* fchdir there first when >= 0 */
@@ -46,7 +48,7 @@ struct spawn {
 /* A struct spawn for path with nothing asked: fds 0-2 kept, none passed. */
 #define SPAWN_INIT(p, a, e) \
   { .path = (p), .argv = (a), .envp = (e), .in = SPAWN_KEEP, .out = SPAWN_KEEP, \
-    .err = SPAWN_KEEP, .pass_fd = -1, .dir_fd = -1 }
+    .err = SPAWN_KEEP, .pass_fd = { -1, -1 }, .dir_fd = -1 }
 
 pid_t spawn_start(const struct spawn *sp);
 

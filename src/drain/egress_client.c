@@ -100,7 +100,7 @@ egress_start(struct egress *e, const struct config *cfg, const char *session_id)
     /* stderr stays the drainer's log: its lines are the connection record. */
     sp.in = lsock;
     sp.out = SPAWN_NULL;
-    sp.pass_fd = sv[1];
+    sp.pass_fd[0] = sv[1];
     sp.die_with_parent = 1;
     e->pid = spawn_start(&sp);
   }

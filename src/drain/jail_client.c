@@ -26,7 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-_Static_assert(JAIL_FD == 3, "spawn_start passes one descriptor, as fd 3");
+_Static_assert(JAIL_FD == 3, "spawn_start passes pass_fd[0] as fd 3");
 
 static int
 enter_cgroup(void *cg)
@@ -94,7 +94,7 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
      * included), and the namespace with the helper: no jail runs on with
      * nobody to answer for it.  stderr stays the drainer's log. */
     sp.in = sp.out = SPAWN_NULL;
-    sp.pass_fd = sv[1];
+    sp.pass_fd[0] = sv[1];
     sp.die_with_parent = 1;
     if(j->cg.version) {
       sp.before_exec = enter_cgroup;

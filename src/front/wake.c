@@ -94,7 +94,7 @@ start_drain_program(const struct config *cfg, const char *const *more)
      * jail helper's own lines land there): a CGI gateway waits until every
      * copy of its own stdout and stderr is closed. */
     sp.in = sp.out = SPAWN_NULL;
-    sp.pass_fd = release[0];
+    sp.pass_fd[0] = release[0];
     sp.new_session = 1;
     if(log_to_file(cfg->log_file) < 0)
       _exit(errno > 0 && errno < 256 ? errno : EIO);

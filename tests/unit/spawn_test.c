@@ -4,8 +4,10 @@
  * errno, not a child that exits 127 unnoticed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/spawn.h"
@@ -16,7 +18,7 @@ static const char *const env[] = { "PATH=/usr/bin:/bin", NULL };
 /* Runs sh -c script with stdout a pipe; its output (at most cap - 1
  * bytes), or NULL when it could not start. */
 static char *
-run(const char *script, int pass_fd, int dir_fd, int new_session, char *buf, size_t cap)
+run(const char *script, const int pass_fd[2], int dir_fd, int new_session, char *buf, size_t cap)
 {
   const char *const argv[] = { "sh", "-c", script, NULL };
   struct spawn sp = SPAWN_INIT("/bin/sh", argv, env);
@@ -29,7 +31,8 @@ run(const char *script, int pass_fd, int dir_fd, int new_session, char *buf, siz
     return NULL;
   sp.in = SPAWN_NULL;
   sp.out = p[1];
-  sp.pass_fd = pass_fd;
+  sp.pass_fd[0] = pass_fd[0];
+  sp.pass_fd[1] = pass_fd[1];
   sp.dir_fd = dir_fd;
   sp.new_session = new_session;
   pid = spawn_start(&sp);
@@ -39,6 +42,23 @@ run(const char *script, int pass_fd, int dir_fd, int new_session, char *buf, siz
   close(p[0]);
   buf[got] = '\0';
   return pid > 0 && spawn_wait(pid) == 0 ? buf : NULL;
+}
+
+static volatile sig_atomic_t handled;
+
+static void
+on_usr1(int sig)
+{
+  (void)sig;
+  handled = 1;
+}
+
+static int
+raise_usr1(void *ctx)
+{
+  (void)ctx;
+  raise(SIGUSR1);
+  return 0;
 }
 
 static int
@@ -52,8 +72,9 @@ refuse(void *ctx)
 int
 main(void)
 {
+  static const int none[2] = { -1, -1 };
   char buf[512], *out;
-  int p[2], stray, dir;
+  int p[2], q[2], stray, dir;
   pid_t pid;
 
   /* A descriptor of ours without close-on-exec must not reach the child
@@ -62,19 +83,52 @@ main(void)
   ok(pipe2(p, O_CLOEXEC) == 0 && write(p[1], "passed\n", 7) == 7 && close(p[1]) == 0 && stray >= 0,
      "a pipe to pass and a stray descriptor");
   out = run("cat <&3; for i in 4 5 6 7 8 9 10 11 12 13 14; do [ -e /proc/$$/fd/$i ] && echo open $i; done;"
-            " echo end", p[0], -1, 0, buf, sizeof(buf));
+            " echo end", (const int[2]){ p[0], -1 }, -1, 0, buf, sizeof(buf));
   is_str(out, "passed\nend\n", "the passed descriptor is fd 3 and nothing else is open");
   close(p[0]);
+  ok(pipe2(p, O_CLOEXEC) == 0 && write(p[1], "three\n", 6) == 6 && close(p[1]) == 0 &&
+     pipe2(q, O_CLOEXEC) == 0 && write(q[1], "four\n", 5) == 5 && close(q[1]) == 0,
+     "two pipes to pass");
+  out = run("cat <&3; cat <&4; for i in 5 6 7 8 9 10 11 12 13 14; do [ -e /proc/$$/fd/$i ] && echo open $i; done;"
+            " echo end", (const int[2]){ p[0], q[0] }, -1, 0, buf, sizeof(buf));
+  is_str(out, "three\nfour\nend\n", "the second passed descriptor is fd 4");
+  close(p[0]);
+  close(q[0]);
   close(stray);
 
+  /* The child runs on our memory until the exec: a handler of ours must
+   * not run there, and what we block is not blocked for the program. */
+  {
+    const char *const argv[] = { "true", NULL };
+    struct spawn sp = SPAWN_INIT("/bin/true", argv, env);
+    sigset_t usr2, old;
+    int status = 0;
+
+    signal(SIGUSR1, on_usr1);
+    sp.before_exec = raise_usr1;
+    pid = spawn_start(&sp);
+    if(pid > 0 && waitpid(pid, &status, 0) != pid)
+      status = 0;
+    ok(pid > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGUSR1,
+       "a signal we handle kills the child before the exec as by default (status %#x)", status);
+    ok(!handled, "and our handler did not run");
+    signal(SIGUSR1, SIG_DFL);
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &usr2, &old);
+    out = run("grep SigBlk /proc/$$/status", none, -1, 0, buf, sizeof(buf));
+    is_str(out, "SigBlk:\t0000000000000000\n", "a signal we block is unblocked in the program");
+    sigprocmask(SIG_SETMASK, &old, NULL);
+  }
+
   dir = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  out = run("pwd", -1, dir, 0, buf, sizeof(buf));
+  out = run("pwd", none, dir, 0, buf, sizeof(buf));
   is_str(out, "/tmp\n", "the child starts in the directory asked for");
   close(dir);
 
-  out = run("echo $(( $(cut -d' ' -f6 /proc/$$/stat) == $$ ))", -1, -1, 1, buf, sizeof(buf));
+  out = run("echo $(( $(cut -d' ' -f6 /proc/$$/stat) == $$ ))", none, -1, 1, buf, sizeof(buf));
   is_str(out, "1\n", "with new_session it leads a session of its own");
-  out = run("echo $(( $(cut -d' ' -f6 /proc/$$/stat) == $$ ))", -1, -1, 0, buf, sizeof(buf));
+  out = run("echo $(( $(cut -d' ' -f6 /proc/$$/stat) == $$ ))", none, -1, 0, buf, sizeof(buf));
   is_str(out, "0\n", "without, it stays in ours");
 
   {
