@@ -46,6 +46,36 @@ pid_start_time(long pid)
   return v;
 }
 
+int
+runstate_slot_path(char *buf, size_t cap, const char *state_dir, int i)
+{
+  return statedir_path(buf, cap, state_dir, STATEDIR_RUN "/slot.%d", i);
+}
+
+int
+runstate_slot_lock(const char *state_dir, int max, int *index)
+{
+  char path[PATH_MAX];
+  int i;
+
+  for(i = 0; i < max; i++) {
+    int fd;
+
+    if(runstate_slot_path(path, sizeof(path), state_dir, i) < 0)
+      return -1;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if(fd < 0)
+      return -1;
+    if(flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      *index = i;
+      return fd;
+    }
+    close(fd);
+  }
+  errno = EAGAIN;
+  return -1;
+}
+
 void
 runstate_self(struct runstate *rs, int slot)
 {

@@ -32,6 +32,13 @@ struct runstate {
   char tool[32], tool_use_id[128];
 };
 
+/* run/slot.<i> (statedir.h): runstate_slot_lock locks the first free one
+ * of 0..max-1 and returns its descriptor (close-on-exec; closing it frees
+ * the slot), its number in *index; -1 with EAGAIN when every slot is held,
+ * or another errno. */
+int runstate_slot_path(char *buf, size_t cap, const char *state_dir, int i);
+int runstate_slot_lock(const char *state_dir, int max, int *index);
+
 /* The drainer's side.  runstate_self fills in this process and the time. */
 void runstate_self(struct runstate *rs, int slot);
 int runstate_publish(const char *state_dir, const struct runstate *rs);

@@ -7,8 +7,10 @@
  *                            and removed by the first mark
  *   run/wake                 front bumps, drainer reads: a 64-bit counter
  *                            under flock, so a wake-up is never lost
- *   run/slot.<i>             drainer i holds it (flock) while it runs; the
- *                            text names the item it holds ("<work-id> <ttl>")
+ *   run/slot.<i>             drainer i holds it (flock) while it runs, the
+ *                            front from its lock until the drainer it starts
+ *                            has it; the text names the item it holds
+ *                            ("<work-id> <ttl>")
  *   run/status.<i>, run/recent  what drainer i does now, and the latest
  *                            outcomes and errors (runstate.h)
  *   run/metrics              every process's counters (metrics.h)

@@ -37,12 +37,40 @@ on_term(int sig)
   drain_term = 1;
 }
 
-/* STATE/run/slot.<i>: held (flock) by the drainer in slot i; it names the
- * item that drainer holds, if any. */
-static int
-slot_path(char *buf, size_t cap, const struct config *cfg, int i)
+/* A slot the front locked and passed us (drain_adopt_slot), used first. */
+static int adopted_slot = -1, adopted_index = -1;
+
+int
+drain_adopt_slot(const struct config *cfg, int fd, const char *index_text)
 {
-  return statedir_path(buf, cap, cfg->state_dir, STATEDIR_RUN "/slot.%d", i);
+  char path[PATH_MAX], *end;
+  const char *why = NULL;
+  struct stat a, b;
+  long i;
+
+  errno = 0;
+  i = strtol(index_text, &end, 10);
+  if(errno || end == index_text || *end || i < 0 || i >= cfg->max_sessions ||
+     runstate_slot_path(path, sizeof(path), cfg->state_dir, (int)i) < 0)
+    why = "no such slot";
+  else if(fstat(fd, &a) < 0 || stat(path, &b) < 0)
+    why = strerror(errno);
+  else if(a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+    why = "the descriptor is not that slot's file";
+  else if(flock(fd, LOCK_EX | LOCK_NB) < 0)
+    why = "another process holds the slot";
+  else if(fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+    why = strerror(errno);
+  if(why) {
+    /* acquire_slot finds one instead. */
+    log_warn("slot_handoff_ignored", "slot=%s max_sessions=%d reason=%s", index_text,
+             cfg->max_sessions, why);
+    close(fd);
+    return -1;
+  }
+  adopted_slot = fd;
+  adopted_index = (int)i;
+  return 0;
 }
 
 /* Returns a locked slot descriptor (its number in *index), or -1 when
@@ -50,24 +78,14 @@ slot_path(char *buf, size_t cap, const struct config *cfg, int i)
 static int
 acquire_slot(const struct config *cfg, int *index)
 {
-  char path[PATH_MAX];
-  int i;
+  int fd = adopted_slot;
 
-  for(i = 0; i < cfg->max_sessions; i++) {
-    int fd;
-
-    if(slot_path(path, sizeof(path), cfg, i) < 0)
-      return -1;
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if(fd < 0)
-      return -1;
-    if(flock(fd, LOCK_EX | LOCK_NB) == 0) {
-      *index = i;
-      return fd;
-    }
-    close(fd);
+  if(fd >= 0) {
+    *index = adopted_index;
+    adopted_slot = -1;
+    return fd;
   }
-  return -1;
+  return runstate_slot_lock(cfg->state_dir, cfg->max_sessions, index);
 }
 
 enum item_end { ITEM_NEXT, ITEM_EXIT };
@@ -116,7 +134,8 @@ orphan_claims(const struct config *cfg, int own, struct orphans *o)
     long ttl;
     int fd;
 
-    if(slot_path(path, sizeof(path), cfg, i) < 0 || (fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+    if(runstate_slot_path(path, sizeof(path), cfg->state_dir, i) < 0 ||
+       (fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
       continue;
     if(fstat(fd, &st) == 0 && st.st_ino == ost.st_ino && st.st_dev == ost.st_dev) {
       close(fd);

@@ -1,7 +1,8 @@
 /* drain: claim and serve the work queue.
  *
  * At most SANDHOOK_MAX_SESSIONS drainers run, each holding a slot (a lock
- * file, see statedir.h); one that finds every slot taken exits at once.
+ * file, see statedir.h), which the front may have locked for it; one that
+ * finds every slot taken exits at once.
  * Before it exits, a drainer polls again if the wake counter moved since
  * its last poll: a webhook that found every slot taken is not lost.
  * drain_run returns the process exit status. */
@@ -22,5 +23,10 @@ enum drain_mode { DRAIN_QUEUE, DRAIN_FOREVER, DRAIN_ONE };
 #define RUN_IDLE_LOG_MS 60000L
 
 int drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one);
+
+/* fd is slot index_text, locked by the front that started us: drain_run
+ * serves in it first.  0, or -1 (logged, fd closed) when fd is not that
+ * slot's file or its lock is not ours; drain_run then finds a slot. */
+int drain_adopt_slot(const struct config *cfg, int fd, const char *index_text);
 
 #endif

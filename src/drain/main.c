@@ -1,7 +1,8 @@
 /* sandhook-drain: the drainer, the one program holding the environment key
  * and the session tokens.  The front starts it after answering a
  * session.status_run_started (--after-response: no API call until fd 3
- * closes, i.e. until the HTTP response is finished); "sandhook drain" runs
+ * closes, i.e. until the HTTP response is finished; --slot N: fd 4 is that
+ * slot, locked by the front for it); "sandhook drain" runs
  * it in the foreground. */
 #include "common/config.h"
 #include "common/errmsg.h"
@@ -48,7 +49,7 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
-  const char *config_file = NULL, *gc_sid = NULL, *verify = NULL;
+  const char *config_file = NULL, *gc_sid = NULL, *verify = NULL, *slot = NULL;
   int after_response = 0, check = 0, gc = 0, run = 0, handle = 0, i, rc;
   struct config cfg;
   struct errmsg err = ERRMSG_INIT;
@@ -64,6 +65,8 @@ main(int argc, char **argv)
       config_file = CONFIG_NO_FILE;
     else if(!strcmp(argv[i], "--after-response"))
       after_response = 1;
+    else if(!strcmp(argv[i], "--slot") && i + 1 < argc)
+      slot = argv[++i];
     else if(!strcmp(argv[i], "check"))
       check = 1;
     else if(!strcmp(argv[i], "gc"))
@@ -119,6 +122,9 @@ main(int argc, char **argv)
   else if(handle)
     rc = handle_main(&cfg);
   else {
+    /* The front's slot, as fd 4, when it locked one for us. */
+    if(slot)
+      drain_adopt_slot(&cfg, 4, slot);
     proctitle_set("sandhook: drain polling");
     rc = drain_run(&cfg, DRAIN_QUEUE, NULL);
   }

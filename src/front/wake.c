@@ -1,4 +1,5 @@
 #include "front/wake.h"
+#include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/runstate.h"
@@ -9,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,11 +58,12 @@ drainer_env(void)
   return envp;
 }
 
-/* sandhook-drain --after-response [--config FILE | --no-config] [more...] */
+/* sandhook-drain --after-response [--config FILE | --no-config]
+ * [--slot N, slot as its fd 4] [more...] */
 static int
-start_drain_program(const struct config *cfg, const char *const *more)
+start_drain_program(const struct config *cfg, const char *const *more, int slot, const char *index)
 {
-  const char *argv[8] = { PROGRAM_DRAIN, "--after-response" };
+  const char *argv[10] = { PROGRAM_DRAIN, "--after-response" };
   char prog[PATH_MAX];
   const char **envp;
   int release[2], status, n = 2;
@@ -74,6 +77,10 @@ start_drain_program(const struct config *cfg, const char *const *more)
   }
   else if(cfg->no_file)
     argv[n++] = "--no-config";
+  if(slot >= 0) {
+    argv[n++] = "--slot";
+    argv[n++] = index;
+  }
   while(more && *more && n < (int)N_ELEMENTS(argv) - 1)
     argv[n++] = *more++;
   envp = drainer_env();
@@ -95,6 +102,7 @@ start_drain_program(const struct config *cfg, const char *const *more)
      * copy of its own stdout and stderr is closed. */
     sp.in = sp.out = SPAWN_NULL;
     sp.pass_fd[0] = release[0];
+    sp.pass_fd[1] = slot;
     sp.new_session = 1;
     if(log_to_file(cfg->log_file) < 0)
       _exit(errno > 0 && errno < 256 ? errno : EIO);
@@ -118,20 +126,25 @@ start_drain_program(const struct config *cfg, const char *const *more)
 int
 wake_drainer(const struct config *cfg)
 {
-  char path[PATH_MAX];
-  int running, busy;
+  char path[PATH_MAX], index_text[16];
+  int index;
 
   if(statedir_path(path, sizeof(path), cfg->state_dir, STATEDIR_RUN) < 0 ||
      mkdir_p(path, 0700) < 0 || statedir_wake(cfg->state_dir, 1) < 0)
     return -1;
-  /* After the bump: a drainer whose status file is still there has not yet
-   * read the counter for the last time, so it will see this one. */
-  runstate_count(cfg->state_dir, cfg->max_sessions, &running, &busy);
-  if(running >= cfg->max_sessions) {
-    log_debug("drain_wake_only", "drainers=%d", running);
+  /* After the bump: a drainer lets its slot go before it reads the counter
+   * for the last time, so a slot held now means this wake-up is seen.  The
+   * slot is locked here, not by the drainer once it runs, so that webhooks
+   * back to back start one drainer, not one each that finds no slot. */
+  AUTO_FD int slot = runstate_slot_lock(cfg->state_dir, cfg->max_sessions, &index);
+  if(slot < 0) {
+    if(errno != EAGAIN)
+      return -1;
+    log_debug("drain_wake_only", "max_sessions=%d", cfg->max_sessions);
     return WAKE_RUNNING;
   }
-  return start_drain_program(cfg, NULL);
+  snprintf(index_text, sizeof(index_text), "%d", index);
+  return start_drain_program(cfg, NULL, slot, index_text);
 }
 
 int
@@ -139,5 +152,5 @@ wake_gc(const struct config *cfg, const char *session_id)
 {
   const char *const more[] = { "gc", "--session", session_id, NULL };
 
-  return start_drain_program(cfg, more);
+  return start_drain_program(cfg, more, -1, NULL);
 }

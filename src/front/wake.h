@@ -8,8 +8,9 @@
  * be started (its program missing, no log file), errno saying why.  At
  * most SANDHOOK_MAX_SESSIONS drainers run, and a drainer polls again when
  * the wake counter moved before it let its slot go, so no wake-up is lost:
- * when every slot's drainer is alive, none is started (each would pay its
- * start only to find the slots taken) and WAKE_RUNNING is returned. */
+ * the front locks a free slot and hands it to the drainer it starts; when
+ * every slot is held, none is started (it would pay its start only to find
+ * the slots taken) and WAKE_RUNNING is returned. */
 #ifndef SANDHOOK_WAKE_H
 #define SANDHOOK_WAKE_H
 
