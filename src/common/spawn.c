@@ -18,11 +18,18 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-/* ASan would check the child's stack, a buffer of the parent's frame. */
+/* ASan would check the child's stack, a buffer of the parent's frame.  The
+ * instrumented code the child still calls (the callers' before_exec, libc's
+ * interceptors) poisons redzones there in the shadow memory we share, and
+ * exec leaves them: the parent clears them once the child is gone, or a
+ * later frame of its own on those bytes reads as an overflow. */
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #define SPAWN_NO_ASAN __attribute__((no_sanitize_address))
+#define spawn_stack_reclaimed(p, n) __asan_unpoison_memory_region((p), (n))
 #else
 #define SPAWN_NO_ASAN
+#define spawn_stack_reclaimed(p, n) ((void)(p), (void)(n))
 #endif
 
 int
@@ -148,6 +155,7 @@ spawn_start(const struct spawn *sp)
   pid = clone(child_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
   if(pid < 0)
     e = errno;
+  spawn_stack_reclaimed(stack, sizeof(stack));
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   close(report[1]);
   if(pid < 0) {

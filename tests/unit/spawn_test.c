@@ -13,6 +13,20 @@
 #include "common/spawn.h"
 #include "tap.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+
+/* A frame at spawn_start's depth over the bytes the child ran on: the
+ * child's redzones there would make any later use of them an "overflow". */
+static int __attribute__((noinline))
+child_stack_is_ours_again(void)
+{
+  char frame[128 * 1024];
+
+  return __asan_region_is_poisoned(frame, sizeof(frame)) == NULL;
+}
+#endif
+
 static const char *const env[] = { "PATH=/usr/bin:/bin", NULL };
 
 /* Runs sh -c script with stdout a pipe; its output (at most cap - 1
@@ -152,6 +166,9 @@ main(void)
     sp.before_exec = NULL;
     pid = spawn_start(&sp);
     ok(pid > 0 && spawn_wait(pid) == 0, "without it the program runs and exits 0");
+#if defined(__SANITIZE_ADDRESS__)
+    ok(child_stack_is_ours_again(), "no redzone of the child is left on the stack it ran on (ASan build)");
+#endif
   }
   return tap_done();
 }
