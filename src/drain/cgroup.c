@@ -1,12 +1,15 @@
 #include "drain/cgroup.h"
+#include "common/cleanup.h"
 #include "common/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -191,4 +194,48 @@ cgroup_destroy(struct cgroup *cg)
   }
   memset(cg, 0, sizeof(*cg));
   return left ? -1 : had;
+}
+
+/* The groups below one parent whose jail is long gone.  An empty group
+ * is removed, a busy one (EBUSY: a live jail) is not; the age keeps a
+ * group another drainer made a moment ago, and will enter next, from us. */
+static int
+sweep_dir(const char *dir, time_t cutoff)
+{
+  AUTO_FD int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  struct dirent *de;
+  struct stat st;
+  int removed = 0;
+  DIR *d;
+
+  if(dfd < 0 || !(d = opendir_fd(dfd)))
+    return 0;
+  while((de = readdir(d)))
+    if(!strncmp(de->d_name, "sandhook-", 9) &&
+       fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+       st.st_mtime < cutoff && unlinkat(dfd, de->d_name, AT_REMOVEDIR) == 0)
+      removed++;
+  closedir(d);
+  return removed;
+}
+
+int
+cgroup_sweep(long min_age_s)
+{
+  static const char *const v1[] = { "memory", "pids", "cpu" };
+  char own[PATH_MAX / 2], dir[PATH_MAX];
+  time_t cutoff = time(NULL) - min_age_s;
+  int removed = 0;
+  size_t i;
+
+  if(access(ROOT "/cgroup.controllers", F_OK) == 0 && own_path(NULL, own, sizeof(own)) == 0) {
+    snprintf(dir, sizeof(dir), ROOT "%s", own);
+    removed += sweep_dir(dir, cutoff);
+  }
+  for(i = 0; i < sizeof(v1) / sizeof(v1[0]); i++)
+    if(own_path(v1[i], own, sizeof(own)) == 0) {
+      snprintf(dir, sizeof(dir), ROOT "/%s%s", v1[i], own);
+      removed += sweep_dir(dir, cutoff);
+    }
+  return removed;
 }

@@ -26,4 +26,9 @@ int cgroup_create(struct cgroup *cg, const char *name, const struct jail_limits 
 int cgroup_enter_self(const struct cgroup *cg);
 int cgroup_destroy(struct cgroup *cg);
 
+/* Removes the empty jail groups older than min_age_s below the drainer's
+ * own, in every hierarchy: those a drainer killed mid-teardown, or one
+ * whose jail would not die in time, left behind.  The count removed. */
+int cgroup_sweep(long min_age_s);
+
 #endif

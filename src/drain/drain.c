@@ -440,6 +440,7 @@ drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one)
   write_metrics(cfg);
   if(!drain_term) {
     gc_idle(cfg);
+    gc_cgroups(cfg);
     spares_refill(cfg);
   }
   log_info("drain_exit", "status=%d", rc);

@@ -1,4 +1,5 @@
 #include "drain/gc.h"
+#include "drain/cgroup.h"
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/ids.h"
@@ -134,10 +135,20 @@ gc_idle(const struct config *cfg)
 }
 
 int
+gc_cgroups(const struct config *cfg)
+{
+  int n = cfg->cgroups ? cgroup_sweep(GC_CGROUP_AGE_S) : 0;
+
+  if(n > 0)
+    log_info("cgroups_removed", "count=%d min_age_s=%d", n, GC_CGROUP_AGE_S);
+  return n;
+}
+
+int
 gc_main(const struct config *cfg, const char *session_id)
 {
   enum gc_result r = GC_ABSENT;
-  int idle;
+  int idle, groups;
 
   if(session_id) {
     log_ids(NULL, safe_id(session_id) ? session_id : NULL);
@@ -145,6 +156,7 @@ gc_main(const struct config *cfg, const char *session_id)
     log_ids(NULL, NULL);
   }
   idle = gc_idle(cfg);
+  groups = gc_cgroups(cfg);
 
   if(session_id)
     printf("sandhook gc: session %s: %s\n", session_id,
@@ -152,5 +164,6 @@ gc_main(const struct config *cfg, const char *session_id)
            : r == GC_ABSENT ? "no storage" : "could not be removed (see the log)");
   printf("sandhook gc: %d idle session(s) removed (SANDHOOK_WORKSPACE_KEEP_HOURS=%ld)\n",
          idle < 0 ? 0 : idle, cfg->workspace_keep_hours);
+  printf("sandhook gc: %d leftover jail cgroup(s) removed\n", groups);
   return r == GC_FAILED || idle < 0 ? 1 : 0;
 }

@@ -26,6 +26,11 @@ void gc_touch(const struct config *cfg, const char *session_id);
 /* Every session idle past the keep time; the count removed, or -1. */
 int gc_idle(const struct config *cfg);
 
+/* The jail cgroups a drainer left behind (cgroup_sweep), empty and older
+ * than GC_CGROUP_AGE_S; the count removed, logged when not 0. */
+#define GC_CGROUP_AGE_S 600
+int gc_cgroups(const struct config *cfg);
+
 /* `sandhook gc [--session SID]`: the session named, then the idle ones,
  * one line each on stdout.  The exit status. */
 int gc_main(const struct config *cfg, const char *session_id);
