@@ -5,7 +5,9 @@ groups below the drainer's own; the next drainer's exit and `sandhook gc`
 remove those that are empty and older than ten minutes, in every
 hierarchy the machine has, and keep a group that still holds a process,
 one made a moment ago (its drainer is about to enter it), and one that
-is not sandhook's.
+is not sandhook's.  The test first moves itself into a group of its own
+in each hierarchy, so a drainer of a test running beside it, which sweeps
+its own parent, never sweeps ours first.
 """
 import os
 import signal
@@ -36,13 +38,18 @@ def parents():
 
 
 def main():
-    dirs = parents()
-    if not dirs:
+    homes = parents()
+    if not homes:
         skip("no cgroup hierarchy this process can make groups in")
     t = Checks()
     tag = os.urandom(4).hex()
-    made, holder = [], None
+    made, holder, dirs = [], None, []
     try:
+        for home in homes:
+            d = os.path.join(home, "sweeptest-" + tag)
+            os.mkdir(d)
+            dirs.append(d)
+            open(os.path.join(d, "cgroup.procs"), "w").write(str(os.getpid()))
         def group(parent, name, age_s):
             d = os.path.join(parent, name)
             os.mkdir(d)
@@ -92,7 +99,9 @@ def main():
         if holder:
             holder.send_signal(signal.SIGKILL)
             holder.wait()
-        for d in reversed(made):
+        for home in homes:
+            open(os.path.join(home, "cgroup.procs"), "w").write(str(os.getpid()))
+        for d in list(reversed(made)) + dirs:
             for _ in range(100):
                 try:
                     os.rmdir(d)
@@ -101,6 +110,7 @@ def main():
                     break
                 except OSError:
                     time.sleep(0.05)
+    t.ok(not any(os.path.exists(d) for d in made + dirs), "the test's own groups are removed")
     t.done()
 
 
