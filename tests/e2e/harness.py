@@ -371,6 +371,21 @@ def children(pid):
         return []
 
 
+def unix_listening(path):
+    """Whether a Unix socket at path listens.  The file appears at bind(),
+    before listen(): a connect in between is refused."""
+    try:
+        with open("/proc/net/unix") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 8 and fields[7] == path and int(fields[3], 16) & 0x10000:
+                    return True
+    except OSError:
+        pass
+    return False
+
+
 def unix_connections():
     """Every connected Unix stream socket on the host, from ss: (path, inode,
     peer inode, pids holding it).  A connection still in a listen queue has
@@ -448,7 +463,7 @@ class FcgiPool:
             ["spawn-fcgi", "-n", "-s", self.sock, "-M", "0666"] + as_user + ["--", SANDHOOK,
              "--config", config] + list(extra_args),
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "fcgi.err"), "w"))
-        wait_for(lambda: os.path.exists(self.sock), 10, what="the FastCGI socket")
+        wait_for(lambda: unix_listening(self.sock), 10, what="the FastCGI socket to listen")
 
     def post(self, body, headers, method="POST", uri="/hooks/sandhook"):
         """One request through cgi-fcgi, the FastCGI client of libfcgi."""
@@ -629,7 +644,7 @@ class Fcgiwrap:
                                          stderr=open(os.path.join(tmp, "fcgiwrap.err"), "w"))
         finally:
             os.umask(old)
-        wait_for(lambda: os.path.exists(self.sock), 10, what="the fcgiwrap socket")
+        wait_for(lambda: unix_listening(self.sock), 10, what="the fcgiwrap socket to listen")
 
     def stop(self):
         # Its two workers outlive a TERM to it (they were left running

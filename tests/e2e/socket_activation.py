@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (BUILD, SANDHOOK, TOP, shipped, Checks, Fake, Nginx, free_tmp, need_root, run_started, skip,
-                     final_checks, wait_for, write_config)
+                     final_checks, unix_listening, wait_for, write_config)
 
 need_root()
 ACTIVATE = shutil.which("systemd-socket-activate")
@@ -97,7 +97,7 @@ try:
     sock = os.path.join(tmp, "activated.sock")
     unit = threading.Thread(target=socket_unit, args=(sock, cfg), daemon=True)
     unit.start()
-    wait_for(lambda: os.path.exists(sock), 5, what="the socket")
+    wait_for(lambda: unix_listening(sock), 5, what="the socket to listen")
     web = Nginx(tmp, sock)
     time.sleep(0.3)
     t.eq(len(starts), 0, "nothing runs before the first webhook")
