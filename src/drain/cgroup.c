@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define ROOT "/sys/fs/cgroup"
+#define PREFIX "sandhook-"
 
 static int
 write_str(const char *dir, const char *file, const char *value)
@@ -61,16 +62,31 @@ own_path(const char *controller, char *out, size_t cap)
   return found;
 }
 
+/* The drainer's own group in the v1 hierarchy of controller, or in v2
+ * (NULL), with no trailing slash: where its jails' groups go. */
 static int
-make_dir(struct cgroup *cg, const char *mount, const char *controller, const char *name)
+own_dir(const char *controller, char *out, size_t cap)
 {
   char own[PATH_MAX / 2];
-  char *dir = cg->dirs[cg->ndirs];
+  size_t n;
 
   if(own_path(controller, own, sizeof(own)) < 0)
     return -1;
-  if(snprintf(dir, PATH_MAX, "%s%s%s/sandhook-%s", mount, own,
-              own[strlen(own) - 1] == '/' ? "" : "", name) >= PATH_MAX)
+  n = strlen(own);
+  if(n && own[n - 1] == '/')
+    own[n - 1] = '\0';
+  return snprintf(out, cap, ROOT "%s%s%s", controller ? "/" : "", controller ? controller : "",
+                  own) < (int)cap ? 0 : -1;
+}
+
+static int
+make_dir(struct cgroup *cg, const char *controller, const char *name)
+{
+  char parent[PATH_MAX / 2 + 64];
+  char *dir = cg->dirs[cg->ndirs];
+
+  if(own_dir(controller, parent, sizeof(parent)) < 0 ||
+     snprintf(dir, PATH_MAX, "%s/" PREFIX "%s", parent, name) >= PATH_MAX)
     return -1;
   if(mkdir(dir, 0700) < 0 && errno != EEXIST)
     return -1;
@@ -81,17 +97,16 @@ make_dir(struct cgroup *cg, const char *mount, const char *controller, const cha
 static int
 create_v2(struct cgroup *cg, const char *name, const struct jail_limits *l)
 {
-  char own[PATH_MAX / 2], parent[PATH_MAX], v[64];
+  char parent[PATH_MAX], v[64];
 
-  if(access(ROOT "/cgroup.controllers", F_OK) < 0 || own_path(NULL, own, sizeof(own)) < 0)
+  if(access(ROOT "/cgroup.controllers", F_OK) < 0 || own_dir(NULL, parent, sizeof(parent)) < 0)
     return -1;
-  snprintf(parent, sizeof(parent), ROOT "%s", own);
   /* Fails where the parent still holds processes ("no internal
    * processes"), which is when v2 cannot be used from here. */
   if(write_str(parent, "cgroup.subtree_control", "+memory +pids +cpu") < 0)
     return -1;
   cg->version = 2;
-  if(make_dir(cg, ROOT, NULL, name) < 0)
+  if(make_dir(cg, NULL, name) < 0)
     return -1;
   snprintf(v, sizeof(v), "%ld", l->memory_mb << 20);
   if(write_str(cg->dirs[0], "memory.max", v) < 0)
@@ -110,18 +125,18 @@ create_v1(struct cgroup *cg, const char *name, const struct jail_limits *l)
   char v[64];
 
   cg->version = 1;
-  if(make_dir(cg, ROOT "/memory", "memory", name) < 0)
+  if(make_dir(cg, "memory", name) < 0)
     return -1;
   snprintf(v, sizeof(v), "%ld", l->memory_mb << 20);
   if(write_str(cg->dirs[0], "memory.limit_in_bytes", v) < 0)
     return -1;
   write_str(cg->dirs[0], "memory.memsw.limit_in_bytes", v);
-  if(make_dir(cg, ROOT "/pids", "pids", name) < 0)
+  if(make_dir(cg, "pids", name) < 0)
     return -1;
   snprintf(v, sizeof(v), "%ld", l->pids);
   if(write_str(cg->dirs[1], "pids.max", v) < 0)
     return -1;
-  if(make_dir(cg, ROOT "/cpu", "cpu", name) < 0)
+  if(make_dir(cg, "cpu", name) < 0)
     return -1;
   snprintf(v, sizeof(v), "%ld", l->cpu_percent * 1000);
   if(write_str(cg->dirs[2], "cpu.cfs_period_us", "100000") < 0)
@@ -211,7 +226,7 @@ sweep_dir(const char *dir, time_t cutoff)
   if(dfd < 0 || !(d = opendir_fd(dfd)))
     return 0;
   while((de = readdir(d)))
-    if(!strncmp(de->d_name, "sandhook-", 9) &&
+    if(!strncmp(de->d_name, PREFIX, strlen(PREFIX)) &&
        fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
        st.st_mtime < cutoff && unlinkat(dfd, de->d_name, AT_REMOVEDIR) == 0)
       removed++;
@@ -223,19 +238,15 @@ int
 cgroup_sweep(long min_age_s)
 {
   static const char *const v1[] = { "memory", "pids", "cpu" };
-  char own[PATH_MAX / 2], dir[PATH_MAX];
+  char dir[PATH_MAX];
   time_t cutoff = time(NULL) - min_age_s;
   int removed = 0;
   size_t i;
 
-  if(access(ROOT "/cgroup.controllers", F_OK) == 0 && own_path(NULL, own, sizeof(own)) == 0) {
-    snprintf(dir, sizeof(dir), ROOT "%s", own);
+  if(access(ROOT "/cgroup.controllers", F_OK) == 0 && own_dir(NULL, dir, sizeof(dir)) == 0)
     removed += sweep_dir(dir, cutoff);
-  }
   for(i = 0; i < sizeof(v1) / sizeof(v1[0]); i++)
-    if(own_path(v1[i], own, sizeof(own)) == 0) {
-      snprintf(dir, sizeof(dir), ROOT "/%s%s", v1[i], own);
+    if(own_dir(v1[i], dir, sizeof(dir)) == 0)
       removed += sweep_dir(dir, cutoff);
-    }
   return removed;
 }

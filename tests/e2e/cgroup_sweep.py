@@ -50,6 +50,7 @@ def main():
             os.mkdir(d)
             dirs.append(d)
             open(os.path.join(d, "cgroup.procs"), "w").write(str(os.getpid()))
+
         def group(parent, name, age_s):
             d = os.path.join(parent, name)
             os.mkdir(d)
