@@ -2,7 +2,8 @@
 """Sessions end to end through the CGI front end and the real jail.
 
 Every tool, the permission gate, custom and unowned tools left pending, a
-non-zero exit, shell state across calls, a workspace kept across work items
+non-zero exit, shell state across calls, a shell that exits while its
+background job runs, a workspace kept across work items
 of one session, a 5xx on post, a dropped stream, a lost lease and SIGTERM.
 The fake control plane records every result; it must see exactly one per
 executed call and no protocol violation.
@@ -87,6 +88,20 @@ try:
     st, calls, results = results_by_command(sid6)
     t.eq([text(r) for r in results.values()], ["1"],
          "a refused result is posted again after the reconcile, and the call ran once")
+
+    # `exit` while a background job holds the shell's output open: the call
+    # ends with the shell, not at its 30 s timeout, and the job is gone
+    # before the next call's fresh shell starts.
+    sid7 = fake.session([{"tool": "bash", "input": {"command": "sleep 600 & exit 4", "timeout_ms": 30000}},
+                         {"tool": "bash", "input": {"command": "echo back; for p in /proc/[0-9]*; do "
+                                                    "cat $p/comm 2>/dev/null; done | grep -c '^sleep$' || true"}}]
+                        )["session_id"]
+    start(sid7)
+    wait_for(lambda: fake.state(sid7)["status"] == "terminated" and
+             all(w["state"] == "stopped" for w in fake.work()), 90, 0.1, "the session whose shell exited")
+    st, calls, results = results_by_command(sid7)
+    t.eq([text(r) for r in results.values()], ["bash: bash session terminated", "back\n0"],
+         "exit with a background job: the call ends with the shell, and the job with it")
 
     # A lost lease: the heartbeat gets 412 while a call runs.  The call is
     # not answered by this claim; the reclaimed item runs it again once.

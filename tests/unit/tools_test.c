@@ -301,6 +301,16 @@ bash(void)
   EXPECT("bash", "{\"command\":\"echo $SANDHOOK_X\"}", 0, "(no output)", "fresh shell after a timeout");
   EXPECT("bash", "{\"command\":\"exit 3\"}", 1, "bash: bash session terminated", "exit ends the shell");
   EXPECT("bash", "{\"command\":\"echo back\"}", 0, "back", "next call gets a fresh shell");
+  /* A background job holds the output pipe open past `exit`: the call
+   * ends with the shell, well before its 30 s timeout, and the job goes
+   * with it (waited for as a state, at most 5 s: SIGKILL lands when the
+   * job next runs). */
+  EXPECT("bash", "{\"command\":\"sleep 60 & echo $! > bg.pid; exit 4\",\"timeout_ms\":30000}", 1,
+         "bash: bash session terminated", "exit with a background job ends the call with the shell");
+  EXPECT("bash", "{\"command\":\"p=$(cat bg.pid); for i in $(seq 100); do "
+         "s=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null); "
+         "case $s in ''|Z) echo gone; break;; esac; sleep 0.05; done; rm -f bg.pid\"}", 0, "gone",
+         "  ...and its background job is killed");
   EXPECT("bash", "{\"restart\":true}", 0, "bash session restarted", "restart");
   EXPECT("bash", "{}", 1, "bash: command is required", "missing command");
   EXPECT("bash", "{\"command\":\"env | grep -c ANTHROPIC_ || true\"}", 0, "0", "no ANTHROPIC_ variables");

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,8 +41,10 @@ shell_reap(struct tool_ctx *ctx)
     close(b->in_fd);
   if(b->out_fd >= 0)
     close(b->out_fd);
+  if(b->pid_fd >= 0)
+    close(b->pid_fd);
   b->pid = -1;
-  b->in_fd = b->out_fd = -1;
+  b->in_fd = b->out_fd = b->pid_fd = -1;
 }
 
 static int
@@ -100,6 +103,11 @@ shell_start(struct tool_ctx *ctx)
   b->in_fd = in[1];
   b->out_fd = out[0];
   fcntl(b->out_fd, F_SETFL, O_NONBLOCK);
+  /* The shell's end is seen by its pid, not only by the pipe's EOF: a
+   * background job keeps the pipe open after `exit`, and the call would
+   * wait out its timeout.  A kernel before 5.3 has no pidfd: -1, which
+   * poll skips, and only the EOF tells. */
+  b->pid_fd = (int)syscall(SYS_pidfd_open, pid, 0);
   return 0;
 }
 
@@ -128,20 +136,22 @@ run_command(struct tool_ctx *ctx, const char *cmd, long timeout_ms,
   }
   free(script);
   for(;;) {
-    struct pollfd pfd = { b->out_fd, POLLIN, 0 };
+    struct pollfd pfd[2] = { { b->out_fd, POLLIN, 0 }, { b->pid_fd, POLLIN, 0 } };
     long long left = deadline - now_ms();
     char buf[65536];
     ssize_t got;
 
     if(left <= 0)
       return RUN_TIMEOUT;
-    if(poll(&pfd, 1, left > 1000 ? 1000 : (int)left) < 0 && errno != EINTR)
+    if(poll(pfd, 2, left > 1000 ? 1000 : (int)left) < 0 && errno != EINTR)
       return RUN_ERROR;
     got = read(b->out_fd, buf, sizeof(buf));
     if(got == 0)
       return RUN_DIED;
     if(got < 0) {
-      if(errno == EAGAIN || errno == EINTR)
+      /* A shell that is gone ends the call once the pipe holds nothing
+       * more to read. */
+      if(errno == EINTR || (errno == EAGAIN && !pfd[1].revents))
         continue;
       return RUN_DIED;
     }

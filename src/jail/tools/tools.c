@@ -33,7 +33,7 @@ tool_ctx_init(struct tool_ctx *ctx, const char *workdir, long default_timeout_ms
   ctx->workdir = workdir;
   ctx->default_timeout_ms = default_timeout_ms;
   ctx->bash.pid = -1;
-  ctx->bash.in_fd = ctx->bash.out_fd = -1;
+  ctx->bash.in_fd = ctx->bash.out_fd = ctx->bash.pid_fd = -1;
   ctx->kill_tree = kill_group;
   ctx->workdir_fd = open(workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if(ctx->workdir_fd < 0)
@@ -126,6 +126,8 @@ tool_ctx_free(struct tool_ctx *ctx)
     close(ctx->bash.in_fd);
   if(ctx->bash.out_fd >= 0)
     close(ctx->bash.out_fd);
+  if(ctx->bash.pid_fd >= 0)
+    close(ctx->bash.pid_fd);
   for(i = 0; i < ctx->nroots; i++)
     if(ctx->roots[i].fd >= 0)
       close(ctx->roots[i].fd);

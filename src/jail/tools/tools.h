@@ -29,6 +29,7 @@
 struct bash_shell {
   pid_t pid;
   int in_fd, out_fd;
+  int pid_fd;                   /* readable once the shell has exited */
 };
 
 #define TOOL_MAX_ROOTS 12
