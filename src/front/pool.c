@@ -158,10 +158,11 @@ pool_run(struct responder *r, struct front_settings *s, int idle_s, int n)
     }
     if(got_hup) {
       /* The master's own copy too: a worker it starts later is a copy of
-       * the master. */
+       * the master.  Settings the master refuses, every worker would
+       * refuse the same way: said once, and the workers keep serving. */
       got_hup = 0;
-      settings_reload(s, r);
-      signal_all(w, n, SIGHUP);
+      if(settings_reload(s, r) == 0)
+        signal_all(w, n, SIGHUP);
     }
     if(got_term && !stopping) {
       stopping = 1;
