@@ -14,10 +14,13 @@ import argparse
 import base64
 import datetime
 import hashlib
+import heapq
+import itertools
 import json
 import queue
 import threading
 import time
+import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -101,10 +104,38 @@ def emit(sess, ev):
     return ev
 
 
+class Scheduler:
+    """Runs every delayed step, in time order, on one thread: a thread per
+    step made the fake's own CPU a large part of a many-session drain that
+    shares the machine with it."""
+
+    def __init__(self):
+        self.heap, self.seq = [], itertools.count()
+        self.cond = threading.Condition()
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def add(self, delay, fn, args):
+        with self.cond:
+            heapq.heappush(self.heap, (time.monotonic() + delay, next(self.seq), fn, args))
+            self.cond.notify()
+
+    def run(self):
+        while True:
+            with self.cond:
+                while not self.heap or self.heap[0][0] > time.monotonic():
+                    self.cond.wait(self.heap[0][0] - time.monotonic() if self.heap else None)
+                _, _, fn, args = heapq.heappop(self.heap)
+            try:
+                fn(*args)
+            except Exception:           # as a Timer thread would: said, and the rest go on
+                traceback.print_exc()
+
+
+SCHED = None
+
+
 def later(delay, fn, *args):
-    t = threading.Timer(delay, fn, args)
-    t.daemon = True
-    t.start()
+    SCHED.add(delay, fn, args)
 
 
 def advance(sess):
@@ -840,7 +871,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    global ST
+    global ST, SCHED
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
@@ -850,6 +881,7 @@ def main():
     ap.add_argument("--empty-poll", choices=["204", "null", "empty"], default="204")
     args = ap.parse_args()
     ST = State(args.environment_id, args.environment_key, args.ttl, args.empty_poll)
+    SCHED = Scheduler()
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     srv.daemon_threads = True
     if args.port_file:
