@@ -378,8 +378,9 @@ def unix_listening(path):
         with open("/proc/net/unix") as f:
             next(f)
             for line in f:
-                fields = line.split()
-                if len(fields) >= 8 and fields[7] == path and int(fields[3], 16) & 0x10000:
+                # The path, last, may hold spaces.
+                fields = line.rstrip("\n").split(None, 7)
+                if len(fields) == 8 and fields[7] == path and int(fields[3], 16) & 0x10000:
                     return True
     except OSError:
         pass
