@@ -43,6 +43,24 @@ log_set_level(enum log_level min)
   log_min = min;
 }
 
+enum log_level
+log_level(void)
+{
+  return log_min;
+}
+
+int
+log_syslog_fd(void)
+{
+  return syslog_fd;
+}
+
+void
+log_use_syslog(int fd)
+{
+  syslog_fd = fd;
+}
+
 int
 log_to_file(const char *path)
 {

@@ -33,6 +33,13 @@ int log_setup(const struct config *cfg, int detached);
 void log_set_json(int on);
 void log_ids(const char *work_id, const char *session_id);
 void log_set_level(enum log_level min);
+enum log_level log_level(void);
+
+/* The connected syslog socket when SANDHOOK_LOG=syslog is in use, else -1:
+ * a part started by this one (the jail helper, as its stderr) sends its
+ * lines there too, with log_use_syslog on the descriptor it got. */
+int log_syslog_fd(void);
+void log_use_syslog(int fd);
 
 /* Called after each error line is written, with the line as written
  * (without its newline); the hook must not log. */

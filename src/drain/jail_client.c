@@ -79,6 +79,10 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
      !cJSON_AddStringToObject(setup, "egress_socket", j->egress.pid > 0 ? j->egress.sock : "") ||
      !cJSON_AddStringToObject(setup, "limits", lim) ||
      !cJSON_AddBoolToObject(setup, "log_json", cfg->log_format && !strcmp(cfg->log_format, "json")) ||
+     !cJSON_AddNumberToObject(setup, "log_level", log_level()) ||
+     !cJSON_AddBoolToObject(setup, "log_syslog", log_syslog_fd() >= 0) ||
+     !cJSON_AddStringToObject(setup, "work_id", work_id) ||
+     !cJSON_AddStringToObject(setup, "session_id", session_id) ||
      !(text = cJSON_PrintUnformatted(setup))) {
     errno = ENOMEM;
     goto fail;
@@ -92,8 +96,11 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
 
     /* The helper dies with the drainer, however the drainer dies (kill -9
      * included), and the namespace with the helper: no jail runs on with
-     * nobody to answer for it.  stderr stays the drainer's log. */
+     * nobody to answer for it.  Its stderr is where the drainer logs: the
+     * syslog socket, or the drainer's own stderr, the log file. */
     sp.in = sp.out = SPAWN_NULL;
+    if(log_syslog_fd() >= 0)
+      sp.err = log_syslog_fd();
     sp.pass_fd[0] = sv[1];
     sp.die_with_parent = 1;
     if(j->cg.version) {

@@ -97,9 +97,9 @@ start_drain_program(const struct config *cfg, const char *const *more, int slot,
     /* The intermediate child exits as soon as the drainer runs (or failed
      * to), so the drainer is nobody's child and the front never reaps it;
      * its exit status is the drainer's errno, 0 when it runs.  The
-     * drainer's stderr is the log file, whatever SANDHOOK_LOG says (the
-     * jail helper's own lines land there): a CGI gateway waits until every
-     * copy of its own stdout and stderr is closed. */
+     * drainer's stderr is the log file, whatever SANDHOOK_LOG says (what
+     * it or a library writes there raw lands in it): a CGI gateway waits
+     * until every copy of its own stdout and stderr is closed. */
     sp.in = sp.out = SPAWN_NULL;
     sp.pass_fd[0] = release[0];
     sp.pass_fd[1] = slot;

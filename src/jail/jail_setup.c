@@ -1,6 +1,7 @@
 #include "jail/jail_setup.h"
 #include "jail/jail_serve.h"
 #include "jail/egress_relay.h"
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/frame.h"
 #include "common/fsutil.h"
@@ -684,7 +685,14 @@ read_setup(struct setup *su)
   su->uid = (unsigned)json_long(cJSON_GetObjectItemCaseSensitive(req, "uid"), 0, 0x7fffffffL, 0);
   su->gid = (unsigned)json_long(cJSON_GetObjectItemCaseSensitive(req, "gid"), 0, 0x7fffffffL, 0);
   su->host_net = json_true(req, "host_network");
+  /* The drainer's way of logging, and the ids it logs with: a line of the
+   * jail's says which work item it is about, wherever it lands. */
   log_set_json(json_true(req, "log_json"));
+  log_set_level((enum log_level)json_long(cJSON_GetObjectItemCaseSensitive(req, "log_level"),
+                                          LOG_DEBUG, LOG_OFF, LOG_INFO));
+  if(json_true(req, "log_syslog"))
+    log_use_syslog(STDERR_FILENO);
+  log_ids(json_str(req, "work_id"), json_str(req, "session_id"));
   lim = json_str(req, "limits");
   if(!lim || limits_parse(lim, &jail_lim) < 0)
     die("setup: bad limits");
@@ -698,6 +706,7 @@ jail_main(int argc, char **argv)
   struct tool_ctx tctx;
   unsigned uid, gid;
   int host_net, status, up[2], down[2], life[2], rootless = geteuid() != 0;
+  long long started_ms = now_ms();
   pid_t child;
   sigset_t term;
 
@@ -793,6 +802,9 @@ jail_main(int argc, char **argv)
     if(egress_relay_ensure() < 0)
       die("egress relay");
   }
+  log_debug("jail_ready", "setup_ms=%lld network=%s memory_stores=%s", now_ms() - started_ms,
+            host_net ? "host" : *su.egress_socket ? "egress_relay" : "none",
+            *su.memdir ? "mounted" : "none");
   jail_serve(JAIL_FD, &tctx);
   tool_ctx_free(&tctx);
   return 0;

@@ -107,6 +107,12 @@ def main():
              "as syslog datagrams (<priority>sandhook[pid]: ...)", got[:2])
         t.ok(any("component=responder" in g for g in got) and any("component=drainer" in g for g in got),
              "from the front and the drainer")
+        ready = [g for g in got if "component=jail" in g and "event=jail_ready" in g]
+        t.ok(ready and "session_id=%s" % sid2 in ready[0] and "work_id=" in ready[0] and
+             "setup_ms=" in ready[0],
+             "  ...and the jail helper, at the drainer's level, with the work and session ids", ready)
+        t.ok("event=jail_ready" not in read(os.path.join(state2, "sandhook.log")),
+             "  ...none of whose lines stays in the log file")
         t.ok(any("event=api_call" in g and "duration_ms=" in g for g in got),
              "ANTHROPIC_LOG=debug: each API call is a debug line")
         t.ok(any("event=jail_frame" in g and "op=tool" in g for g in got),
