@@ -740,6 +740,23 @@ def run_every_tool(t, fake, state, deliver, how):
     check_every_tool(t, fake, sid, state)
 
 
+def posts_over_kept(web, sock, n=20):
+    """Posts n signed session.status_idled webhooks one after another
+    through web; (their statuses, the connections to the FastCGI socket
+    sock open before them, and after), to tell kept connections from one
+    made per webhook."""
+    def kept():
+        return {ino for path, ino, _, _ in unix_connections() if path == sock}
+
+    def idled(i):
+        body = json.dumps({"type": "event", "id": "whe_kept_%d" % i, "created_at": "x",
+                           "data": {"type": "session.status_idled", "id": "s"}}).encode()
+        return web.post("/hooks/sandhook", body, sign(body, "whe_kept_%d" % i))[0]
+    before = kept()
+    statuses = [idled(i) for i in range(n)]
+    return statuses, before, kept()
+
+
 def check_front_server(t, fake, state, web, how):
     """What every web server in front of sandhook must do with the shipped
     configuration: only POST, the body cap, headers passed through, never a

@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
 """Behind a real nginx, with the shipped location snippet, to sandhook's own
 FastCGI pool (spawn-fcgi): see harness.check_front_server."""
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Scenario, Checks, FcgiPool, Nginx, check_front_server, final_checks,
-                     need_root, sign, unix_connections, write_config)
+                     need_root, posts_over_kept, write_config)
 
 need_root()
 t = Checks()
@@ -18,15 +17,8 @@ with Scenario() as sc:
     web = sc.add(Nginx(tmp, pool.sock))
     check_front_server(t, fake, state, web, "through nginx")
 
-    def kept():
-        return {ino for path, ino, _, _ in unix_connections() if path == pool.sock}
-    def idled(i):
-        body = json.dumps({"type": "event", "id": "whe_kept_%d" % i, "created_at": "x",
-                           "data": {"type": "session.status_idled", "id": "s"}}).encode()
-        return web.post("/hooks/sandhook", body, sign(body, "whe_kept_%d" % i))[0]
-    before = kept()
-    t.eq([idled(i) for i in range(20)], [200] * 20, "twenty webhooks one after another are answered")
-    after = kept()
+    statuses, before, after = posts_over_kept(web, pool.sock)
+    t.eq(statuses, [200] * 20, "twenty webhooks one after another are answered")
     t.ok(before and after and after <= before,
          "  ...all went over the FastCGI connection nginx kept open, as shipped: none was made for them",
          (before, after))
