@@ -179,6 +179,9 @@ dispatch(struct tool_ctx *tctx, const cJSON *req, int fd)
 void
 jail_serve(int fd, struct tool_ctx *tctx)
 {
+  /* While the drainer opens the session's event stream: the first bash
+   * call then finds its shell up. */
+  tool_bash_ahead(tctx);
   for(;;) {
     cJSON *req, *out;
     char *frame, *text;

@@ -6,7 +6,9 @@
 #include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/fsutil.h"
@@ -340,6 +342,30 @@ bash(void)
   free(o);
 }
 
+/* The shell started before the first call is the one that call uses; one
+ * that died before any call reached it is started again unseen. */
+static void
+bash_ahead(void)
+{
+  char want[32];
+  pid_t pid;
+
+  EXPECT("bash", "{\"restart\":true}", 0, "bash session restarted", "ahead: no shell to begin with");
+  tool_bash_ahead(&ctx);
+  pid = ctx.bash.pid;
+  ok(pid > 0, "ahead: a shell is started before any call");
+  snprintf(want, sizeof(want), "%ld", (long)pid);
+  EXPECT("bash", "{\"command\":\"echo $$\"}", 0, want, "ahead: the first call runs in it");
+  EXPECT("bash", "{\"restart\":true}", 0, "bash session restarted", "ahead: restarted");
+  tool_bash_ahead(&ctx);
+  pid = ctx.bash.pid;
+  ok(pid > 0 && kill(pid, SIGKILL) == 0 && waitpid(pid, NULL, 0) == pid,
+     "ahead: the shell started ahead is killed before any call");
+  EXPECT("bash", "{\"command\":\"echo fresh\"}", 0, "fresh",
+         "ahead: the first call gets a fresh shell, not a terminated session");
+  ok(ctx.bash.pid > 0 && ctx.bash.pid != pid, "ahead: ...a new process");
+}
+
 int
 main(void)
 {
@@ -356,6 +382,7 @@ main(void)
   file_tools();
   glob_grep();
   bash();
+  bash_ahead();
   tool_ctx_free(&ctx);
   remove_tree(wd);
   return tap_done();

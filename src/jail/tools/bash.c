@@ -45,6 +45,7 @@ shell_reap(struct tool_ctx *ctx)
     close(b->pid_fd);
   b->pid = -1;
   b->in_fd = b->out_fd = b->pid_fd = -1;
+  b->ahead = 0;
 }
 
 static int
@@ -164,6 +165,22 @@ run_command(struct tool_ctx *ctx, const char *cmd, long timeout_ms,
 }
 
 void
+tool_bash_ahead(struct tool_ctx *ctx)
+{
+  if(ctx->bash.pid <= 0 && shell_start(ctx) == 0)
+    ctx->bash.ahead = 1;
+}
+
+/* Whether the shell started ahead has exited (reaped here or already). */
+static int
+shell_gone(const struct bash_shell *b)
+{
+  pid_t r = waitpid(b->pid, NULL, WNOHANG);
+
+  return r == b->pid || (r < 0 && errno == ECHILD);
+}
+
+void
 tool_bash(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
 {
   const char *cmd = json_str(in, "command");
@@ -183,6 +200,11 @@ tool_bash(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
     else
       tool_text(res, 1, "bash: command is required");
     return;
+  }
+  if(ctx->bash.ahead) {
+    ctx->bash.ahead = 0;
+    if(ctx->bash.pid > 0 && shell_gone(&ctx->bash))
+      shell_reap(ctx);
   }
   if(ctx->bash.pid <= 0 && shell_start(ctx) < 0) {
     tool_text(res, 1, "bash: cannot start /bin/bash: %s", strerror(errno));

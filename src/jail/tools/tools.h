@@ -30,6 +30,7 @@ struct bash_shell {
   pid_t pid;
   int in_fd, out_fd;
   int pid_fd;                   /* readable once the shell has exited */
+  int ahead;                    /* started by tool_bash_ahead, no command sent yet */
 };
 
 #define TOOL_MAX_ROOTS 12
@@ -82,6 +83,11 @@ int tool_run(struct tool_ctx *ctx, const char *name, const cJSON *input,
              struct tool_result *res);
 
 void tool_bash(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res);
+/* Starts the session's shell before its first call, so that call does not
+ * wait for bash to start; a failure is left for that call to meet.  A shell
+ * started ahead that dies before any command reached it is started again
+ * unseen: it held nothing. */
+void tool_bash_ahead(struct tool_ctx *ctx);
 void tool_read(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res);
 void tool_write(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res);
 void tool_edit(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res);
