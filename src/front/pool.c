@@ -37,7 +37,7 @@ struct worker {
 static pid_t
 start_worker(struct responder *r, struct front_settings *s, long long *activity, pid_t master)
 {
-  sigset_t none;
+  sigset_t chld;
   pid_t pid = fork();
 
   if(pid != 0)
@@ -46,9 +46,15 @@ start_worker(struct responder *r, struct front_settings *s, long long *activity,
    * to stop it or start the others again. */
   if(prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master)
     _exit(0);
+  /* SIGTERM, SIGINT and SIGHUP stay blocked until the worker's own
+   * handlers are in (fcgi_worker takes them in its wait): unblocked here,
+   * one already pending, such as the death signal of a master killed this
+   * instant, would run the master's handler, which the child still has,
+   * and be lost. */
   signal(SIGCHLD, SIG_DFL);
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_UNBLOCK, &chld, NULL);
   proctitle_set("sandhook: fastcgi worker");
   _exit(fcgi_worker(r, s, 0, activity));
 }

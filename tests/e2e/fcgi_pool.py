@@ -7,7 +7,7 @@ README deploys it.
   FastCGI client), a third is answered, and each by its own worker.
 - A worker killed with -9 is started again; SIGTERM lets a request in
   flight finish and stops every worker; an idle pool exits whole; workers
-  never outlive a master killed with -9.
+  never outlive a master killed with -9, even one killed while they start.
 - Kept connections (FCGI_KEEP_CONN, as nginx sends with fastcgi_keep_conn):
   one process serves many and still accepts new ones; past 256 a
   connection is served once and closed; a body refused unread does not
@@ -158,6 +158,21 @@ def pool_in(sc, name, workers=None, extra_args=()):
     return pool, os.path.join(d, "fcgi.err")
 
 
+def of_config(config):
+    """The live processes started with --config config (a pool's, whoever
+    their parent is now)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                mine = config.encode() + b"\0" in f.read()
+        except OSError:
+            continue
+        if mine and alive(int(pid)):
+            found.append(int(pid))
+    return found
+
+
 def log_of(path):
     return open(path, errors="replace").read()
 
@@ -253,6 +268,22 @@ with Scenario() as sc:
     pool.proc.wait(timeout=30)
     t.ok(until(lambda: not any(alive(p) for p in workers), 30, 0.1),
          "a master killed with -9: its workers stop too (none holds the socket)", workers)
+
+    # The same while the workers are still starting, at a different point
+    # each time: a death signal that comes before a worker's own handlers
+    # are in must still end it.  Bounded: 20 pools of 8.
+    orphaned = []
+    for i in range(20):
+        pool, _ = pool_in(sc, "starting%d" % i, workers=8)
+        master = pool.proc.pid
+        until(lambda: len(children(master)) >= 1 + i % 7, 10, 0.0005)
+        os.kill(master, signal.SIGKILL)
+        pool.proc.wait(timeout=30)
+        if not until(lambda: not of_config(pool.config), 10, 0.05):
+            orphaned.append(of_config(pool.config))
+            for p in orphaned[-1]:
+                os.kill(p, signal.SIGKILL)
+    t.eq(orphaned, [], "a master killed with -9 while its workers start, 20 times: no worker outlives it")
 
     sanitizer_clean(t, *[os.path.join(sc.tmp, d, "fcgi.err") for d in ("default", "three", "kept", "idle", "orphans")])
 

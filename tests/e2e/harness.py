@@ -456,6 +456,7 @@ class FcgiPool:
         if not shutil.which("spawn-fcgi"):
             skip("spawn-fcgi is not installed (apt-get install spawn-fcgi)")
         self.sock = os.path.join(tmp, "fcgi.sock")
+        self.config = config
         as_user = []
         if user:
             as_user = ["-u", user.pw_name, "-g", grp.getgrgid(user.pw_gid).gr_name]
