@@ -27,8 +27,8 @@ static const char *const shell_env[] = {
   "PS1=", "PS2=", "TERM=dumb", "LANG=C.UTF-8", "HOME=/workspace", NULL
 };
 
-static void
-shell_reap(struct tool_ctx *ctx)
+void
+tool_bash_end(struct tool_ctx *ctx)
 {
   struct bash_shell *b = &ctx->bash;
 
@@ -193,7 +193,7 @@ tool_bash(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   if(cJSON_IsNumber(tv) && tv->valuedouble >= 1)
     timeout_ms = json_long(tv, 1, 86400000L, timeout_ms);
   if(json_true(in, "restart"))
-    shell_reap(ctx);
+    tool_bash_end(ctx);
   if(!cmd || !*cmd) {
     if(json_true(in, "restart"))
       tool_text(res, 0, "bash session restarted");
@@ -204,7 +204,7 @@ tool_bash(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   if(ctx->bash.ahead) {
     ctx->bash.ahead = 0;
     if(ctx->bash.pid > 0 && shell_gone(&ctx->bash))
-      shell_reap(ctx);
+      tool_bash_end(ctx);
   }
   if(ctx->bash.pid <= 0 && shell_start(ctx) < 0) {
     tool_text(res, 1, "bash: cannot start /bin/bash: %s", strerror(errno));
@@ -214,7 +214,7 @@ tool_bash(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res)
   if(rc != RUN_DONE) {
     /* The shell's state is unknown now: end it and every process it left,
      * and start afresh on the next call. */
-    shell_reap(ctx);
+    tool_bash_end(ctx);
     if(rc == RUN_TIMEOUT)
       tool_text(res, 1, "bash: bash command timed out after %ldms", timeout_ms);
     else if(rc == RUN_DIED)

@@ -120,14 +120,7 @@ tool_ctx_free(struct tool_ctx *ctx)
 {
   int i;
 
-  if(ctx->bash.pid > 0)
-    ctx->kill_tree(ctx);
-  if(ctx->bash.in_fd >= 0)
-    close(ctx->bash.in_fd);
-  if(ctx->bash.out_fd >= 0)
-    close(ctx->bash.out_fd);
-  if(ctx->bash.pid_fd >= 0)
-    close(ctx->bash.pid_fd);
+  tool_bash_end(ctx);
   for(i = 0; i < ctx->nroots; i++)
     if(ctx->roots[i].fd >= 0)
       close(ctx->roots[i].fd);

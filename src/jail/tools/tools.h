@@ -88,6 +88,8 @@ void tool_bash(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res);
  * started ahead that dies before any command reached it is started again
  * unseen: it held nothing. */
 void tool_bash_ahead(struct tool_ctx *ctx);
+/* Ends the shell and every process of its tree, and closes what held it. */
+void tool_bash_end(struct tool_ctx *ctx);
 void tool_read(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res);
 void tool_write(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res);
 void tool_edit(struct tool_ctx *ctx, const cJSON *in, struct tool_result *res);
