@@ -28,6 +28,7 @@ static char cur_session[128];
 static enum log_level log_min = LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static log_error_hook error_hook;
+static pid_t shown_pid, shown_for;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
@@ -47,6 +48,22 @@ enum log_level
 log_level(void)
 {
   return log_min;
+}
+
+void
+log_set_pid(pid_t pid)
+{
+  shown_for = getpid();
+  shown_pid = pid;
+}
+
+/* A child forked after log_set_pid names its own pid again. */
+static int
+line_pid(void)
+{
+  pid_t self = getpid();
+
+  return (int)(shown_pid > 0 && self == shown_for ? shown_pid : self);
 }
 
 int
@@ -355,7 +372,7 @@ emit(enum log_level lvl, const char *line, size_t len)
     struct strbuf d = STRBUF_INIT;
 
     /* facility daemon (3); the line without its newline */
-    sb_printf(&d, "<%d>sandhook[%d]: ", 3 * 8 + pri[lvl], (int)getpid());
+    sb_printf(&d, "<%d>sandhook[%d]: ", 3 * 8 + pri[lvl], line_pid());
     sb_append(&d, line, len - 1);
     if(!d.failed && send(syslog_fd, d.data, d.len, MSG_NOSIGNAL) == (ssize_t)d.len) {
       sb_release(&d);
@@ -384,7 +401,7 @@ log_event(enum log_level lvl, const char *event, const char *fmt, ...)
 
   pthread_mutex_lock(&log_lock);
   sb_printf(&sb, "ts=%s.%03ldZ level=%s component=%s pid=%d event=", ts, now.tv_nsec / 1000000L,
-            level_names[lvl], log_component, (int)getpid());
+            level_names[lvl], log_component, line_pid());
   put_value(&sb, event);
   if(cur_work[0]) {
     sb_append(&sb, " work_id=", 9);

@@ -15,6 +15,7 @@
 #define SANDHOOK_LOG_H
 
 #include <stdarg.h>
+#include <sys/types.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
 
@@ -34,6 +35,12 @@ void log_set_json(int on);
 void log_ids(const char *work_id, const char *session_id);
 void log_set_level(enum log_level min);
 enum log_level log_level(void);
+
+/* The pid this process's lines name, where getpid() is not the one their
+ * readers see: the jail, pid 1 in its own PID namespace, gives its pid in
+ * the drainer's, which ps, the kernel's OOM lines and syslog's peer
+ * credentials show.  A child forked later names its own again. */
+void log_set_pid(pid_t pid);
 
 /* The connected syslog socket when SANDHOOK_LOG=syslog is in use, else -1:
  * a part started by this one (the jail helper, as its stderr) sends its

@@ -699,6 +699,24 @@ read_setup(struct setup *su)
   cJSON_Delete(req);
 }
 
+/* Our pid as the drainer's namespace sees it, for our log lines: read
+ * while /proc is still the host's, before build_root mounts the jail's. */
+static void
+log_outer_pid(void)
+{
+  char buf[24], *end;
+  ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+  long pid;
+
+  if(n <= 0)
+    return;
+  buf[n] = '\0';
+  errno = 0;
+  pid = strtol(buf, &end, 10);
+  if(!errno && *end == '\0' && pid > 1 && pid <= INT_MAX)
+    log_set_pid((pid_t)pid);
+}
+
 int
 jail_main(int argc, char **argv)
 {
@@ -770,6 +788,7 @@ jail_main(int argc, char **argv)
   close(down[1]);
   close(life[1]);
   sigprocmask(SIG_UNBLOCK, &term, NULL);
+  log_outer_pid();
   if(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     die("make / private");
   build_root(su.root, su.workspace, uid, gid, host_net, &jail_lim);

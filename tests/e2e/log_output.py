@@ -8,8 +8,10 @@ work_finished carry duration_ms, and a failed call its reason; the
 drainer's process title says what it is doing.
 """
 import json
+import re
 import os
 import socket
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -84,6 +86,7 @@ def main():
         sock_path = os.path.join(sc.tmp, "dev-log")
         rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         rx.bind(sock_path)
+        rx.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         rx.settimeout(0.2)
         os.makedirs(os.path.join(sc.tmp, "two"))
         cfg2, state2 = write_config(os.path.join(sc.tmp, "two"), fake.url, ANTHROPIC_LOG="debug",
@@ -91,12 +94,16 @@ def main():
         sid2 = fake.session([{"tool": "bash", "input": {"command": "echo hi"}}])["session_id"]
         body, hdrs = run_started(sid2)
         status, _, _, _, err = cgi(cfg2, body, hdrs)
-        got = []
+        got, senders = [], []
 
         def drain_socket():
             try:
                 while True:
-                    got.append(rx.recv(65536).decode(errors="replace"))
+                    data, anc, _, _ = rx.recvmsg(65536, socket.CMSG_SPACE(12))
+                    got.append(data.decode(errors="replace"))
+                    # The sender's pid as the kernel tells it, in our namespace.
+                    senders.append(next((struct.unpack("3i", d[:12])[0] for lvl, typ, d in anc
+                                         if lvl == socket.SOL_SOCKET and typ == socket.SCM_CREDENTIALS), None))
             except socket.timeout:
                 pass
             return any("event=work_finished" in g for g in got)
@@ -113,6 +120,12 @@ def main():
              "  ...and the jail helper, at the drainer's level, with the work and session ids", ready)
         t.ok("event=jail_ready" not in read(os.path.join(state2, "sandhook.log")),
              "  ...none of whose lines stays in the log file")
+        named = [(int(re.search(r"sandhook\[(\d+)\]", g).group(1)), int(re.search(r" pid=(\d+) ", g).group(1)), p)
+                 for g, p in zip(got, senders)]
+        jail_named = [n for n, g in zip(named, got) if "component=jail" in g]
+        t.ok(jail_named and all(a == b == p for a, b, p in named),
+             "  ...each line naming its sender's pid as the host sees it, the jail's too (not its pid 1)",
+             [n for n in named if not n[0] == n[1] == n[2]][:3])
         t.ok(any("event=api_call" in g and "duration_ms=" in g for g in got),
              "ANTHROPIC_LOG=debug: each API call is a debug line")
         t.ok(any("event=jail_frame" in g and "op=tool" in g for g in got),

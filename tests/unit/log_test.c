@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -57,6 +58,27 @@ main(void)
     is_str(logfmt_get(f, n, "reason"), want, "  ...a precision cut is escaped as well");
   }
   ok(in && getline(&line, &cap, in) < 0, "no line more than the calls made");
+
+  /* The jail names its pid as the host sees it; what it forks, its own. */
+  {
+    char want[24];
+    pid_t child;
+
+    log_set_pid(4242);
+    log_info("named", "x=%d", 1);
+    if((child = fork()) == 0) {
+      log_info("named", "x=%d", 2);
+      _exit(0);
+    }
+    ok(child > 0 && waitpid(child, NULL, 0) == child, "a child logged and ended");
+    if(in)
+      clearerr(in);
+    n = in && getline(&line, &cap, in) > 0 ? logfmt_parse(line, f, 16) : 0;
+    is_str(logfmt_get(f, n, "pid"), "4242", "log_set_pid: the line names the pid given");
+    n = in && getline(&line, &cap, in) > 0 ? logfmt_parse(line, f, 16) : 0;
+    snprintf(want, sizeof(want), "%d", (int)child);
+    is_str(logfmt_get(f, n, "pid"), want, "  ...and a child forked after it names its own");
+  }
   free(line);
   if(in)
     fclose(in);
