@@ -1,4 +1,5 @@
 #include "common/log.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/strbuf.h"
 #include "common/utf8.h"
@@ -22,6 +23,8 @@
 static int log_fd = STDERR_FILENO;
 static int log_json;
 static int syslog_fd = -1;
+static char syslog_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static long long syslog_retried_ms;
 static const char *log_component = "sandhook";
 static char cur_work[128];
 static char cur_session[128];
@@ -76,6 +79,7 @@ void
 log_use_syslog(int fd)
 {
   syslog_fd = fd;
+  syslog_path[0] = '\0';
 }
 
 int
@@ -147,7 +151,11 @@ log_setup(const struct config *cfg, int detached)
   if(!dest)
     dest = detached || cfg->log_file_named ? "file" : "stderr";
   if(!strcmp(dest, "syslog")) {
-    syslog_fd = open_syslog(cfg->syslog_socket ? cfg->syslog_socket : "/dev/log");
+    const char *path = cfg->syslog_socket ? cfg->syslog_socket : "/dev/log";
+
+    syslog_fd = open_syslog(path);
+    if(syslog_fd >= 0)
+      snprintf(syslog_path, sizeof(syslog_path), "%s", path);
     return syslog_fd < 0 ? -1 : 0;
   }
   return strcmp(dest, "file") ? 0 : log_to_file(cfg->log_file);
@@ -362,6 +370,28 @@ to_json(const char *line)
   return text;
 }
 
+/* A syslog daemon that restarted made a new socket, and ours is connected
+ * to the old one: connect again, under the same descriptor number (threads
+ * and the jails started later use it), at most once a second while the
+ * daemon is down.  The jail has no path to connect to (log_use_syslog). */
+static int
+syslog_reconnect(int failed)
+{
+  long long now = now_ms();
+  int fd, rc = -1;
+
+  pthread_mutex_lock(&log_lock);
+  if(syslog_fd == failed && *syslog_path && now - syslog_retried_ms >= 1000) {
+    syslog_retried_ms = now;
+    if((fd = open_syslog(syslog_path)) >= 0) {
+      rc = dup3(fd, failed, O_CLOEXEC) < 0 ? -1 : 0;
+      close(fd);
+    }
+  }
+  pthread_mutex_unlock(&log_lock);
+  return rc;
+}
+
 /* One line out, whole: one write (or one datagram), so lines of several
  * processes sharing a file or the error log never interleave. */
 static void
@@ -374,9 +404,16 @@ emit(enum log_level lvl, const char *line, size_t len)
     /* facility daemon (3); the line without its newline */
     sb_printf(&d, "<%d>sandhook[%d]: ", 3 * 8 + pri[lvl], line_pid());
     sb_append(&d, line, len - 1);
-    if(!d.failed && send(syslog_fd, d.data, d.len, MSG_NOSIGNAL) == (ssize_t)d.len) {
-      sb_release(&d);
-      return;
+    for(int again = 1; !d.failed; again = 0) {
+      int fd = syslog_fd;
+
+      if(send(fd, d.data, d.len, MSG_NOSIGNAL) == (ssize_t)d.len) {
+        sb_release(&d);
+        return;
+      }
+      if(!again || (errno != ECONNREFUSED && errno != ENOTCONN && errno != ECONNRESET) ||
+         syslog_reconnect(fd) < 0)
+        break;
     }
     sb_release(&d);
   }

@@ -15,8 +15,8 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (ENV_KEY, SIGNING_KEY, Checks, Scenario, cgi, gated, need_root,  # noqa: E402
-                     release, run_started, sanitizer_clean, tagged, until, wait_for, write_config)
+from harness import (ENV_KEY, SIGNING_KEY, Checks, FcgiPool, Scenario, cgi, gated, need_root,  # noqa: E402
+                     release, run_started, sanitizer_clean, sign, tagged, until, wait_for, write_config)
 
 need_root()
 
@@ -131,8 +131,33 @@ def main():
         t.ok(any("event=jail_frame" in g and "op=tool" in g for g in got),
              "  ...and each frame to the jail")
         t.ok(not any(ENV_KEY in g or SIGNING_KEY[6:] in g for g in got), "no key in any of it")
+
+        # A syslog daemon that restarts makes a new socket at the same path.
+        pool = sc.add(FcgiPool(os.path.join(sc.tmp, "two"), cfg2))
+
+        def idled(wid):
+            body = json.dumps({"type": "event", "id": wid, "created_at": "x",
+                               "data": {"type": "session.status_idled", "id": "s"}}).encode()
+            return pool.post(body, sign(body, wid))[0]
+
+        def arrived(wid):
+            def seen():
+                drain_socket()
+                return any("webhook_id=%s" % wid in g for g in got)
+            return seen
+        t.ok(idled("whe_before_restart") == 200 and until(arrived("whe_before_restart"), 30, 0.05),
+             "a long-lived responder's line arrives at the syslog socket")
         rx.close()
-        sanitizer_clean(t, logfile, os.path.join(state2, "sandhook.log"))
+        os.unlink(sock_path)
+        rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        rx.bind(sock_path)
+        rx.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        rx.settimeout(0.2)
+        t.ok(idled("whe_after_restart") == 200 and until(arrived("whe_after_restart"), 30, 0.05),
+             "  ...and after the syslog daemon made its socket anew, the next one arrives there too",
+             got[-2:])
+        rx.close()
+        sanitizer_clean(t, logfile, os.path.join(state2, "sandhook.log"), os.path.join(sc.tmp, "two", "fcgi.err"))
     t.done()
 
 
