@@ -285,6 +285,7 @@ with Scenario() as sc:
                 os.kill(p, signal.SIGKILL)
     t.eq(orphaned, [], "a master killed with -9 while its workers start, 20 times: no worker outlives it")
 
-    sanitizer_clean(t, *[os.path.join(sc.tmp, d, "fcgi.err") for d in ("default", "three", "kept", "idle", "orphans")])
+    sanitizer_clean(t, *[os.path.join(sc.tmp, d, "fcgi.err") for d in
+                         ["default", "three", "kept", "idle", "orphans"] + ["starting%d" % i for i in range(20)]])
 
 t.done()

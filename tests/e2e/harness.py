@@ -313,7 +313,9 @@ def sanitizer_clean(t, *paths):
             continue
         if "Sanitizer" in text or "runtime error:" in text:
             bad.append(p)
-    t.ok(not bad, "no sanitizer report in %s" % ", ".join(os.path.basename(p) for p in paths),
+    names = [os.path.basename(p) for p in paths]
+    t.ok(not bad, "no sanitizer report in %s" % ", ".join(
+        n if names.count(n) == 1 else "%d %s" % (names.count(n), n) for n in dict.fromkeys(names)),
          "".join(open(p, errors="replace").read()[-3000:] for p in bad))
 
 
