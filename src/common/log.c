@@ -200,9 +200,25 @@ put_value(struct strbuf *sb, const char *v)
     sb_append(sb, "\"", 1);
 }
 
+/* A value longer than the line allows ends in how much of it is not
+ * there, cut where a UTF-8 sequence starts: a cut value never reads as
+ * the whole. */
+static void
+mark_cut(char *val, size_t cap, size_t full)
+{
+  char note[40];
+  size_t at;
+
+  snprintf(note, sizeof(note), "...(%zu bytes cut)", full);
+  at = cap - 1 - strlen(note);
+  while(at > 0 && ((unsigned char)val[at] & 0xc0) == 0x80)
+    at--;
+  snprintf(val + at, cap - at, "...(%zu bytes cut)", full - at);
+}
+
 /* fmt is "key=%s key2=%d ..." (the compiler checks it as printf's): the
  * literal text is the caller's, every conversion is one value, formatted
- * on its own (at most 1023 bytes) and passed through put_value. */
+ * on its own (at most 1023 bytes, mark_cut) and passed through put_value. */
 static void
 format_fields(struct strbuf *sb, const char *fmt, va_list ap)
 {
@@ -252,14 +268,17 @@ format_fields(struct strbuf *sb, const char *fmt, va_list ap)
     switch(*f) {
     case 's': {
       const char *v;
+      int full;
 
       /* A value cut to a precision still goes through put_value whole. */
       if(nstars == 1 && strchr(spec, '.')) {
         v = va_arg(ap, const char *);
-        snprintf(val, sizeof(val), "%.*s", stars[0], v ? v : "(null)");
+        full = snprintf(val, sizeof(val), "%.*s", stars[0], v ? v : "(null)");
       }
       else
-        ONE(const char *);
+        full = ONE(const char *);
+      if(full >= (int)sizeof(val))
+        mark_cut(val, sizeof(val), (size_t)full);
       put_value(sb, val);
       f++;
       continue;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "logfmt.h"
 #include "tap.h"
 
@@ -58,6 +59,34 @@ main(void)
     is_str(logfmt_get(f, n, "reason"), want, "  ...a precision cut is escaped as well");
   }
   ok(in && getline(&line, &cap, in) < 0, "no line more than the calls made");
+
+  /* A value past the cap says how much of it is cut, never splitting a
+   * UTF-8 sequence. */
+  {
+    static char big[5001];
+    const char *v;
+    size_t kept, cut = 0;
+
+    memset(big, 'a', 5000);
+    log_info("long", "path=%s", big);
+    for(kept = 0; kept + 2 <= 4000; kept += 2)
+      memcpy(big + kept, "\xc3\xa9", 2);
+    big[kept] = '\0';
+    log_info("long", "path=%s", big);
+    if(in)
+      clearerr(in);
+    n = in && getline(&line, &cap, in) > 0 ? logfmt_parse(line, f, 16) : 0;
+    v = logfmt_get(f, n, "path");
+    kept = v ? strspn(v, "a") : 0;
+    if(v && sscanf(v + kept, "...(%zu bytes cut)", &cut) != 1)
+      cut = 0;
+    ok(v && kept > 900 && kept + cut == 5000 && strlen(v) <= 1023,
+       "a value over 1023 bytes ends in how much is cut (%zu kept, %zu cut)", kept, cut);
+    n = in && getline(&line, &cap, in) > 0 ? logfmt_parse(line, f, 16) : 0;
+    v = logfmt_get(f, n, "path");
+    ok(v && strstr(v, "...(") && utf8_valid(v, strlen(v)) && (strstr(v, "...(") - v) % 2 == 0,
+       "  ...cut between UTF-8 sequences, never inside one");
+  }
 
   /* The jail names its pid as the host sees it; what it forks, its own. */
   {
