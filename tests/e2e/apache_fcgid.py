@@ -2,7 +2,9 @@
 """Behind a real Apache with mod_fcgid and the shipped example: Apache
 starts sandhook as its own user when a webhook comes, retires it when idle,
 and starts it again for the next one.  Run as Apache's user, sandhook builds
-its jail without root; everything check_front_server asks still holds."""
+its jail without root; everything check_front_server asks still holds, and
+so do memory stores and egress through the allowlist."""
+import http.server
 import os
 import threading
 import pwd
@@ -10,10 +12,22 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (SANDHOOK, Scenario, Apache, Checks, check_front_server, final_checks,
-                     give_to, need_root, until, run_started, wait_for, write_config)
+                     give_to, need_root, procs_of, until, run_started, wait_for, write_config)
 
 need_root()       # to start Apache, which then drops to nobody
 NOBODY = pwd.getpwnam("nobody")
+
+
+class Origin(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("origin says hello: Host=%s\n" % self.headers.get("Host")).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
 
 
 def responders():
@@ -93,5 +107,28 @@ with Scenario() as sc:
          "and its session ran in the jail as the jail uid and gid, a read-only store read-only")
     t.eq([fake.call("GET", "/_fake/memory_stores/" + i)["memories"] for i in (rw, ro)],
          [{"/a.md": "b\n"}, {"/r.md": "ro"}], "and the memory edit was synced back")
+
+    # Egress through the allowlist, the proxy started by a drainer Apache's
+    # responder started, everything as nobody.  Settings are read when a
+    # part starts: once this state's drainer is gone, the next one reads them.
+    origin = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Origin)
+    threading.Thread(target=origin.serve_forever, daemon=True).start()
+    port = origin.server_address[1]
+    t.ok(until(lambda: not procs_of(state, b"sandhook-drain"), 60, 0.1), "the drainer ended")
+    write_config(tmp, fake.url, SANDHOOK_FCGI_WORKERS=1, SANDHOOK_JAIL_NETWORK="allowlist",
+                 SANDHOOK_EGRESS_ALLOW="pypi.test:%d" % port,
+                 SANDHOOK_EGRESS_RESOLVE="pypi.test=127.0.0.1,evil.test=127.0.0.1")
+    sid = fake.session([{"tool": "bash", "input": {"command": c}} for c in (
+        "curl -sS http://pypi.test:%d/simple/" % port, "curl -sS http://evil.test:%d/" % port)])["session_id"]
+    body, hdrs = run_started(sid)
+    st, _, _, _ = web.post("/hooks/sandhook", body, hdrs)
+    wait_for(lambda: fake.state(sid)["status"] == "terminated" and
+             all(w["state"] == "stopped" for w in fake.work()), 60, 0.1, "the egress session")
+    got = [r["content"][0]["text"] for r in fake.state(sid)["results"].values()]
+    t.ok(st == 202 and len(got) == 2 and "origin says hello: Host=pypi.test" in got[0],
+         "with SANDHOOK_JAIL_NETWORK=allowlist under mod_fcgid, a listed host is reached through the proxy", got)
+    t.ok(len(got) == 2 and "evil.test:%d refused: no SANDHOOK_EGRESS_ALLOW entry matches it" % port in got[1],
+         "  ...and one not listed is refused, with the reason", got)
+    origin.shutdown()
     final_checks(t, fake, os.path.join(state, "sandhook.log"), web.error_log)
 t.done()
