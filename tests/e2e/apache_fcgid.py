@@ -4,7 +4,6 @@ starts sandhook as its own user when a webhook comes, retires it when idle,
 and starts it again for the next one.  Run as Apache's user, sandhook builds
 its jail without root; everything check_front_server asks still holds, and
 so do memory stores and egress through the allowlist."""
-import http.server
 import os
 import threading
 import pwd
@@ -12,22 +11,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (SANDHOOK, Scenario, Apache, Checks, check_front_server, final_checks,
-                     give_to, need_root, procs_of, until, run_started, wait_for, write_config)
+                     give_to, need_root, procs_of, until, run_started, serve_origin, wait_for,
+                     write_config)
 
 need_root()       # to start Apache, which then drops to nobody
 NOBODY = pwd.getpwnam("nobody")
-
-
-class Origin(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = ("origin says hello: Host=%s\n" % self.headers.get("Host")).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *a):
-        pass
 
 
 def responders():
@@ -111,8 +99,7 @@ with Scenario() as sc:
     # Egress through the allowlist, the proxy started by a drainer Apache's
     # responder started, everything as nobody.  Settings are read when a
     # part starts: once this state's drainer is gone, the next one reads them.
-    origin = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Origin)
-    threading.Thread(target=origin.serve_forever, daemon=True).start()
+    origin = serve_origin()
     port = origin.server_address[1]
     t.ok(until(lambda: not procs_of(state, b"sandhook-drain"), 60, 0.1), "the drainer ended")
     write_config(tmp, fake.url, SANDHOOK_FCGI_WORKERS=1, SANDHOOK_JAIL_NETWORK="allowlist",

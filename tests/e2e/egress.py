@@ -9,52 +9,32 @@ reaches nothing, and a raw socket is refused.  Every connection is one
 log line with the call that made it.  The test servers are local
 (127.0.0.1); the names are pinned to them with SANDHOOK_EGRESS_RESOLVE.
 """
-import http.server
 import json
 import os
 import re
 import ssl
 import subprocess
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (ENV_KEY, SANDHOOK, Checks, Scenario, cgi, drainer_log, final_checks,  # noqa: E402
-                     gated, need_root, procs_of, release, run_started, tagged, wait_for, write_config)
+                     gated, need_root, procs_of, release, run_started, serve_origin, tagged, wait_for,
+                     write_config)
 
 need_root()
-
-
-class Origin(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = ("origin says hello: Host=%s path=%s\n" % (self.headers.get("Host"), self.path)).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *a):
-        pass
-
-
-def serve(server):
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server.server_address[1]
 
 
 def main():
     t = Checks()
     with Scenario() as sc:
-        plain = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Origin)
-        tls = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Origin)
         key, crt = os.path.join(sc.tmp, "k.pem"), os.path.join(sc.tmp, "c.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                         "-subj", "/CN=files.test", "-addext", "subjectAltName=DNS:files.test",
                         "-keyout", key, "-out", crt], check=True, capture_output=True)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(crt, key)
-        tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
-        port, tport = serve(plain), serve(tls)
+        plain, tls = serve_origin(), serve_origin(ctx)
+        port, tport = plain.server_address[1], tls.server_address[1]
         pins = ",".join("%s=127.0.0.1" % n for n in
                         ("pypi.test", "files.test", "blocked.test", "a.wild.test", "fake.test"))
         cfg, state = write_config(

@@ -9,6 +9,7 @@ import base64
 import grp
 import hashlib
 import hmac
+import http.server
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -527,6 +529,30 @@ class FcgiPool:
 
     def stop(self):
         stop_proc(self.proc)
+
+
+class Origin(http.server.BaseHTTPRequestHandler):
+    """A local web server for tools to reach through the egress proxy: it
+    says which Host and path reached it."""
+    def do_GET(self):
+        body = ("origin says hello: Host=%s path=%s\n" % (self.headers.get("Host"), self.path)).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+def serve_origin(tls=None):
+    """An Origin on 127.0.0.1, over TLS with the ssl context tls, serving
+    from a thread until its shutdown()."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Origin)
+    if tls:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def free_port():
