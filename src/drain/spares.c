@@ -116,9 +116,17 @@ spares_refill(const struct config *cfg)
   int have, want = cfg->workspace_mb > 0 && image_possible() ? cfg->workspace_spares : 0;
 
   /* With none wanted the folder is still emptied: spares switched off
-   * give their space back. */
-  if(spares_dir(cfg, dir, sizeof(dir)) < 0 || (want > 0 && mkdir_p(dir, 0700) < 0) ||
-     (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+   * give their space back.  The state directory itself is never made
+   * again here: one removed or moved while we ran gets no image back. */
+  if(spares_dir(cfg, dir, sizeof(dir)) < 0)
+    return;
+  if(want > 0 && mkdir(dir, 0700) < 0 && errno != EEXIST) {
+    if(errno == ENOENT)
+      log_warn("workspace_spare_skipped", "size_mb=%ld reason=%s", cfg->workspace_mb,
+               "the state directory is gone (removed or moved while this drainer ran)");
+    return;
+  }
+  if((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
     return;
   /* One refill at a time: drainers ending together would each make the
    * spare that is missing, and the next refill remove all but one. */

@@ -148,4 +148,22 @@ with Scenario() as sc:
          "  ...and the template of the size no longer set is removed, the one in use kept")
     t.eq(os.listdir(os.path.join(state, "sessions")), [], "every session's storage went with its end")
 
+    # A state directory moved away while a drainer runs: its refill on the
+    # way out does not make the directory again for a 256 MiB image.
+    os.makedirs(os.path.join(sc.tmp, "moved"))
+    cfg, state = write_config(os.path.join(sc.tmp, "moved"), sc.fake.url, **settings)
+    sid = sc.fake.session([{"tool": "bash", "input": {"command": gated("moved", "done")}}],
+                          first_delay=0, end_delay=0)["session_id"]
+    t.eq(cgi(cfg, *run_started(sid))[0], 202, "run_started answered 202")
+    wait_for(lambda: loops_on(state), 60, 0.05, "the session's workspace")
+    os.rename(state, state + ".moved")
+    release("moved")
+    moved = os.path.join(state + ".moved", "sandhook.log")
+    t.ok(until(lambda: "event=drain_exit" in open(moved).read(), 60, 0.05) and
+         not os.path.exists(os.path.join(state, "spares")) and not os.path.exists(os.path.join(state, "templates")),
+         "a state directory moved while its drainer ran gets no spare image back at its old path",
+         subprocess.run(["find", state], capture_output=True, text=True).stdout[-500:])
+    t.ok("event=workspace_spare_skipped" in open(moved).read() and "the state directory is gone" in open(moved).read(),
+         "  ...and the drainer says why it made none")
+
 t.done()
