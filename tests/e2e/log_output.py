@@ -8,8 +8,8 @@ work_finished carry duration_ms, and a failed call its reason; the
 drainer's process title says what it is doing.
 """
 import json
-import re
 import os
+import re
 import socket
 import struct
 import sys
@@ -84,10 +84,14 @@ def main():
 
         # ANTHROPIC_LOG=debug, the SDK's switch; syslog to a socket of ours.
         sock_path = os.path.join(sc.tmp, "dev-log")
-        rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        rx.bind(sock_path)
-        rx.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-        rx.settimeout(0.2)
+        def syslog_rx():
+            """A syslog daemon's socket at sock_path, with its senders' credentials."""
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            s.bind(sock_path)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+            s.settimeout(0.2)
+            return s
+        rx = syslog_rx()
         os.makedirs(os.path.join(sc.tmp, "two"))
         cfg2, state2 = write_config(os.path.join(sc.tmp, "two"), fake.url, ANTHROPIC_LOG="debug",
                                     SANDHOOK_LOG="syslog", SANDHOOK_SYSLOG_SOCKET=sock_path)
@@ -149,10 +153,7 @@ def main():
              "a long-lived responder's line arrives at the syslog socket")
         rx.close()
         os.unlink(sock_path)
-        rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        rx.bind(sock_path)
-        rx.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-        rx.settimeout(0.2)
+        rx = syslog_rx()
         t.ok(idled("whe_after_restart") == 200 and until(arrived("whe_after_restart"), 30, 0.05),
              "  ...and after the syslog daemon made its socket anew, the next one arrives there too",
              got[-2:])
