@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "common/config.h"
+#include "common/errmsg.h"
 #include "drain/api.h"
 #include "drain/jail_client.h"
 #include "drain/queue.h"
@@ -73,6 +74,15 @@ struct memory {
   long long deadline;         /* of the pass under way; 0: none */
   int cut;                    /* the pass ran out of time */
 };
+
+/* ---- the plan (memstore_plan.c) ---- */
+
+/* The session's memory_store resources into m->st (m->cfg set, m->n 0):
+ * each store's folder below /mnt/memory, clean (no "", ".", ".." or empty
+ * component, no ','), no two nested, at most MAX_STORES, and m->ro_list
+ * the read-only ones joined by ','.  0, or -1 with err saying which
+ * resource is wrong.  Bytes the API sent: tests/fuzz/fuzz_memplan. */
+int ms_plan(struct memory *m, const cJSON *session, struct errmsg *err);
 
 /* ---- state (memstore_state.c) ---- */
 

@@ -148,14 +148,39 @@ host_folder(struct memory *m, const char *sid)
 }
 
 int
+ms_plan(struct memory *m, const cJSON *session, struct errmsg *err)
+{
+  const cJSON *res;
+  size_t len = 2;
+  int i;
+
+  cJSON_ArrayForEach(res, cJSON_GetObjectItemCaseSensitive(session, "resources"))
+    if(!strcmp(json_str(res, "type") ?: "", "memory_store") &&
+       plan_store(m, res, err) < 0)
+      return -1;
+  for(i = 0; i < m->n; i++)
+    len += strlen(m->st[i].rel) + 1;
+  m->ro_list = calloc(1, len);
+  if(!m->ro_list) {
+    errmsg_set(err, "out of memory");
+    return -1;
+  }
+  for(i = 0; i < m->n; i++)
+    if(m->st[i].ro) {
+      if(*m->ro_list)
+        strcat(m->ro_list, ",");
+      strcat(m->ro_list, m->st[i].rel);
+    }
+  return 0;
+}
+
+int
 memory_plan(struct memory **out, const struct config *cfg, const cJSON *session,
             const struct work_item *item)
 {
   const cJSON *res;
   struct memory *m;
   struct errmsg err = ERRMSG_INIT;
-  size_t len = 2;
-  int i;
 
   *out = NULL;
   cJSON_ArrayForEach(res, cJSON_GetObjectItemCaseSensitive(session, "resources"))
@@ -175,22 +200,7 @@ memory_plan(struct memory **out, const struct config *cfg, const cJSON *session,
     return -1;
   m->cfg = cfg;
   m->item = item;
-  cJSON_ArrayForEach(res, cJSON_GetObjectItemCaseSensitive(session, "resources"))
-    if(!strcmp(json_str(res, "type") ?: "", "memory_store") &&
-       plan_store(m, res, &err) < 0)
-      break;
-  for(i = 0; i < m->n; i++)
-    len += strlen(m->st[i].rel) + 1;
-  m->ro_list = calloc(1, len);
-  if(!errmsg_isset(&err) && !m->ro_list)
-    errmsg_set(&err, "out of memory");
-  for(i = 0; !errmsg_isset(&err) && i < m->n; i++)
-    if(m->st[i].ro) {
-      if(*m->ro_list)
-        strcat(m->ro_list, ",");
-      strcat(m->ro_list, m->st[i].rel);
-    }
-  if(!errmsg_isset(&err) && host_folder(m, item->data_id) < 0)
+  if(ms_plan(m, session, &err) == 0 && host_folder(m, item->data_id) < 0)
     errmsg_set(&err, "cannot prepare %.400s: %s%s", m->host, strerror(errno),
              errno == ENOSPC ? " (free space in SANDHOOK_STATE_DIR or lower SANDHOOK_MEMORY_MB)" : "");
   if(errmsg_isset(&err)) {
