@@ -32,6 +32,15 @@ fuzz_str(const uint8_t *data, size_t size)
   return s;
 }
 
+/* Whether path is root or lies below it, component-wise. */
+static inline int
+fuzz_under(const char *path, const char *root)
+{
+  size_t n = strlen(root);
+
+  return !strncmp(path, root, n) && (path[n] == '\0' || path[n] == '/');
+}
+
 /* Splits s in place at the first n-1 newlines into n fields; missing
  * fields are NULL. */
 static inline void

@@ -28,14 +28,6 @@ clean_rel(const char *rel)
   }
 }
 
-static int
-nested(const char *a, const char *b)
-{
-  size_t la = strlen(a);
-
-  return !strncmp(a, b, la) && (b[la] == '\0' || b[la] == '/');
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -62,7 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for(i = 0; i < m->n; i++) {
       FUZZ_ASSERT(m->st[i].id[0] && clean_rel(m->st[i].rel));
       for(k = 0; k < i; k++)
-        FUZZ_ASSERT(!nested(m->st[k].rel, m->st[i].rel) && !nested(m->st[i].rel, m->st[k].rel));
+        FUZZ_ASSERT(!fuzz_under(m->st[i].rel, m->st[k].rel) && !fuzz_under(m->st[k].rel, m->st[i].rel));
       if(m->st[i].ro)
         sb_printf(&ro, "%s%s", ro.len ? "," : "", m->st[i].rel);
     }

@@ -46,14 +46,6 @@ normalise(const char *workdir, const char *p)
   return out;
 }
 
-static int
-is_under(const char *path, const char *root)
-{
-  size_t n = strlen(root);
-
-  return !strncmp(path, root, n) && (path[n] == '\0' || path[n] == '/');
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -83,12 +75,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(!strcmp(got, want));
     FUZZ_ASSERT(!strstr(got, "//") && !strstr(got, "/./") && !strstr(got, "/../"));
     for(i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
-      FUZZ_ASSERT(!is_under(want, roots[i]) || strlen(roots[i]) <= strlen(pl.root->path));
+      FUZZ_ASSERT(!fuzz_under(want, roots[i]) || strlen(roots[i]) <= strlen(pl.root->path));
     free(got);
   }
   else if(rc == PATH_OUTSIDE) {
     for(i = 0; want && i < sizeof(roots) / sizeof(roots[0]); i++)
-      FUZZ_ASSERT(!is_under(want, roots[i]));
+      FUZZ_ASSERT(!fuzz_under(want, roots[i]));
   }
   else
     FUZZ_ASSERT(rc == PATH_ERRNO && errno == ENAMETOOLONG);
