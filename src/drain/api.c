@@ -6,6 +6,7 @@
 #include "common/random.h"
 #include "common/errmsg.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -88,7 +89,7 @@ struct sink_ctx {
   void *ctx;
   int (*stop)(void *ctx);
   const volatile sig_atomic_t *cancel;
-  long retry_after_s;
+  long retry_after_ms, retry_after;     /* the headers' waits, in ms */
   int whole;              /* a download: a cut-off transfer is an error */
 };
 
@@ -120,21 +121,28 @@ header_cb(char *data, size_t sz, size_t n, void *p)
 {
   struct sink_ctx *sc = p;
   size_t len = sz * n;
+  long v;
 
-  if(len > 9 && !strncmp(data, "HTTP/", 5)) {
-    const char *sp = memchr(data, ' ', len);
-
-    if(sp)
-      sc->resp->status = strtol(sp + 1, NULL, 10);
-    sc->retry_after_s = 0;
-  }
-  else if(len > 12 && !strncasecmp(data, "retry-after:", 12))
-    sc->retry_after_s = api_retry_after(data + 12);
-  else if((len == 2 && data[0] == '\r') || (len == 1 && data[0] == '\n')) {
-    /* End of the headers: tell a stream's reader it is open, before any
-     * event arrives, so it can list the history. */
+  switch(api_header(data, len, time(NULL), &v)) {
+  case API_HEADER_STATUS:
+    /* Each response's own (a 100 Continue or a redirect comes first). */
+    sc->resp->status = v;
+    sc->retry_after_ms = sc->retry_after = 0;
+    break;
+  case API_HEADER_RETRY_AFTER:
+    sc->retry_after = v;
+    break;
+  case API_HEADER_RETRY_AFTER_MS:
+    sc->retry_after_ms = v;
+    break;
+  case API_HEADER_END:
+    /* Tell a stream's reader it is open, before any event arrives, so it
+     * can list the history. */
     if(sc->sink && sc->resp->status == 200)
       sc->sink(NULL, 0, sc->ctx);
+    break;
+  case API_HEADER_OTHER:
+    break;
   }
   return len;
 }
@@ -266,17 +274,91 @@ perform(struct api *a, const struct api_req *rq, struct sink_ctx *sc)
   return 0;
 }
 
-long
-api_retry_after(const char *value)
+/* A field's value, trimmed, NUL-terminated in buf (cap bytes); NULL when
+ * it does not fit, which no wait the API means does. */
+static const char *
+field_value(const char *data, size_t len, size_t name_len, char *buf, size_t cap)
 {
-  /* Bounded before any arithmetic: the backoff multiplies it by 1000. */
-  long v = strtol(value, NULL, 10);
+  size_t i = name_len, end = len;
 
-  return v < 0 ? 0 : v > 3600 ? 3600 : v;
+  while(i < end && (data[i] == ' ' || data[i] == '\t'))
+    i++;
+  while(end > i && memchr(" \t\r\n", data[end - 1], 4))
+    end--;
+  if(end - i >= cap)
+    return NULL;
+  memcpy(buf, data + i, end - i);
+  buf[end - i] = '\0';
+  return buf;
+}
+
+/* A decimal number of units of scale ms ("120", "1.5"), or -1. */
+static double
+decimal_ms(const char *s, double scale)
+{
+  char *end;
+  double v;
+
+  /* strtod alone would take "inf", "nan", hex, exponents and a sign. */
+  if(!strpbrk(s, "0123456789") || s[strspn(s, "0123456789.")])
+    return -1;
+  v = strtod(s, &end);
+  return *end ? -1 : v * scale;
+}
+
+static long
+clamp_wait(double ms)
+{
+  return !(ms > 0) ? 0 : ms >= API_RETRY_AFTER_MAX_MS ? API_RETRY_AFTER_MAX_MS : (long)ms;
+}
+
+enum api_header
+api_header(const char *data, size_t len, time_t now_s, long *value)
+{
+  static const char ra[] = "retry-after:", ra_ms[] = "retry-after-ms:";
+  char buf[64];
+  const char *v;
+  double ms;
+
+  *value = 0;
+  if(len >= 5 && !memcmp(data, "HTTP/", 5)) {
+    const char *sp = memchr(data, ' ', len);
+    size_t i = sp ? (size_t)(sp - data) + 1 : len;
+
+    /* "HTTP/1.1 200 OK", "HTTP/2 204": three digits, then the end. */
+    if(i + 3 <= len && isdigit((unsigned char)data[i]) && isdigit((unsigned char)data[i + 1]) &&
+       isdigit((unsigned char)data[i + 2]) && (i + 3 == len || memchr(" \r\n", data[i + 3], 3))) {
+      long code = (data[i] - '0') * 100 + (data[i + 1] - '0') * 10 + (data[i + 2] - '0');
+
+      *value = code >= 100 && code <= 599 ? code : 0;
+    }
+    return API_HEADER_STATUS;
+  }
+  if((len == 2 && data[0] == '\r' && data[1] == '\n') || (len == 1 && data[0] == '\n'))
+    return API_HEADER_END;
+  if(len >= sizeof(ra_ms) - 1 && !strncasecmp(data, ra_ms, sizeof(ra_ms) - 1)) {
+    if((v = field_value(data, len, sizeof(ra_ms) - 1, buf, sizeof(buf))))
+      *value = clamp_wait(decimal_ms(v, 1));
+    return API_HEADER_RETRY_AFTER_MS;
+  }
+  if(len >= sizeof(ra) - 1 && !strncasecmp(data, ra, sizeof(ra) - 1)) {
+    if((v = field_value(data, len, sizeof(ra) - 1, buf, sizeof(buf)))) {
+      ms = decimal_ms(v, 1000);
+      if(ms < 0) {
+        /* An HTTP-date (RFC 9110, 10.2.3). */
+        time_t t = curl_getdate(v, NULL);
+
+        ms = t == -1 ? 0 : ((double)t - (double)now_s) * 1000;
+      }
+      *value = clamp_wait(ms);
+    }
+    return API_HEADER_RETRY_AFTER;
+  }
+  return API_HEADER_OTHER;
 }
 
 long
-api_backoff_ms(int attempt, long retry_after_s)
+api_backoff_ms(int attempt, long retry_after_ms)
 {
   long base = BACKOFF_BASE_MS << (attempt < 5 ? attempt : 5);
   long jitter;
@@ -284,8 +366,8 @@ api_backoff_ms(int attempt, long retry_after_s)
   if(base > BACKOFF_CAP_MS)
     base = BACKOFF_CAP_MS;
   jitter = (long)(random() % (base / 4 + 1));
-  if(retry_after_s > 0 && retry_after_s * 1000 > base)
-    return retry_after_s * 1000 > 60000 ? 60000 : retry_after_s * 1000;
+  if(retry_after_ms > base)
+    return retry_after_ms > 60000 ? 60000 : retry_after_ms;
   return base + jitter;
 }
 
@@ -327,7 +409,7 @@ retrying(struct api *a, const struct api_req *rq, struct api_resp *resp, api_sin
       return 0;
     if(attempt >= rq->max_retries || (a->cancel && *a->cancel))
       break;
-    wait = api_backoff_ms(attempt, sc.retry_after_s);
+    wait = api_backoff_ms(attempt, sc.retry_after_ms ? sc.retry_after_ms : sc.retry_after);
     if(rq->deadline_ms && now_ms() + wait >= rq->deadline_ms)
       break;
     log_warn("api_retry", "method=%s path=%s status=%ld attempt=%d wait_ms=%ld error=%s",

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <signal.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/config.h"
@@ -79,12 +80,19 @@ int api_download(struct api *a, const struct api_req *rq, int fd, size_t max,
                  struct api_resp *resp);
 void api_resp_free(struct api_resp *resp);
 int api_transient(long status);
-/* A Retry-After header's value (delta-seconds) in 0..3600: whatever the
- * server sent, nothing later overflows. */
-long api_retry_after(const char *value);
+/* What one response header line says.  data and len are the line as
+ * libcurl hands it (CRLF included, not NUL-terminated), bytes from whoever
+ * answered.  *value gets a status line's code (100-599, else 0), or the
+ * wait a Retry-After (delta-seconds or an HTTP-date, against now_s) or a
+ * retry-after-ms asks, in ms within 0..API_RETRY_AFTER_MAX_MS (0: none,
+ * unreadable, or past), as the official SDK reads them. */
+enum api_header { API_HEADER_OTHER, API_HEADER_STATUS, API_HEADER_RETRY_AFTER,
+                  API_HEADER_RETRY_AFTER_MS, API_HEADER_END };
+#define API_RETRY_AFTER_MAX_MS 3600000L
+enum api_header api_header(const char *data, size_t len, time_t now_s, long *value);
 /* The wait before retry attempt (0-based): exponential with jitter, or the
- * Retry-After when longer, never over a minute. */
-long api_backoff_ms(int attempt, long retry_after_s);
+ * server's when longer, never over a minute. */
+long api_backoff_ms(int attempt, long retry_after_ms);
 
 /* One log line (event) for a call that failed: the control plane's host,
  * the status or the network error, the API's own error message, and a hint

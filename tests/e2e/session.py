@@ -78,6 +78,21 @@ try:
     streams = [r for r in reqs if r.get("path") == "/v1/sessions/%s/events/stream" % sid2]
     t.ok(len(streams) >= 2, "the worker reconnected the stream (%d opens)" % len(streams))
 
+    # Rate limited: the post waits what the API asks (Retry-After in
+    # seconds; retry-after-ms before it, as the official SDK reads them),
+    # then goes through once.
+    fake.faults(post_429_retry_after=1, post_429_retry_after_ms=1)
+    sid7 = fake.session([{"tool": "bash", "input": {"command": "echo limited"}}])["session_id"]
+    start(sid7)
+    wait_for(lambda: fake.state(sid7)["status"] == "terminated" and
+             all(w["state"] == "stopped" for w in fake.work()), 60, 0.1, "the rate-limited post")
+    st, calls, results = results_by_command(sid7)
+    t.eq([text(r) for r in results.values()], ["limited"], "a rate-limited result is posted once")
+    waits = [line for line in drainer_log(state).splitlines()
+             if "event=api_retry" in line and "status=429" in line and sid7 in line]
+    t.eq(sorted(int(line.split("wait_ms=")[1].split()[0]) for line in waits), [1500, 2000],
+         "the retries waited the 2 s of Retry-After and the 1500 ms of retry-after-ms")
+
     # A post refused outright is not a reason to run the call again: the
     # kept result is posted once more after the next reconcile.
     fake.faults(post_400_and_drop=1)

@@ -684,6 +684,16 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(400, "invalid_request_error", "events must be a list")
         if self.fault("post_5xx"):
             return self.error(500, "api_error", "injected failure")
+        # Rate limited, with the waits the API may ask: seconds, and the
+        # retry-after-ms the official SDK reads first.
+        if self.fault("post_429_retry_after"):
+            return self.send_json(429, {"type": "error", "error": {"type": "rate_limit_error",
+                                                                   "message": "injected"}},
+                                  {"Retry-After": "2"})
+        if self.fault("post_429_retry_after_ms"):
+            return self.send_json(429, {"type": "error", "error": {"type": "rate_limit_error",
+                                                                   "message": "injected"}},
+                                  {"Retry-After": "30", "retry-after-ms": "1500"})
         if self.fault("post_400_and_drop"):
             # A refusal no retry gets past, then the stream drops: the
             # worker's next reconcile must post the result again.

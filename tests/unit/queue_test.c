@@ -70,13 +70,52 @@ main(void)
            "\"secret\":null}", &item, &secret) == 0 && !secret &&
      !strcmp(item.data_type, "healthcheck"), "healthcheck item, null secret");
   ok(parse("{}", &item, &secret) < 0, "object without id is not a work item");
-  /* Retry-After: whatever arrives, the wait stays a minute at most. */
-  is_int(api_retry_after(" 120\r\n"), 120, "Retry-After: 120 is 120 s");
-  is_int(api_retry_after(" 99999999999999999999999\r\n"), 3600, "a Retry-After past long's range is an hour");
-  is_int(api_retry_after(" -5"), 0, "a negative Retry-After is none");
-  is_int(api_retry_after(" Wed, 21 Oct 2015 07:28:00 GMT"), 0, "an HTTP-date is none");
-  is_int(api_backoff_ms(1, 3600), 60000, "an hour's Retry-After waits a minute");
-  is_int(api_backoff_ms(1, 30), 30000, "a 30 s Retry-After waits 30 s");
+  /* Header lines as libcurl hands them, not NUL-terminated: a status line
+   * and the waits a server may ask for, as the official SDK reads them. */
+  {
+    static const struct { const char *line; enum api_header kind; long want; } hdr[] = {
+      { "HTTP/1.1 200 OK\r\n", API_HEADER_STATUS, 200 },
+      { "HTTP/2 429\r\n", API_HEADER_STATUS, 429 },
+      { "HTTP/1.1 2000 OK\r\n", API_HEADER_STATUS, 0 },
+      { "HTTP/1.1 099\r\n", API_HEADER_STATUS, 0 },
+      { "HTTP/1.1\r\n", API_HEADER_STATUS, 0 },
+      { "\r\n", API_HEADER_END, 0 },
+      { "Retry-After: 120\r\n", API_HEADER_RETRY_AFTER, 120000 },
+      { "retry-after:1.5\r\n", API_HEADER_RETRY_AFTER, 1500 },
+      { "Retry-After: 99999999999999999999999\r\n", API_HEADER_RETRY_AFTER, API_RETRY_AFTER_MAX_MS },
+      { "Retry-After: -5\r\n", API_HEADER_RETRY_AFTER, 0 },
+      { "Retry-After: inf\r\n", API_HEADER_RETRY_AFTER, 0 },
+      { "Retry-After: 0x10\r\n", API_HEADER_RETRY_AFTER, 0 },
+      /* now_s below is 2015-10-21T07:27:00Z */
+      { "Retry-After: Wed, 21 Oct 2015 07:28:00 GMT\r\n", API_HEADER_RETRY_AFTER, 60000 },
+      { "Retry-After: Wed, 21 Oct 2015 07:20:00 GMT\r\n", API_HEADER_RETRY_AFTER, 0 },
+      { "Retry-After: tomorrow-ish\r\n", API_HEADER_RETRY_AFTER, 0 },
+      { "retry-after-ms: 250\r\n", API_HEADER_RETRY_AFTER_MS, 250 },
+      { "Retry-After-Ms: 12.9\r\n", API_HEADER_RETRY_AFTER_MS, 12 },
+      { "retry-after-ms: soon\r\n", API_HEADER_RETRY_AFTER_MS, 0 },
+      { "Retry-Afterwards: 5\r\n", API_HEADER_OTHER, 0 },
+      { "Content-Type: text/event-stream\r\n", API_HEADER_OTHER, 0 },
+    };
+    size_t i;
+
+    for(i = 0; i < sizeof(hdr) / sizeof(hdr[0]); i++) {
+      size_t len = strlen(hdr[i].line);
+      /* Exactly the line's bytes, so a read past them is ASan's to see. */
+      char *line = malloc(len);
+      long v = -1;
+      enum api_header kind;
+
+      if(!line)
+        abort();
+      memcpy(line, hdr[i].line, len);
+      kind = api_header(line, len, 1445412420, &v);
+      ok(kind == hdr[i].kind && v == hdr[i].want, "header %.*s: kind %d value %ld (got %d, %ld)",
+         (int)strcspn(hdr[i].line, "\r"), hdr[i].line, hdr[i].kind, hdr[i].want, kind, v);
+      free(line);
+    }
+  }
+  is_int(api_backoff_ms(1, 3600000), 60000, "an hour's Retry-After waits a minute");
+  is_int(api_backoff_ms(1, 30000), 30000, "a 30 s Retry-After waits 30 s");
   ok(api_backoff_ms(40, 0) >= 8000 && api_backoff_ms(40, 0) <= 10000, "attempt 40 backs off 8-10 s, no shift overflow");
   {
     static const struct { const char *json; long want; } ttl[] = {
