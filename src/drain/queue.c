@@ -126,8 +126,16 @@ queue_poll(struct api *a, struct work_item *item, long block_ms)
     res = api_transient(r.status) ? POLL_ERROR : POLL_FATAL;
     goto out;
   }
-  /* 204, an empty body, JSON null, or an object without id: no work. */
-  if(body_is_empty(&r) || work_parse(r.body, r.len, item, &secret) < 0 || !item->id[0]) {
+  /* 204, an empty body or JSON null: no work. */
+  if(body_is_empty(&r)) {
+    res = POLL_EMPTY;
+    goto out;
+  }
+  /* Anything else that is not a work item is the control plane's mistake:
+   * said, and taken as no work, so the queue is polled again later. */
+  if(work_parse(r.body, r.len, item, &secret) < 0 || !item->id[0]) {
+    log_warn("poll_unusable", "status=%ld bytes=%zu reason=%s", r.status, r.len,
+             "the answer is neither empty nor a work object with an id");
     res = POLL_EMPTY;
     goto out;
   }
@@ -135,11 +143,13 @@ queue_poll(struct api *a, struct work_item *item, long block_ms)
     item->sessions_token = secret_sessions_token(secret);
     if(!item->sessions_token)
       log_warn("work_secret_unusable", "work_id=%s fallback=environment_key", item->id);
-    explicit_bzero(secret, strlen(secret));
-    free(secret);
   }
   res = POLL_ITEM;
 out:
+  if(secret) {
+    explicit_bzero(secret, strlen(secret));
+    free(secret);
+  }
   if(r.body)
     explicit_bzero(r.body, r.len);
   api_resp_free(&r);

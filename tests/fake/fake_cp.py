@@ -133,6 +133,9 @@ class Scheduler:
 
 SCHED = None
 
+# The secret of the broken work object --empty-poll no_id answers with.
+NO_ID_SECRET = base64.b64encode(b'{"sessions_token": "sk-ant-no-id-never-logged"}').decode()
+
 
 def later(delay, fn, *args):
     SCHED.add(delay, fn, args)
@@ -437,6 +440,11 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(0.05)
             if ST.empty_poll == "null":
                 return self.send_json(200, None)
+            if ST.empty_poll == "no_id":
+                # A broken answer: a work object whose id is empty, with
+                # a secret the worker must neither use nor log.
+                return self.send_json(200, {"type": "work", "id": "", "secret": NO_ID_SECRET,
+                                            "data": {"type": "session", "id": "sesn_none"}})
             if ST.empty_poll == "empty":
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -888,7 +896,7 @@ def main():
     ap.add_argument("--environment-id", default="env_fake")
     ap.add_argument("--environment-key", default="sk-ant-oat01-fake-environment-key")
     ap.add_argument("--ttl", type=int, default=30)
-    ap.add_argument("--empty-poll", choices=["204", "null", "empty"], default="204")
+    ap.add_argument("--empty-poll", choices=["204", "null", "empty", "no_id"], default="204")
     args = ap.parse_args()
     ST = State(args.environment_id, args.environment_key, args.ttl, args.empty_poll)
     SCHED = Scheduler()
