@@ -491,6 +491,8 @@ default_str(char **field, const char *value)
 }
 
 /* 0 when v is unset or one of the NULL-terminated choices, else -1. */
+static int one_of(const char *v, ...) __attribute__((sentinel));
+
 static int
 one_of(const char *v, ...)
 {
