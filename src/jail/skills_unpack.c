@@ -202,11 +202,16 @@ scan_member(struct archive *a, struct archive_entry *e, const struct member *m, 
     errmsg_set(err, "more than %ld entries", sc->lim->max_entries);
     return -1;
   }
-  if(la_archive_entry_size_is_set(e))
-    sc->bytes += la_archive_entry_size(e);
-  if(sc->bytes > sc->lim->max_bytes) {
-    errmsg_set(err, "more than %lld bytes unpacked", sc->lim->max_bytes);
-    return -1;
+  if(la_archive_entry_size_is_set(e)) {
+    la_int64_t size = la_archive_entry_size(e);
+
+    /* Compared before it is added: a header's size is anything up to
+     * INT64_MAX, and bytes never passes max_bytes. */
+    if(size < 0 || size > sc->lim->max_bytes - sc->bytes) {
+      errmsg_set(err, "more than %lld bytes unpacked", sc->lim->max_bytes);
+      return -1;
+    }
+    sc->bytes += size;
   }
   if(m->n == 0)
     return 0;
