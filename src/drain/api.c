@@ -399,6 +399,7 @@ retrying(struct api *a, const struct api_req *rq, struct api_resp *resp, api_sin
       long long t0 = now_ms();
 
       rc = perform(a, rq, &sc);
+      resp->retry_after_ms = sc.retry_after_ms ? sc.retry_after_ms : sc.retry_after;
       if(rc < 0 || resp->status >= 400)
         metrics_api_error(rq->method, rq->path, rc < 0 ? 0 : resp->status);
       log_debug("api_call", "method=%s path=%s status=%ld duration_ms=%lld attempt=%d error=%s",
@@ -409,7 +410,7 @@ retrying(struct api *a, const struct api_req *rq, struct api_resp *resp, api_sin
       return 0;
     if(attempt >= rq->max_retries || (a->cancel && *a->cancel))
       break;
-    wait = api_backoff_ms(attempt, sc.retry_after_ms ? sc.retry_after_ms : sc.retry_after);
+    wait = api_backoff_ms(attempt, resp->retry_after_ms);
     if(rq->deadline_ms && now_ms() + wait >= rq->deadline_ms)
       break;
     log_warn("api_retry", "method=%s path=%s status=%ld attempt=%d wait_ms=%ld error=%s",

@@ -34,6 +34,7 @@ struct api_resp {
   char *body;
   size_t len;
   char error[256];        /* curl's text for a network error */
+  long retry_after_ms;    /* the wait the last response asked for, 0: none */
 };
 
 struct api_req {

@@ -525,9 +525,18 @@ post_result(struct session *s, struct call *c)
     log_info("tool_result_posted", "tool_use_id=%s is_error=%s", c->id,
              cJSON_IsTrue(is_err) ? "true" : "false");
   }
-  else
-    log_err("tool_result_post_failed", "tool_use_id=%s status=%ld error=%s",
-            c->id, r.status, r.error);
+  else {
+    /* Heartbeats can hold the lease while posts fail past its TTL (a rate
+     * limit longer than the lease, the events endpoint alone down): a
+     * listing, after the wait the server asked for, shows whether the
+     * result landed, and it is posted again if not. */
+    long retry_ms = api_transient(r.status) ? api_backoff_ms(0, r.retry_after_ms) : 0;
+
+    if(retry_ms)
+      s->relist_at = now_ms() + retry_ms;
+    log_err("tool_result_post_failed", "tool_use_id=%s status=%ld retry_ms=%ld error=%s",
+            c->id, r.status, retry_ms, r.error);
+  }
   api_resp_free(&r);
   free(text);
 }

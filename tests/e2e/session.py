@@ -93,6 +93,21 @@ try:
     t.eq(sorted(int(line.split("wait_ms=")[1].split()[0]) for line in waits), [1500, 2000],
          "the retries waited the 2 s of Retry-After and the 1500 ms of retry-after-ms")
 
+    # A rate limit longer than the lease (4 s here), while heartbeats hold
+    # it: the post gives up within the lease, and after the 6 s the server
+    # asked for, a listing shows the call unanswered and its result is
+    # posted again; the call runs once.
+    fake.faults(post_429_long=1)
+    sid8 = fake.session([{"tool": "bash", "input": {"command": "echo run >> runs8; wc -l < runs8"}}])["session_id"]
+    start(sid8)
+    wait_for(lambda: fake.state(sid8)["status"] == "terminated" and
+             all(w["state"] == "stopped" for w in fake.work()), 60, 0.1, "the result held back by the rate limit")
+    st, calls, results = results_by_command(sid8)
+    t.eq([text(r) for r in results.values()], ["1"], "posted after the long rate limit, and the call ran once")
+    lines = [ln for ln in drainer_log(state).splitlines() if sid8 in ln and "event=tool_result_post" in ln]
+    t.ok(len(lines) == 2 and "status=429 retry_ms=6000" in lines[0] and "event=tool_result_posted" in lines[1],
+         "the failed post says it tries again in 6000 ms, and the next post lands", "\n".join(lines))
+
     # A post refused outright is not a reason to run the call again: the
     # kept result is posted once more after the next reconcile.
     fake.faults(post_400_and_drop=1)

@@ -698,6 +698,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(429, {"type": "error", "error": {"type": "rate_limit_error",
                                                                    "message": "injected"}},
                                   {"Retry-After": "2"})
+        if self.fault("post_429_long"):
+            return self.send_json(429, {"type": "error", "error": {"type": "rate_limit_error",
+                                                                   "message": "injected"}},
+                                  {"Retry-After": "6"})
         if self.fault("post_429_retry_after_ms"):
             return self.send_json(429, {"type": "error", "error": {"type": "rate_limit_error",
                                                                    "message": "injected"}},
