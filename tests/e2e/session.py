@@ -39,6 +39,17 @@ def start(sid, msg=None):
     t.eq(st, 202, "run_started for %s answered 202" % sid)
 
 
+def faulty_session(what, commands, **faults):
+    """A session of bash commands, run to its end with the fake's faults
+    armed: its id, and its results' texts."""
+    fake.faults(**faults)
+    sid = fake.session([{"tool": "bash", "input": {"command": c}} for c in commands])["session_id"]
+    start(sid)
+    wait_for(lambda: fake.state(sid)["status"] == "terminated" and
+             all(w["state"] == "stopped" for w in fake.work()), 60, 0.1, what)
+    return sid, [text(r) for r in results_by_command(sid)[2].values()]
+
+
 try:
     cfg, state = write_config(tmp, fake.url)
     sid = fake.session(EVERY_TOOL, terminate=False)["session_id"]
@@ -63,16 +74,9 @@ try:
          "the workspace is removed when the session terminates")
 
     # Faults: a 5xx on the post, a dropped stream.
-    fake.faults(post_5xx=1, drop_stream_after=3)
-    sid2 = fake.session([{"tool": "bash", "input": {"command": "echo one"}},
-                         {"tool": "bash", "input": {"command": "echo two"}},
-                         {"tool": "bash", "input": {"command": "echo three"}}])["session_id"]
-    start(sid2)
-    wait_for(lambda: fake.state(sid2)["status"] == "terminated" and
-             all(w["state"] == "stopped" for w in fake.work()), 60, 0.1, "the faulty session")
-    st, calls, results = results_by_command(sid2)
-    t.eq([text(r) for r in results.values()], ["one", "two", "three"],
-         "every call answered once despite a 5xx and a dropped stream")
+    sid2, texts = faulty_session("the faulty session", ["echo one", "echo two", "echo three"],
+                                 post_5xx=1, drop_stream_after=3)
+    t.eq(texts, ["one", "two", "three"], "every call answered once despite a 5xx and a dropped stream")
     reqs = fake.log()["requests"]
     t.ok(any(r.get("event") == "stream_dropped" for r in reqs), "the stream was dropped")
     streams = [r for r in reqs if r.get("path") == "/v1/sessions/%s/events/stream" % sid2]
@@ -81,13 +85,9 @@ try:
     # Rate limited: the post waits what the API asks (Retry-After in
     # seconds; retry-after-ms before it, as the official SDK reads them),
     # then goes through once.
-    fake.faults(post_429_retry_after=1, post_429_retry_after_ms=1)
-    sid7 = fake.session([{"tool": "bash", "input": {"command": "echo limited"}}])["session_id"]
-    start(sid7)
-    wait_for(lambda: fake.state(sid7)["status"] == "terminated" and
-             all(w["state"] == "stopped" for w in fake.work()), 60, 0.1, "the rate-limited post")
-    st, calls, results = results_by_command(sid7)
-    t.eq([text(r) for r in results.values()], ["limited"], "a rate-limited result is posted once")
+    sid7, texts = faulty_session("the rate-limited post", ["echo limited"],
+                                 post_429_retry_after=1, post_429_retry_after_ms=1)
+    t.eq(texts, ["limited"], "a rate-limited result is posted once")
     waits = [line for line in drainer_log(state).splitlines()
              if "event=api_retry" in line and "status=429" in line and sid7 in line]
     t.eq(sorted(int(line.split("wait_ms=")[1].split()[0]) for line in waits), [1500, 2000],
@@ -97,27 +97,17 @@ try:
     # it: the post gives up within the lease, and after the 6 s the server
     # asked for, a listing shows the call unanswered and its result is
     # posted again; the call runs once.
-    fake.faults(post_429_long=1)
-    sid8 = fake.session([{"tool": "bash", "input": {"command": "echo run >> runs8; wc -l < runs8"}}])["session_id"]
-    start(sid8)
-    wait_for(lambda: fake.state(sid8)["status"] == "terminated" and
-             all(w["state"] == "stopped" for w in fake.work()), 60, 0.1, "the result held back by the rate limit")
-    st, calls, results = results_by_command(sid8)
-    t.eq([text(r) for r in results.values()], ["1"], "posted after the long rate limit, and the call ran once")
+    sid8, texts = faulty_session("the result held back by the rate limit",
+                                 ["echo run >> runs8; wc -l < runs8"], post_429_long=1)
+    t.eq(texts, ["1"], "posted after the long rate limit, and the call ran once")
     lines = [ln for ln in drainer_log(state).splitlines() if sid8 in ln and "event=tool_result_post" in ln]
     t.ok(len(lines) == 2 and "status=429 retry_ms=6000" in lines[0] and "event=tool_result_posted" in lines[1],
          "the failed post says it tries again in 6000 ms, and the next post lands", "\n".join(lines))
 
     # A post refused outright is not a reason to run the call again: the
     # kept result is posted once more after the next reconcile.
-    fake.faults(post_400_and_drop=1)
-    sid6 = fake.session([{"tool": "bash", "input": {"command": "echo run >> runs; wc -l < runs"}}])["session_id"]
-    start(sid6)
-    wait_for(lambda: fake.state(sid6)["status"] == "terminated" and
-             all(w["state"] == "stopped" for w in fake.work()), 60, 0.1, "the refused post")
-    st, calls, results = results_by_command(sid6)
-    t.eq([text(r) for r in results.values()], ["1"],
-         "a refused result is posted again after the reconcile, and the call ran once")
+    _, texts = faulty_session("the refused post", ["echo run >> runs; wc -l < runs"], post_400_and_drop=1)
+    t.eq(texts, ["1"], "a refused result is posted again after the reconcile, and the call ran once")
 
     # `exit` while a background job holds the shell's output open: the call
     # ends with the shell, not at its 30 s timeout, and the job is gone
