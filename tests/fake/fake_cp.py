@@ -133,6 +133,14 @@ class Scheduler:
 
 SCHED = None
 
+# Rate limits on posting events, each a fault, with the waits the API may
+# ask: seconds, and the retry-after-ms the official SDK reads first.
+RATE_LIMITS = {
+    "post_429_retry_after": {"Retry-After": "2"},
+    "post_429_long": {"Retry-After": "6"},
+    "post_429_retry_after_ms": {"Retry-After": "30", "retry-after-ms": "1500"},
+}
+
 # The secret of the broken work object --empty-poll no_id answers with.
 NO_ID_SECRET = base64.b64encode(b'{"sessions_token": "sk-ant-no-id-never-logged"}').decode()
 
@@ -692,20 +700,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(400, "invalid_request_error", "events must be a list")
         if self.fault("post_5xx"):
             return self.error(500, "api_error", "injected failure")
-        # Rate limited, with the waits the API may ask: seconds, and the
-        # retry-after-ms the official SDK reads first.
-        if self.fault("post_429_retry_after"):
-            return self.send_json(429, {"type": "error", "error": {"type": "rate_limit_error",
-                                                                   "message": "injected"}},
-                                  {"Retry-After": "2"})
-        if self.fault("post_429_long"):
-            return self.send_json(429, {"type": "error", "error": {"type": "rate_limit_error",
-                                                                   "message": "injected"}},
-                                  {"Retry-After": "6"})
-        if self.fault("post_429_retry_after_ms"):
-            return self.send_json(429, {"type": "error", "error": {"type": "rate_limit_error",
-                                                                   "message": "injected"}},
-                                  {"Retry-After": "30", "retry-after-ms": "1500"})
+        for name, headers in RATE_LIMITS.items():
+            if self.fault(name):
+                return self.send_json(429, {"type": "error", "error": {"type": "rate_limit_error",
+                                                                       "message": "injected"}}, headers)
         if self.fault("post_400_and_drop"):
             # A refusal no retry gets past, then the stream drops: the
             # worker's next reconcile must post the result again.
