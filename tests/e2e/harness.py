@@ -458,13 +458,12 @@ def _signal_sandhook(pids, sig):
 
 def _remove_tmp():
     for d in _TMP["dirs"]:
-        if _TMP["keep"]:
-            print("# kept %s for a look" % d)
-            continue
         # A drainer on its way out makes the next session's spare workspace
         # in its state directory: removed under it, the directory would come
         # back with a 256 MiB image.  One still polling a fake that is gone
-        # retries for half a minute; stopped, it makes none.
+        # retries for half a minute; stopped, it makes none.  A directory
+        # kept for a look after a failure is stopped too: a drainer the
+        # failed test started detached would poll on into the next tests.
         for sig in (None, signal.SIGTERM, signal.SIGKILL):
             if sig:
                 _signal_sandhook(_users_of(d), sig)
@@ -472,7 +471,10 @@ def _remove_tmp():
                 break
         else:
             print("# still in use, by %s: %s" % (_users_of(d), d))
-        shutil.rmtree(d, ignore_errors=True)
+        if _TMP["keep"]:
+            print("# kept %s for a look" % d)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 sys.excepthook = _excepthook
