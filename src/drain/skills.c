@@ -18,14 +18,6 @@
 #define BETA_LEGACY_SKILLS "skills-2025-10-02"
 #define OP_WALL_MS 300000L
 
-/* What a retrieve resolved: the id to download by, the name, and whether
- * the server speaks the legacy beta shape. */
-struct version {
-  char ref[128];
-  char name[NAME_MAX + 1];
-  int legacy;
-};
-
 static int
 all_digits(const char *s)
 {
@@ -70,8 +62,8 @@ dir_name(const char *name, const char *skill_id, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)(e - b), b);
 }
 
-static int
-take_version(const cJSON *v, const char *skill_id, int legacy, struct version *out)
+int
+skill_version_take(const cJSON *v, const char *skill_id, int legacy, struct skill_version *out)
 {
   const cJSON *id = cJSON_GetObjectItemCaseSensitive(v, "id");
   const cJSON *num = cJSON_GetObjectItemCaseSensitive(v, "version");
@@ -86,13 +78,42 @@ take_version(const cJSON *v, const char *skill_id, int legacy, struct version *o
     snprintf(numbuf, sizeof(numbuf), "%.0f", num->valuedouble);
     ref = numbuf;
   }
-  if(!ref || strlen(ref) >= sizeof(out->ref))
+  /* An empty one would ask for .../versions//content. */
+  if(!ref || !*ref || strlen(ref) >= sizeof(out->ref))
     return -1;
   out->legacy = legacy || !cJSON_IsString(id);
   snprintf(out->ref, sizeof(out->ref), "%s", ref);
   dir_name(json_str(v, "name"), skill_id,
            out->name, sizeof(out->name));
   return 0;
+}
+
+/* The digits of s past its leading zeros ("0" stays "0"). */
+static const char *
+significant(const char *s)
+{
+  while(s[0] == '0' && s[1])
+    s++;
+  return s;
+}
+
+void
+skill_version_best(const cJSON *page, char *best, size_t cap)
+{
+  const cJSON *v;
+
+  cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(page, "data")) {
+    const char *num = json_str(v, "version"), *a, *b;
+
+    if(!num || !all_digits(num) || strlen(num) >= cap)
+      continue;
+    /* By value: more significant digits, or as many and larger ("10" over
+     * "009", which a comparison of lengths alone would take). */
+    a = significant(num);
+    b = significant(best);
+    if(!*best || strlen(a) > strlen(b) || (strlen(a) == strlen(b) && strcmp(a, b) > 0))
+      snprintf(best, cap, "%s", num);
+  }
 }
 
 /* A legacy server rejects aliases on its per-version endpoints: list the
@@ -106,7 +127,7 @@ latest_legacy(struct api *api, const char *token, const char *id_esc, char *out,
   int pages;
 
   for(pages = 0; pages < 100; pages++) {
-    cJSON *root, *v;
+    cJSON *root;
     const cJSON *next;
 
     snprintf(path, sizeof(path), "/v1/skills/%s/versions?limit=100%s%s", id_esc,
@@ -116,13 +137,7 @@ latest_legacy(struct api *api, const char *token, const char *id_esc, char *out,
     root = get_json(api, token, path, BETA_LEGACY_SKILLS, &status);
     if(!root)
       return -1;
-    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(root, "data")) {
-      const char *num = json_str(v, "version");
-
-      if(num && all_digits(num) && strlen(num) < sizeof(best) &&
-         (strlen(num) > strlen(best) || (strlen(num) == strlen(best) && strcmp(num, best) > 0)))
-        snprintf(best, sizeof(best), "%s", num);
-    }
+    skill_version_best(root, best, sizeof(best));
     next = cJSON_GetObjectItemCaseSensitive(root, "next_page");
     if(cJSON_IsString(next) && *next->valuestring)
       page = api_escape(api, next->valuestring);
@@ -139,7 +154,7 @@ latest_legacy(struct api *api, const char *token, const char *id_esc, char *out,
 
 static int
 resolve(struct api *api, const char *token, const char *skill_id, const char *id_esc,
-        const char *version, struct version *out, struct errmsg *why)
+        const char *version, struct skill_version *out, struct errmsg *why)
 {
   char path[512], latest[32];
   char *v_esc = api_escape(api, version);
@@ -155,7 +170,7 @@ resolve(struct api *api, const char *token, const char *skill_id, const char *id
   free(v_esc);
   root = get_json(api, token, path, NULL, &status);
   if(root) {
-    rc = take_version(root, skill_id, 0, out);
+    rc = skill_version_take(root, skill_id, 0, out);
     cJSON_Delete(root);
     if(rc < 0)
       errmsg_set(why, "the version has neither an id nor a version");
@@ -172,7 +187,7 @@ resolve(struct api *api, const char *token, const char *skill_id, const char *id
   }
   snprintf(path, sizeof(path), "/v1/skills/%s/versions/%s", id_esc, latest);
   root = get_json(api, token, path, BETA_LEGACY_SKILLS, &status);
-  rc = root ? take_version(root, skill_id, 1, out) : -1;
+  rc = root ? skill_version_take(root, skill_id, 1, out) : -1;
   cJSON_Delete(root);
   if(rc < 0)
     errmsg_set(why, "retrieving version %s answered %ld", latest, status);
@@ -183,7 +198,7 @@ resolve(struct api *api, const char *token, const char *skill_id, const char *id
  * or -1 with why. */
 static int
 download(const struct config *cfg, struct api *api, const char *token, const char *id_esc,
-         const struct version *v, struct errmsg *why)
+         const struct skill_version *v, struct errmsg *why)
 {
   char path[512];
   char *ref_esc = api_escape(api, v->ref);
@@ -232,7 +247,7 @@ download(const struct config *cfg, struct api *api, const char *token, const cha
 
 static int
 unpack_in_jail(const struct config *cfg, struct jail *j, const char *skill_id,
-               const struct version *v, int fd, struct errmsg *why)
+               const struct skill_version *v, int fd, struct errmsg *why)
 {
   cJSON *req = cJSON_CreateObject(), *res = NULL, *e;
   enum jail_rc rc;
@@ -278,7 +293,7 @@ install_one(const struct config *cfg, struct api *api, const char *token, const 
   const cJSON *ver = cJSON_GetObjectItemCaseSensitive(skill, "version");
   char version[64];
   struct errmsg why = ERRMSG_INIT;
-  struct version v;
+  struct skill_version v;
   char *id_esc;
   int fd, rc = -1;
 

@@ -12,10 +12,32 @@
 #define SANDHOOK_SKILLS_H
 
 #include <cjson/cJSON.h>
+#include <limits.h>
+#include <stddef.h>
 
 #include "drain/api.h"
 #include "common/config.h"
 #include "drain/jail_client.h"
+
+/* What a version resolves to: the id to download it by, the directory
+ * name under /workspace/skills, and whether the server spoke the legacy
+ * beta shape. */
+struct skill_version {
+  char ref[128];
+  char name[NAME_MAX + 1];
+  int legacy;
+};
+
+/* Reads a retrieved version (v, as the API answered: untrusted): 0, or -1
+ * when it names no usable version.  The name is the basename of v's name,
+ * trimmed, or skill_id when that leaves nothing usable; the jail checks
+ * it again before it makes the directory. */
+int skill_version_take(const cJSON *v, const char *skill_id, int legacy,
+                       struct skill_version *out);
+
+/* Raises best (cap bytes, "" at first) to the largest numeric version a
+ * legacy listing page (data[].version) names, by value. */
+void skill_version_best(const cJSON *page, char *best, size_t cap);
 
 /* Installs every skill of session.agent.skills; returns the array of the
  * directory names installed (for skills_remove, the caller's to delete),
