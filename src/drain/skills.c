@@ -65,23 +65,26 @@ dir_name(const char *name, const char *skill_id, char *out, size_t cap)
 int
 skill_version_take(const cJSON *v, const char *skill_id, int legacy, struct skill_version *out)
 {
-  const cJSON *id = cJSON_GetObjectItemCaseSensitive(v, "id");
+  const char *id = json_str(v, "id");
   const cJSON *num = cJSON_GetObjectItemCaseSensitive(v, "version");
   char numbuf[32];
   const char *ref = NULL;
 
-  if(!legacy && cJSON_IsString(id))
-    ref = id->valuestring;
+  /* An empty id or version counts as none: it would ask for
+   * .../versions//content. */
+  if(id && !*id)
+    id = NULL;
+  if(!legacy && id)
+    ref = id;
   else if(cJSON_IsString(num))
     ref = num->valuestring;
   else if(cJSON_IsNumber(num)) {
     snprintf(numbuf, sizeof(numbuf), "%.0f", num->valuedouble);
     ref = numbuf;
   }
-  /* An empty one would ask for .../versions//content. */
   if(!ref || !*ref || strlen(ref) >= sizeof(out->ref))
     return -1;
-  out->legacy = legacy || !cJSON_IsString(id);
+  out->legacy = legacy || !id;
   snprintf(out->ref, sizeof(out->ref), "%s", ref);
   dir_name(json_str(v, "name"), skill_id,
            out->name, sizeof(out->name));

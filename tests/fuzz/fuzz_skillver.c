@@ -1,6 +1,7 @@
 /* What the control plane answers about a skill's versions: a retrieved
  * version (its id or number, its name) and a legacy listing page.  A
- * version taken has a reference that fits and is not empty, and a
+ * version taken has a reference that fits and is not empty (the id when
+ * there is one, else the number, the legacy way), and a
  * directory name that is one path component, never "." or "..", with no
  * space at either end; the best of a listing is digits, no smaller than
  * any numeric version listed, compared by value. */
@@ -51,6 +52,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if(skill_version_take(doc, SKILL_ID, legacy, &v) == 0) {
       FUZZ_ASSERT(v.ref[0] && strlen(v.ref) < sizeof(v.ref));
       FUZZ_ASSERT(!legacy || v.legacy);
+      if(!legacy) {
+        const cJSON *i = cJSON_GetObjectItemCaseSensitive(doc, "id");
+
+        /* A non-empty id is what GA downloads by; without one, the number. */
+        if(cJSON_IsString(i) && *i->valuestring)
+          FUZZ_ASSERT(!strcmp(v.ref, i->valuestring) && !v.legacy);
+        else
+          FUZZ_ASSERT(v.legacy);
+      }
       check_name(&v);
     }
   }
