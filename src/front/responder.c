@@ -288,6 +288,8 @@ responder_serve(struct responder *r, struct request *rq, struct reply *out)
     close(release);     /* the drainer may now call the API */
   metrics_delivery(rep.status);
   probe_refresh_file(r->cfg);
+  if(seen_grow_wanted())
+    wake_seen_grower(r->cfg, r->now());
   if(out)
     *out = rep;
 }

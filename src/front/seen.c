@@ -27,6 +27,9 @@
  * a second.  Past that the window shortens for the ids evicted. */
 #define MAX_BUCKETS (1u << 16)
 #define BUCKET_FULL 2                   /* mark_locked: grow first */
+/* A mark that leaves its bucket this full has the table doubled after the
+ * response (seen_grow), so no delivery waits for a growth. */
+#define GROW_AHEAD (BUCKET - BUCKET / 8)
 
 struct entry {
   uint64_t key[3];                      /* the first 192 bits of SHA-256(id) */
@@ -53,6 +56,7 @@ static struct {
   dev_t dev;
   ino_t ino;
   pid_t pid;
+  int grow_ahead;                       /* a mark left its bucket GROW_AHEAD full */
   char path[PATH_MAX];
 } tab = { .fd = -1 };
 
@@ -72,9 +76,15 @@ table_valid(const struct header *h, size_t size)
 }
 
 static struct entry *
+bucket_at(struct header *h, uint64_t i)
+{
+  return (struct entry *)(h + 1) + i * BUCKET;
+}
+
+static struct entry *
 bucket_of(struct header *h, const uint64_t key[3])
 {
-  return (struct entry *)(h + 1) + (key[0] & (h->nbuckets - 1)) * BUCKET;
+  return bucket_at(h, key[0] & (h->nbuckets - 1));
 }
 
 /* A stamp further ahead of the clock than ttl was written under a wrong
@@ -169,33 +179,48 @@ import_legacy(const char *dir, time_t now, long ttl)
   return h;
 }
 
-/* Writes h whole beside path, synced, then puts it in place: renamed over
- * the table there (replace), or linked where there is none yet, failing
- * with EEXIST when another process was first.  Written whole, never grown
- * with ftruncate: a sparse page of a shared mapping on a full filesystem
- * is SIGBUS at the first write, where a failed write is only an error. */
+/* Writes h whole beside path, synced: the new file's descriptor, open to
+ * read and write, and its name in tmp; -1 with errno.  Written whole, never
+ * grown with ftruncate: a sparse page of a shared mapping on a full
+ * filesystem is SIGBUS at the first write, where a failed write is only an
+ * error. */
+static int
+write_beside(const char *path, const struct header *h, char tmp[PATH_MAX])
+{
+  int fd, e, n = snprintf(tmp, PATH_MAX, "%s.%ld.new", path, (long)getpid());
+
+  if(n < 0 || n >= PATH_MAX) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if(fd < 0)
+    return -1;
+  if(write_all(fd, h, table_len(h->nbuckets)) < 0 || fsync(fd) < 0) {
+    e = errno;
+    close(fd);
+    unlink(tmp);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+/* h written beside path, then put in place: renamed over the table there
+ * (replace), or linked where there is none yet, failing with EEXIST when
+ * another process was first. */
 static int
 install(const char *path, struct header *h, int replace)
 {
   char tmp[PATH_MAX];
-  int fd, rc, e, n = snprintf(tmp, sizeof(tmp), "%s.%ld.new", path, (long)getpid());
+  int fd = write_beside(path, h, tmp), rc, e;
 
-  if(n < 0 || (size_t)n >= sizeof(tmp)) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if(fd < 0)
     return -1;
-  rc = write_all(fd, h, table_len(h->nbuckets)) < 0 || fsync(fd) < 0 ? -1 : 0;
-  e = errno;
-  if(close(fd) < 0 && !rc) {
-    rc = -1;
-    e = errno;
-  }
+  rc = close(fd);
   if(!rc)
     rc = replace ? rename(tmp, path) : link(tmp, path);
-  e = rc ? errno : e;
+  e = errno;
   if(rc || !replace)
     unlink(tmp);
   errno = e;
@@ -211,6 +236,7 @@ unmap_table(void)
     close(tab.fd);
   tab.h = NULL;
   tab.fd = -1;
+  tab.grow_ahead = 0;
   tab.path[0] = '\0';
 }
 
@@ -335,7 +361,7 @@ mark_locked(const uint64_t key[3], time_t now, long ttl)
 {
   struct entry *b = bucket_of(tab.h, key), *slot = NULL, *oldest = NULL;
   int64_t s;
-  int i;
+  int i, others = 0;
 
   for(i = 0; i < BUCKET; i++) {
     s = __atomic_load_n(&b[i].stamp, __ATOMIC_ACQUIRE);
@@ -343,14 +369,17 @@ mark_locked(const uint64_t key[3], time_t now, long ttl)
       if(live(s, now, ttl))
         return SEEN_DUPLICATE;
       slot = &b[i];                     /* its own expired entry: one per id */
-      break;
+      continue;
     }
     if(!live(s, now, ttl)) {
       if(!slot)
         slot = &b[i];
     }
-    else if(!oldest || s < oldest->stamp)
-      oldest = &b[i];
+    else {
+      others++;
+      if(!oldest || s < oldest->stamp)
+        oldest = &b[i];
+    }
   }
   if(!slot) {
     if(tab.h->nbuckets < MAX_BUCKETS)
@@ -367,20 +396,124 @@ mark_locked(const uint64_t key[3], time_t now, long ttl)
   __atomic_store_n(&slot->stamp, 0, __ATOMIC_RELEASE);
   memcpy(slot->key, key, sizeof(slot->key));
   __atomic_store_n(&slot->stamp, (int64_t)now, __ATOMIC_RELEASE);
+  if(others + 1 >= GROW_AHEAD && tab.h->nbuckets < MAX_BUCKETS)
+    tab.grow_ahead = 1;
   return SEEN_NEW;
 }
 
-/* Under the lock: the table twice the size, with the live entries, renamed
- * over this one.  0, or -1 with errno. */
+/* Whether the file at the table's path is still the one mapped, whole. */
 static int
-grow_locked(time_t now, long ttl)
+table_current(void)
 {
-  struct header *h = rehash(tab.h, tab.h->nbuckets * 2, now, ttl);
-  int rc = h ? install(tab.path, h, 1) : -1;
+  struct stat st;
 
-  if(rc == 0)
-    log_info("seen_store_grown", "path=%s buckets=%llu", tab.path, (unsigned long long)h->nbuckets);
+  return stat(tab.path, &st) == 0 && st.st_ino == tab.ino && st.st_dev == tab.dev &&
+         (size_t)st.st_size == tab.len;
+}
+
+/* The grow lock: an OFD lock on the table's first byte, apart from the
+ * flock that marks take, so a second full bucket waits for the grower while
+ * every other mark goes on. */
+static int
+grow_lock(short type, int wait)
+{
+  struct flock l = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+  int rc;
+
+  while((rc = fcntl(tab.fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &l)) < 0 && errno == EINTR)
+    ;
+  return rc;
+}
+
+/* Under the flock: the buckets of the mapped table that changed since snap
+ * (marks, forgets, a copy torn by a mark), refilled in the doubled table m
+ * from the live ones.  Bucket i's entries go to i or i + n.  How many. */
+static uint64_t
+catch_up(struct header *m, struct header *snap, time_t now, long ttl)
+{
+  const size_t size = BUCKET * sizeof(struct entry);
+  uint64_t n = tab.h->nbuckets, i, changed = 0;
+  struct entry *b;
+  int j;
+
+  for(i = 0; i < n; i++) {
+    b = bucket_at(tab.h, i);
+    if(!memcmp(b, bucket_at(snap, i), size))
+      continue;
+    changed++;
+    memset(bucket_at(m, i), 0, size);
+    memset(bucket_at(m, i + n), 0, size);
+    for(j = 0; j < BUCKET; j++)
+      if(live(b[j].stamp, now, ttl))
+        put(m, &b[j]);
+  }
+  m->evicted = tab.h->evicted;
+  return changed;
+}
+
+/* Not under the flock: the table twice the size, built from a copy and
+ * written while other processes go on marking, then brought up to date and
+ * renamed over under the flock, which is held for a pass over memory where
+ * it was held for the copy, the write and the sync (a third of a second at
+ * 32 MiB here).  Waits for another grower when wait is set, else leaves
+ * the growth to it.  0 when the table at the path is a new one (grown here
+ * or by another process: mark again) or left to another, or -1 with errno. */
+static int
+grow(time_t now, long ttl, int wait)
+{
+  uint64_t n = tab.h->nbuckets, changed = 0;
+  struct header *snap = NULL, *h = NULL, *m = MAP_FAILED;
+  char tmp[PATH_MAX];
+  int fd = -1, rc = -1, locked = 0, renamed = 0, e;
+
+  tab.grow_ahead = 0;
+  if(grow_lock(F_WRLCK, wait) < 0)
+    return !wait && (errno == EAGAIN || errno == EACCES) ? 0 : -1;
+  if(!table_current()) {
+    rc = 0;
+    goto out;
+  }
+  if(!(snap = malloc(tab.len)))
+    goto out;
+  memcpy(snap, tab.h, tab.len);
+  if(!(h = rehash(snap, n * 2, now, ttl)) || (fd = write_beside(tab.path, h, tmp)) < 0)
+    goto out;
+  m = mmap(NULL, table_len(n * 2), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if(m == MAP_FAILED)
+    goto out;
+  while((rc = flock(tab.fd, LOCK_EX)) < 0 && errno == EINTR)
+    ;
+  if(rc < 0)
+    goto out;
+  locked = 1;
+  /* Reset or removed meanwhile: this copy is of a table that is gone. */
+  if(!table_current())
+    goto out;
+  changed = catch_up(m, snap, now, ttl);
+  rc = rename(tmp, tab.path);
+  if(rc == 0) {
+    renamed = 1;
+    log_info("seen_store_grown", "path=%s buckets=%llu changed_meanwhile=%llu", tab.path,
+             (unsigned long long)n * 2, (unsigned long long)changed);
+  }
+out:
+  e = errno;
+  if(locked)
+    flock(tab.fd, LOCK_UN);
+  if(m != MAP_FAILED)
+    munmap(m, table_len(n * 2));
+  if(fd >= 0) {
+    close(fd);
+    if(!renamed)
+      unlink(tmp);
+  }
+  grow_lock(F_UNLCK, 0);
+  /* The old table goes now, after the response, not at the next mark. */
+  if(renamed)
+    unmap_table();
   free(h);
+  free(snap);
+  errno = e;
   return rc;
 }
 
@@ -388,7 +521,7 @@ enum seen_mark
 seen_mark(const char *state_dir, const char *id, long ttl, time_t now)
 {
   uint64_t key[3];
-  int rc, e;
+  int rc;
 
   if(id_key(id, key) < 0)
     return SEEN_ERROR;
@@ -396,13 +529,34 @@ seen_mark(const char *state_dir, const char *id, long ttl, time_t now)
     if(lock_table(state_dir, 1, now, ttl) < 0)
       return SEEN_ERROR;
     rc = mark_locked(key, now, ttl);
-    if(rc == BUCKET_FULL && grow_locked(now, ttl) < 0)
-      rc = SEEN_ERROR;
-    e = errno;
     flock(tab.fd, LOCK_UN);
-    errno = e;
+    if(rc == BUCKET_FULL && grow(now, ttl, 1) < 0)
+      return SEEN_ERROR;
   } while(rc == BUCKET_FULL);
   return rc;
+}
+
+int
+seen_grow_wanted(void)
+{
+  int wanted = tab.grow_ahead && tab.h && tab.pid == getpid();
+
+  tab.grow_ahead = 0;
+  return wanted;
+}
+
+void
+seen_grow(const char *state_dir, long ttl, time_t now)
+{
+  int e;
+
+  if(lock_table(state_dir, 0, now, ttl) == 0) {
+    flock(tab.fd, LOCK_UN);
+    if(grow(now, ttl, 0) == 0)
+      return;
+  }
+  e = errno;
+  log_warn("seen_store_grow_failed", "path=%s errno=%d error=%s", tab.path, e, strerror(e));
 }
 
 void

@@ -6,6 +6,7 @@
 #include "common/spawn.h"
 #include "common/statedir.h"
 #include "common/util.h"
+#include "front/seen.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -153,4 +154,27 @@ wake_gc(const struct config *cfg, const char *session_id)
   const char *const more[] = { "gc", "--session", session_id, NULL };
 
   return start_drain_program(cfg, more, -1, NULL);
+}
+
+void
+wake_seen_grower(const struct config *cfg, time_t now)
+{
+  pid_t pid = fork();
+  int null;
+
+  if(pid == 0) {
+    /* The intermediate exits at once: the grower is nobody's child.  It
+     * holds none of the request's streams, which a CGI gateway waits on. */
+    if(fork() != 0)
+      _exit(0);
+    setsid();
+    if((null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 || dup2(null, STDIN_FILENO) < 0 ||
+       dup2(null, STDOUT_FILENO) < 0 || log_to_file(cfg->log_file) < 0)
+      _exit(1);
+    close(null);
+    seen_grow(cfg->state_dir, cfg->dedupe_seconds, now);
+    _exit(0);
+  }
+  if(pid < 0 || spawn_wait(pid) != 0)
+    log_warn("seen_grow_spawn_failed", "errno=%d error=%s", errno, strerror(errno));
 }

@@ -14,6 +14,8 @@
 #ifndef SANDHOOK_WAKE_H
 #define SANDHOOK_WAKE_H
 
+#include <time.h>
+
 #include "common/config.h"
 
 #define WAKE_RUNNING (-2)
@@ -23,5 +25,11 @@ int wake_drainer(const struct config *cfg);
 /* The same for `sandhook-drain gc --session SID`, for a session that
  * ended (session.status_terminated, session.deleted): its storage goes. */
 int wake_gc(const struct config *cfg, const char *session_id);
+
+/* seen_grow (seen.h) in a detached process (double fork, setsid, stdin
+ * and stdout /dev/null, stderr the log file), so neither the delivery that
+ * filled a bucket nor the next ones on this worker's connections wait for
+ * the table to double.  A failure to start it is logged. */
+void wake_seen_grower(const struct config *cfg, time_t now);
 
 #endif

@@ -5,14 +5,17 @@ Every delivery is sent six times at once: three times to CGI responders
 (one process each) and three times through nginx to the FastCGI responder,
 all on one state directory.  Exactly one copy of each is taken as new;
 run_started deliveries among them each run their session once.  The store
-is one table (seen.table), never a file per delivery.
+is one table (seen.table), never a file per delivery.  Deliveries that
+fill one bucket seven-eighths have the table doubled after their answers,
+by a process of its own, and every id stays a duplicate.
 """
 import concurrent.futures
+import hashlib
 import json
 import os
 
-from harness import (Checks, FcgiPool, Nginx, Scenario, cgi, final_checks, run_started, sign, until,
-                     write_config)
+from harness import (Checks, FcgiPool, Nginx, Scenario, cgi, children, final_checks, run_started, sign,
+                     until, write_config)
 
 IDS = 40
 RUNS = 4                # of the IDS, run_started deliveries whose session runs
@@ -65,6 +68,34 @@ with Scenario() as sc:
                    for k, s in enumerate(sids))
     t.ok(until(lambda: ran() and all(w["state"] == "stopped" for w in sc.fake.work()), 60, 0.2),
          "each run_started session ran its call once", [sc.fake.state(s)["results"] for s in sids])
+    # seen.c files an id by the first 64 bits of its SHA-256 (little-endian
+    # here); the first table has 16 buckets of 64.  56 ids into one bucket.
+    def bucket(msg, n):
+        return int.from_bytes(hashlib.sha256(msg.encode()).digest()[:8], "little") & (n - 1)
+
+    table = os.path.join(state, "seen.table")
+    first = os.path.getsize(table)
+    full = [m for m in ("whe_full_%d" % i for i in range(4000)) if bucket(m, 16) == 5][:56]
+
+    def idled(msg):
+        body = json.dumps({"type": "event", "id": msg, "created_at": "2026-12-03T00:00:00Z",
+                           "data": {"type": "session.status_idled", "id": "sesn_dup"}}).encode()
+        st, payload = web.post("/hooks/sandhook", body, sign(body, msg))[:2]
+        return st, json.loads(payload)["message"]
+
+    pool_pids = {pool.proc.pid, *children(pool.proc.pid)}
+    firsts = [idled(m) for m in full]
+    t.ok(all(st == 200 and "duplicate" not in msg for st, msg in firsts),
+         "56 deliveries into one bucket of the first table are each new", firsts[:3])
+    log = os.path.join(state, "sandhook.log")
+    t.ok(until(lambda: "event=seen_store_grown" in open(log).read() and os.path.getsize(table) == 2 * first - 64,
+               60, 0.1), "the table doubled after the answers (%d to %d bytes)" % (first, os.path.getsize(table)))
+    growers = {int(line.split(" pid=")[1].split()[0]) for line in open(log) if "event=seen_store_grown" in line}
+    t.ok(growers and not growers & pool_pids,
+         "  ...in a process of its own, not the pool's (grower %s, pool %s)" % (sorted(growers), sorted(pool_pids)))
+    again = [idled(m) for m in full]
+    t.ok(all(st == 200 and "duplicate" in msg for st, msg in again),
+         "every one of them is a duplicate in the doubled table", again[:3])
     final_checks(t, sc.fake, os.path.join(state, "sandhook.log"), os.path.join(sc.tmp, "fcgi.err"))
 
 t.done()

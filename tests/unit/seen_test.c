@@ -1,8 +1,12 @@
 /* The duplicate store: one winner per id among many concurrent processes
  * while the table grows, expiry, a process killed holding the lock, the
- * import of the old file-per-id store, and a broken table. */
+ * import of the old file-per-id store, a broken table, and a growth that
+ * holds back only the marks of a full bucket. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,13 +48,67 @@ count_entries(const char *path)
 }
 
 static off_t
-table_size(void)
+table_size_in(const char *d)
 {
   char path[512];
   struct stat st;
 
-  snprintf(path, sizeof(path), "%s/seen.table", dir);
+  snprintf(path, sizeof(path), "%s/seen.table", d);
   return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+static off_t
+table_size(void)
+{
+  return table_size_in(dir);
+}
+
+/* The bytes of a table of n buckets of 64 entries of 32 bytes, and its
+ * 64-byte header. */
+static off_t
+table_of(int n)
+{
+  return 64 + (off_t)n * 64 * 32;
+}
+
+/* The bucket of id in a table of n buckets, as seen.c files it: the first
+ * 64 bits of SHA-256(id), in this machine's order. */
+static unsigned
+bucket(const char *id, unsigned n)
+{
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  uint64_t k;
+
+  SHA256((const unsigned char *)id, strlen(id), md);
+  memcpy(&k, md, sizeof(k));
+  return (unsigned)(k & (n - 1));
+}
+
+/* The next id after *i named prefix_N whose bucket in a table of n is b
+ * (in == 1) or is not (in == 0). */
+static void
+next_id(char *buf, size_t cap, const char *prefix, int *i, unsigned n, unsigned b, int in)
+{
+  do
+    id_of(buf, cap, prefix, (*i)++);
+  while((bucket(buf, n) == b) != in);
+}
+
+/* Whether /proc/locks shows a process waiting for a lock on inode ino. */
+static int
+lock_waiter(ino_t ino)
+{
+  char line[256], want[32];
+  FILE *f = fopen("/proc/locks", "r");
+  int found = 0;
+
+  if(!f)
+    return 0;
+  snprintf(want, sizeof(want), ":%lu ", (unsigned long)ino);
+  while(!found && fgets(line, sizeof(line), f))
+    found = strstr(line, "->") && strstr(line, want);
+  fclose(f);
+  return found;
 }
 
 /* Every process marks every id, each in its own order; counts[i] is how
@@ -134,6 +192,79 @@ killed(time_t now)
   munmap(done, sizeof(int));
 }
 
+/* A bucket seven-eighths full asks for the growth after the response,
+ * once; a full one waits for the grower holding the grow lock while marks
+ * in other buckets go on, and a second grower leaves it to the first. */
+static void
+growth(time_t now)
+{
+  char d[] = "/tmp/sandhook-seen-grow-XXXXXX", id[64], path[600];
+  struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+  int i = 0, k, wanted = 0, news = 0, dups = 0, fd, status, waited = 0;
+  struct stat st;
+  pid_t pid;
+
+  if(!mkdtemp(d))
+    exit(99);
+  for(k = 0; k < 55; k++) {
+    next_id(id, sizeof(id), "whe_full", &i, 16, 3, 1);
+    news += seen_mark(d, id, 900, now) == SEEN_NEW;
+    wanted += seen_grow_wanted();
+  }
+  is_int(news, 55, "55 ids into one bucket of the first table are new");
+  is_int(wanted, 0, "  ...and ask for no growth");
+  next_id(id, sizeof(id), "whe_full", &i, 16, 3, 1);
+  is_int(seen_mark(d, id, 900, now), SEEN_NEW, "the 56th...");
+  ok(seen_grow_wanted(), "  ...asks for the table to grow after the response");
+  ok(!seen_grow_wanted(), "  ...once");
+  is_int(table_size_in(d), table_of(16), "  ...and the mark did not grow it");
+  seen_grow(d, 900, now);
+  is_int(table_size_in(d), table_of(32), "seen_grow doubled it");
+  for(k = i, i = 0, dups = 0; i < k;) {
+    next_id(id, sizeof(id), "whe_full", &i, 16, 3, 1);
+    dups += seen_mark(d, id, 900, now) == SEEN_DUPLICATE;
+  }
+  is_int(dups, 56, "  ...and every id in it is still a duplicate");
+
+  /* Bucket 3 of the 32 full: 64 ids there, old ones and new. */
+  for(i = 0, k = 0; k < 64;) {
+    next_id(id, sizeof(id), "whe_full", &i, 32, 3, 1);
+    k += seen_mark(d, id, 900, now) != SEEN_ERROR;
+  }
+  seen_grow_wanted();
+  snprintf(path, sizeof(path), "%s/seen.table", d);
+  if((fd = open(path, O_RDWR | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0 || fcntl(fd, F_OFD_SETLK, &l) < 0)
+    exit(99);
+  next_id(id, sizeof(id), "whe_full", &i, 32, 3, 1);
+  if((pid = fork()) < 0)
+    exit(99);
+  if(pid == 0) {
+    close(fd);                          /* else its copy would hold our lock */
+    _exit(seen_mark(d, id, 900, now) == SEEN_NEW ? 0 : 1);
+  }
+  for(k = 0; k < 30000 && !(waited = lock_waiter(st.st_ino)); k++)
+    usleep(1000);
+  ok(waited, "a mark into a full bucket waits for the grower's lock");
+  for(k = 0, i = 0, news = 0; k < 50; k++) {
+    next_id(id, sizeof(id), "whe_other", &i, 32, 3, 0);
+    news += seen_mark(d, id, 900, now) == SEEN_NEW;
+  }
+  is_int(news, 50, "  ...while 50 marks into other buckets go on");
+  seen_grow(d, 900, now);
+  ok(waitpid(pid, &status, WNOHANG) == 0, "  ...and a second grower leaves the growth to the first");
+  is_int(table_size_in(d), table_of(32), "  ...without growing it");
+  close(fd);
+  ok(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+     "when the grower lets go, the waiting mark grows the table and is new");
+  is_int(table_size_in(d), table_of(64), "  ...in a table twice the size");
+  for(k = 0, i = 0, dups = 0; k < 50; k++) {
+    next_id(id, sizeof(id), "whe_other", &i, 32, 3, 0);
+    dups += seen_mark(d, id, 900, now) == SEEN_DUPLICATE;
+  }
+  is_int(dups, 50, "  ...which holds the marks made while it waited");
+  remove_tree(d);
+}
+
 int
 main(void)
 {
@@ -176,6 +307,7 @@ main(void)
 
   race(now);
   killed(now);
+  growth(now);
   is_int(count_entries(dir), 1, "the state directory holds one file, not one per delivery");
 
   /* A table cut short (the host crashed while it grew, or an older layout). */
