@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -425,6 +426,40 @@ grow_lock(short type, int wait)
   return rc;
 }
 
+/* With the grow lock held: the copies that growers killed before their
+ * rename left beside the table (up to 128 MiB each), known by a pid that
+ * is gone.  A reset or first table being written now has a live pid. */
+static void
+sweep_dead_copies(void)
+{
+  char dir[PATH_MAX], *slash;
+  const char *base;
+  struct dirent *de;
+  size_t blen;
+  DIR *d;
+
+  snprintf(dir, sizeof(dir), "%s", tab.path);
+  if(!(slash = strrchr(dir, '/')))
+    return;
+  *slash = '\0';
+  base = tab.path + (slash - dir) + 1;
+  blen = strlen(base);
+  if(!(d = opendir(dir)))
+    return;
+  while((de = readdir(d))) {
+    char *end;
+    long pid;
+
+    if(strncmp(de->d_name, base, blen) || de->d_name[blen] != '.')
+      continue;
+    pid = strtol(de->d_name + blen + 1, &end, 10);
+    if(pid > 0 && end != de->d_name + blen + 1 && !strcmp(end, ".new") && pid != (long)getpid() &&
+       kill((pid_t)pid, 0) < 0 && errno == ESRCH && unlinkat(dirfd(d), de->d_name, 0) == 0)
+      log_info("seen_store_copy_removed", "path=%s/%s", dir, de->d_name);
+  }
+  closedir(d);
+}
+
 /* Under the flock: the buckets of the mapped table that changed since snap
  * (marks, forgets, a copy torn by a mark), refilled in the doubled table m
  * from the live ones.  Bucket i's entries go to i or i + n.  How many. */
@@ -473,6 +508,7 @@ grow(time_t now, long ttl, int wait)
     rc = 0;
     goto out;
   }
+  sweep_dead_copies();
   if(!(snap = malloc(tab.len)))
     goto out;
   memcpy(snap, tab.h, tab.len);

@@ -198,7 +198,7 @@ killed(time_t now)
 static void
 growth(time_t now)
 {
-  char d[] = "/tmp/sandhook-seen-grow-XXXXXX", id[64], path[600];
+  char d[] = "/tmp/sandhook-seen-grow-XXXXXX", id[64], path[600], dead[600], alive[600];
   struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
   int i = 0, k, wanted = 0, news = 0, dups = 0, fd, status, waited = 0;
   struct stat st;
@@ -218,8 +218,22 @@ growth(time_t now)
   ok(seen_grow_wanted(), "  ...asks for the table to grow after the response");
   ok(!seen_grow_wanted(), "  ...once");
   is_int(table_size_in(d), table_of(16), "  ...and the mark did not grow it");
+  /* Copies left beside the table by a grower killed before its rename, and
+   * one of a live process. */
+  if((pid = fork()) < 0)
+    exit(99);
+  if(pid == 0)
+    _exit(0);
+  waitpid(pid, NULL, 0);
+  snprintf(dead, sizeof(dead), "%s/seen.table.%ld.new", d, (long)pid);
+  snprintf(alive, sizeof(alive), "%s/seen.table.1.new", d);
+  if((fd = open(dead, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) < 0 || close(fd) < 0 ||
+     (fd = open(alive, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) < 0 || close(fd) < 0)
+    exit(99);
   seen_grow(d, 900, now);
   is_int(table_size_in(d), table_of(32), "seen_grow doubled it");
+  ok(access(dead, F_OK) < 0 && access(alive, F_OK) == 0,
+     "  ...and removed the copy a dead grower left, not a live process's");
   for(k = i, i = 0, dups = 0; i < k;) {
     next_id(id, sizeof(id), "whe_full", &i, 16, 3, 1);
     dups += seen_mark(d, id, 900, now) == SEEN_DUPLICATE;
