@@ -17,19 +17,27 @@
 #include <unistd.h>
 
 /* Other mkfs options make other templates: the old ones are swept. */
-#define TEMPLATE_VERSION "v1"
+#define TEMPLATE_VERSION "v2"          /* v2: no lost+found */
 #define STALE_NEW_S 600                 /* a template a crash left half-made */
+
+/* An e2fsprogs program, by its name. */
+static const char *
+find_e2fs(const char *const paths[2])
+{
+  size_t i;
+
+  for(i = 0; i < 2; i++)
+    if(access(paths[i], X_OK) == 0)
+      return paths[i];
+  return NULL;
+}
 
 static const char *
 find_mkfs(void)
 {
   static const char *const paths[] = { "/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4" };
-  size_t i;
 
-  for(i = 0; i < N_ELEMENTS(paths); i++)
-    if(access(paths[i], X_OK) == 0)
-      return paths[i];
-  return NULL;
+  return find_e2fs(paths);
 }
 
 int
@@ -45,16 +53,39 @@ template_name(char *buf, size_t cap, const struct config *cfg, long mb)
            (unsigned)cfg->jail_gid);
 }
 
+/* Runs an e2fsprogs program to its end: 0, or -1 with errno.  Its
+ * complaints go to our log, unless it always talks (debugfs's banner). */
+static int
+run_e2fs(const char *prog, const char *const argv[], int chatty)
+{
+  const char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+  struct spawn sp = SPAWN_INIT(prog, argv, envp);
+  pid_t pid;
+
+  sp.in = sp.out = SPAWN_NULL;
+  if(chatty)
+    sp.err = SPAWN_NULL;
+  if((pid = spawn_start(&sp)) < 0)
+    return -1;
+  if(spawn_wait(pid) != 0) {
+    errno = EIO;
+    return -1;
+  }
+  return 0;
+}
+
 /* Formats path.  Its inode tables and journal are left unwritten (lazy):
  * every image is allocated, never written, where they lie, so they read as
- * zeros, and the jail mounts with noinit_itable. */
+ * zeros, and the jail mounts with noinit_itable.  mkfs's lost+found means
+ * nothing to the agent: it goes here, once, where the jail removing it
+ * from every image made each session's first unmount a journal commit and
+ * a flush (2 ms of CPU and 3 ms of wall time a session on the build VM). */
 static int
 format(const char *path, const struct config *cfg)
 {
-  const char *mkfs = find_mkfs();
-  const char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+  static const char *const debugfs_paths[] = { "/usr/sbin/debugfs", "/sbin/debugfs" };
+  const char *mkfs = find_mkfs(), *debugfs = find_e2fs(debugfs_paths);
   char opts[128];
-  pid_t pid;
 
   if(!mkfs) {
     errno = ENOENT;
@@ -65,16 +96,16 @@ format(const char *path, const struct config *cfg)
   {
     const char *const argv[] = { mkfs, "-q", "-F", "-m", "0", "-J", "size=4", "-L", "sandhook",
                                  "-E", opts, path, NULL };
-    struct spawn sp = SPAWN_INIT(mkfs, argv, envp);
 
-    sp.in = sp.out = SPAWN_NULL;          /* its complaints go to our log */
-    pid = spawn_start(&sp);
+    if(run_e2fs(mkfs, argv, 0) < 0)
+      return -1;
   }
-  if(pid < 0)
-    return -1;
-  if(spawn_wait(pid) != 0) {
-    errno = EIO;
-    return -1;
+  if(debugfs) {
+    const char *const argv[] = { debugfs, "-w", "-R", "rmdir lost+found", path, NULL };
+
+    /* Without it the jail removes lost+found from each image instead. */
+    if(run_e2fs(debugfs, argv, 1) < 0)
+      log_warn("image_template_lost_found_kept", "errno=%d error=%s", errno, strerror(errno));
   }
   return 0;
 }

@@ -236,7 +236,8 @@ mount_image(const char *image, const char *dst)
   close(loop);
   close(img);
   close(ctl);
-  /* mkfs's lost+found means nothing to the agent. */
+  /* mkfs's lost+found means nothing to the agent; templates since v2 have
+   * none, images made before them still may. */
   join(lf, dst, "lost+found");
   rmdir(lf);
 }

@@ -74,18 +74,22 @@ with Scenario() as sc:
     t.eq(out, "written", "session A wrote to its workspace")
     made = spares(state)
     tdir = os.path.join(state, "templates")
-    t.eq(sorted(os.listdir(tdir)), ["v1-32m-65534-65534.img"],
+    t.eq(sorted(os.listdir(tdir)), ["v2-32m-65534-65534.img"],
          "the first image made the one template for its size and ids")
-    tpl = os.stat(os.path.join(tdir, "v1-32m-65534-65534.img"))
+    tpl = os.stat(os.path.join(tdir, "v2-32m-65534-65534.img"))
     t.ok(tpl.st_size == 32 << 20 and tpl.st_blocks * 512 < 4 << 20 and tpl.st_uid == 0 and
          stat.S_IMODE(os.stat(tdir).st_mode) == 0o700,
          "  ...a sparse root-only file: what mkfs wrote, no more", (tpl, oct(os.stat(tdir).st_mode)))
+    listing = subprocess.run(["debugfs", "-R", "ls /", os.path.join(tdir, "v2-32m-65534-65534.img")],
+                             capture_output=True, text=True).stdout
+    t.ok("." in listing.split() and "lost+found" not in listing,
+         "  ...with no lost+found, so no session's first unmount commits its removal", listing)
     img = os.path.join(state, "spares", made[0]) if made else ""
     t.ok(made and os.stat(img).st_blocks * 512 >= 32 << 20, "a spare, copied from it, is allocated in full")
     fsck = subprocess.run(["e2fsck", "-fn", img], capture_output=True, text=True)
     t.eq(fsck.returncode, 0, "  ...and is a clean ext4 filesystem (e2fsck -fn)")
     # A damaged template would make every image unmountable.
-    with open(os.path.join(tdir, "v1-32m-65534-65534.img"), "r+b") as f:
+    with open(os.path.join(tdir, "v2-32m-65534-65534.img"), "r+b") as f:
         f.seek(1024)
         f.write(b"\0" * 1024)
     b0, out = run(cfg, state, "df -m /workspace | tail -1 | awk '{print $2}'")
@@ -144,7 +148,7 @@ with Scenario() as sc:
                                                            SANDHOOK_WORKSPACE_SPARES=0))
     run(cfg, state, "true")
     t.eq(spares(state), [], "SANDHOOK_WORKSPACE_SPARES=0: the spares are removed")
-    t.eq(sorted(os.listdir(tdir)), ["v1-48m-65534-65534.img"],
+    t.eq(sorted(os.listdir(tdir)), ["v2-48m-65534-65534.img"],
          "  ...and the template of the size no longer set is removed, the one in use kept")
     t.eq(os.listdir(os.path.join(state, "sessions")), [], "every session's storage went with its end")
 
