@@ -12,7 +12,7 @@ import stat
 import subprocess
 
 from harness import (Checks, Scenario, cgi, drainer_log, gated, need_root, release, run_started, skip,
-                     until, wait_for, write_config)
+                     tagged, until, wait_for, write_config)
 
 need_root()
 if not os.path.exists("/dev/loop-control") or not any(
@@ -159,7 +159,9 @@ with Scenario() as sc:
     sid = sc.fake.session([{"tool": "bash", "input": {"command": gated("moved", "done")}}],
                           first_delay=0, end_delay=0)["session_id"]
     t.eq(cgi(cfg, *run_started(sid))[0], 202, "run_started answered 202")
-    wait_for(lambda: loops_on(state), 60, 0.05, "the session's workspace")
+    # Its call running, so the jail is up: a loop device alone is a jail
+    # still building its root under the state directory.
+    wait_for(lambda: tagged("moved") and loops_on(state), 60, 0.05, "the session's call, in its workspace")
     os.rename(state, state + ".moved")
     release("moved")
     moved = os.path.join(state + ".moved", "sandhook.log")
