@@ -584,11 +584,15 @@ seen_grow_wanted(void)
 void
 seen_grow(const char *state_dir, long ttl, time_t now)
 {
+  /* The table the mark asking for it was made in, mapped still or
+   * inherited by this grower: replaced since, it has grown already. */
+  dev_t dev = tab.dev;
+  ino_t ino = tab.ino;
   int e;
 
   if(lock_table(state_dir, 0, now, ttl) == 0) {
     flock(tab.fd, LOCK_UN);
-    if(grow(now, ttl, 0) == 0)
+    if(tab.dev != dev || tab.ino != ino || grow(now, ttl, 0) == 0)
       return;
   }
   e = errno;

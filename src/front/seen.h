@@ -32,8 +32,9 @@ enum seen_mark seen_mark(const char *state_dir, const char *id, long ttl, time_t
  * own (wake_seen_grower). */
 int seen_grow_wanted(void);
 
-/* Doubles the table unless another process is growing it.  A failure is
- * logged; the next full bucket grows it before its mark. */
+/* Doubles the table that this process's last mark was made in, unless it
+ * was replaced since (grown already) or another process is growing it.  A
+ * failure is logged; the next full bucket grows it before its mark. */
 void seen_grow(const char *state_dir, long ttl, time_t now);
 
 /* Drops a mark, so a delivery that could not be acted on can be retried. */

@@ -200,7 +200,8 @@ growth(time_t now)
 {
   char d[] = "/tmp/sandhook-seen-grow-XXXXXX", id[64], path[600], dead[600], alive[600];
   struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
-  int i = 0, k, wanted = 0, news = 0, dups = 0, fd, status, waited = 0;
+  int i = 0, k, wanted = 0, news = 0, dups = 0, fd, status, waited = 0, go[2];
+  char c;
   struct stat st;
   pid_t pid;
 
@@ -230,10 +231,26 @@ growth(time_t now)
   if((fd = open(dead, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) < 0 || close(fd) < 0 ||
      (fd = open(alive, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) < 0 || close(fd) < 0)
     exit(99);
+  /* A second grower for the same mark, started before the first renamed
+   * (a delivery marked in the old table meanwhile): it waits here. */
+  if(pipe(go) < 0 || (pid = fork()) < 0)
+    exit(99);
+  if(pid == 0) {
+    close(go[1]);
+    if(read(go[0], &c, 1) != 1)
+      _exit(99);
+    seen_grow(d, 900, now);
+    _exit(0);
+  }
+  close(go[0]);
   seen_grow(d, 900, now);
   is_int(table_size_in(d), table_of(32), "seen_grow doubled it");
   ok(access(dead, F_OK) < 0 && access(alive, F_OK) == 0,
      "  ...and removed the copy a dead grower left, not a live process's");
+  if(write(go[1], "g", 1) != 1 || waitpid(pid, &status, 0) != pid)
+    exit(99);
+  close(go[1]);
+  is_int(table_size_in(d), table_of(32), "  ...and a grower asked for by a mark in the old table leaves the new one");
   for(k = i, i = 0, dups = 0; i < k;) {
     next_id(id, sizeof(id), "whe_full", &i, 16, 3, 1);
     dups += seen_mark(d, id, 900, now) == SEEN_DUPLICATE;
