@@ -1,5 +1,6 @@
 #include "drain/gc.h"
 #include "drain/cgroup.h"
+#include "drain/spares.h"
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/ids.h"
@@ -46,18 +47,22 @@ sessions_dir(const struct config *cfg)
 /* Under the exclusive hold: a jail holds the workspace's lock for as long
  * as it lives, so a free lock means no process of the session is left. */
 static enum gc_result
-remove_locked(int top, const char *sid)
+remove_locked(const struct config *cfg, int top, const char *sid, int *recycled)
 {
   AUTO_FD int dir = openat(top, sid, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   AUTO_FD int lock = -1;
+  int image = 1;
 
   if(dir < 0)
     return errno == ENOENT ? GC_ABSENT : GC_FAILED;
   lock = openat(dir, STATEDIR_WORKSPACE_IMAGE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if(lock < 0)
+  if(lock < 0) {
+    image = 0;
     lock = openat(dir, STATEDIR_WORKSPACE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  }
   if(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0)
     return GC_IN_USE;
+  *recycled = image && spare_recycle(cfg, dir, STATEDIR_WORKSPACE_IMAGE, lock) == 0;
   return remove_tree_at(top, sid) < 0 ? GC_FAILED : GC_REMOVED;
 }
 
@@ -65,10 +70,11 @@ static enum gc_result
 remove_session(const struct config *cfg, int top, const char *sid, const char *why)
 {
   AUTO_FD int hold = gc_hold(cfg, 1);
-  enum gc_result r = remove_locked(top, sid);
+  int recycled = 0;
+  enum gc_result r = remove_locked(cfg, top, sid, &recycled);
 
   if(r == GC_REMOVED)
-    log_info("session_storage_removed", "reason=%s", why);
+    log_info("session_storage_removed", "reason=%s workspace=%s", why, recycled ? "spare" : "removed");
   else if(r == GC_IN_USE)
     log_info("session_storage_kept", "reason=%s",
              "a jail of the session still runs; its drainer removes it when the session ends");

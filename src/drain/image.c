@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -231,6 +232,60 @@ image_create(const char *path, long mb, const struct config *cfg)
     errno = e;
     return -1;
   }
+  return 0;
+}
+
+int
+image_attached(const char *image)
+{
+  char real[PATH_MAX], path[PATH_MAX], back[PATH_MAX + 16];
+  struct dirent *de;
+  int hit = 0;
+  DIR *d;
+
+  if(!realpath(image, real) || !(d = opendir("/sys/block")))
+    return 0;
+  while(!hit && (de = readdir(d))) {
+    FILE *f;
+    size_t n;
+
+    if(strncmp(de->d_name, "loop", 4))
+      continue;
+    snprintf(path, sizeof(path), "/sys/block/%s/loop/backing_file", de->d_name);
+    if(!(f = fopen(path, "re")))
+      continue;
+    n = fread(back, 1, sizeof(back) - 1, f);
+    fclose(f);
+    back[n] = '\0';
+    back[strcspn(back, "\n")] = '\0';
+    hit = !strcmp(back, real);
+  }
+  closedir(d);
+  return hit;
+}
+
+int
+image_reset(int fd, long mb, const struct config *cfg)
+{
+  AUTO_FD int tpl = -1;
+  struct stat st;
+
+  if(fstat(fd, &st) < 0)
+    return -1;
+  if(!S_ISREG(st.st_mode) || st.st_size != (off_t)mb << 20) {
+    errno = EINVAL;
+    return -1;
+  }
+  if((tpl = template_open(cfg, mb)) < 0)
+    return -1;
+  /* ZERO_RANGE keeps every block allocated, as unwritten extents: what
+   * the session wrote reads as zeros, through the loop device too, and
+   * nothing is freed and allocated again (a 2 GiB image's unlink and
+   * fallocate cost 8 ms of CPU and 20 ms of wall time on the build VM,
+   * this under 1). */
+  if(fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0, st.st_size) < 0 ||
+     copy_written(tpl, fd, st.st_size) < 0 || fsync(fd) < 0)
+    return -1;
   return 0;
 }
 

@@ -18,6 +18,16 @@ int image_possible(void);
 /* An image of mb MiB at path, made under path.new and renamed: 0, or -1
  * with errno. */
 int image_create(const char *path, long mb, const struct config *cfg);
+/* Makes the image open read-write in fd, of mb MiB, a fresh one again,
+ * allocated in full, as image_create makes it: 0, or -1 with errno
+ * (EOPNOTSUPP where the state filesystem cannot zero a range in place).
+ * Nothing may have it attached. */
+int image_reset(int fd, long mb, const struct config *cfg);
+/* Whether a loop device is still backed by the image: a jail's mount of
+ * it outlives the jail's processes for a moment (the kernel tears the
+ * namespace down after the last one exits), and two ext4 mounts of one
+ * image at once would corrupt it. */
+int image_attached(const char *image);
 /* Removes the templates the current settings do not use. */
 void image_templates_sweep(const struct config *cfg);
 

@@ -98,6 +98,45 @@ sort_spares(int dfd, const char *prefix, int keep)
   return usable;
 }
 
+int
+spare_recycle(const struct config *cfg, int dir, const char *name, int lock)
+{
+  char sdir[PATH_MAX], prefix[64], rnd[17], spare[96], tmp[104], path[64];
+  AUTO_FD int sfd = -1;
+  AUTO_FD int fd = -1;
+  int want = cfg->workspace_mb > 0 && image_possible() ? cfg->workspace_spares : 0;
+  /* In a burst, the next sessions take them; the refill at the drainer's
+   * exit takes the count back to what is wanted. */
+  int keep = want > cfg->max_sessions ? want : cfg->max_sessions;
+
+  spare_prefix(prefix, sizeof(prefix), cfg, cfg->workspace_mb);
+  snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dir, name);
+  if(want <= 0 || spares_dir(cfg, sdir, sizeof(sdir)) < 0 ||
+     (mkdir(sdir, 0700) < 0 && errno != EEXIST) || (sfd = open(sdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+     sort_spares(sfd, prefix, keep) >= keep || image_attached(path) || random_hex(rnd, 8) < 0)
+    return -1;
+  snprintf(spare, sizeof(spare), "%s%s.img", prefix, rnd);
+  snprintf(tmp, sizeof(tmp), "%s.new", spare);
+  /* Out of the session's folder first: a crash from here on leaves a
+   * .new the next refill removes, never the session's bytes under a
+   * spare's name. */
+  if(renameat(dir, name, sfd, tmp) < 0)
+    return -1;
+  if((fd = openat(sfd, tmp, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+     image_reset(fd, cfg->workspace_mb, cfg) < 0) {
+    log_debug("workspace_spare_reset_failed", "error=%s", strerror(errno));
+    unlinkat(sfd, tmp, 0);
+    return -1;
+  }
+  /* Its session's lock means nothing to the session that takes it. */
+  flock(lock, LOCK_UN);
+  if(renameat(sfd, tmp, sfd, spare) < 0) {
+    unlinkat(sfd, tmp, 0);
+    return -1;
+  }
+  return 0;
+}
+
 static int
 room_for(const char *dir, long mb)
 {
@@ -129,8 +168,10 @@ spares_refill(const struct config *cfg)
   if((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
     return;
   /* One refill at a time: drainers ending together would each make the
-   * spare that is missing, and the next refill remove all but one. */
-  if(flock(dfd, LOCK_EX | LOCK_NB) < 0)
+   * spare that is missing, and the next refill remove all but one.  Each
+   * waits its turn rather than skip it, so the last drainer of a burst
+   * also trims what the burst's ended sessions left (spare_recycle). */
+  if(flock(dfd, LOCK_EX) < 0)
     return;
   image_templates_sweep(cfg);
   spare_prefix(prefix, sizeof(prefix), cfg, cfg->workspace_mb);

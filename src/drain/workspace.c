@@ -34,39 +34,6 @@ jail_owned_dir(const char *path, const struct config *cfg)
   return 0;
 }
 
-/* Whether a loop device is still backed by the image: a jail's mount of
- * it outlives the jail's processes for a moment (the kernel tears the
- * namespace down after the last one exits), and two ext4 mounts of one
- * image at once would corrupt it. */
-static int
-image_attached(const char *image)
-{
-  char real[PATH_MAX], path[PATH_MAX], back[PATH_MAX + 16];
-  struct dirent *de;
-  int hit = 0;
-  DIR *d;
-
-  if(!realpath(image, real) || !(d = opendir("/sys/block")))
-    return 0;
-  while(!hit && (de = readdir(d))) {
-    FILE *f;
-    size_t n;
-
-    if(strncmp(de->d_name, "loop", 4))
-      continue;
-    snprintf(path, sizeof(path), "/sys/block/%s/loop/backing_file", de->d_name);
-    if(!(f = fopen(path, "re")))
-      continue;
-    n = fread(back, 1, sizeof(back) - 1, f);
-    fclose(f);
-    back[n] = '\0';
-    back[strcspn(back, "\n")] = '\0';
-    hit = !strcmp(back, real);
-  }
-  closedir(d);
-  return hit;
-}
-
 static int
 lock_path(int fd)
 {

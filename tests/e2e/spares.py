@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Workspace images made ahead (SANDHOOK_WORKSPACE_SPARES).
 
-A drainer leaves a formatted image in STATE/spares when it exits; the next
-session takes it (no mkfs.ext4 on its way to the first call) and finds it
-empty; a change of SANDHOOK_WORKSPACE_MB retires the spares of the old
+A drainer leaves a formatted image in STATE/spares when it exits, and an
+ended session's image, reset in place, becomes one; the next session takes
+it (no mkfs.ext4 and no fallocate on its way to the first call) and finds
+it empty; a change of SANDHOOK_WORKSPACE_MB retires the spares of the old
 size; SANDHOOK_WORKSPACE_SPARES=0 removes them.
 """
+import filecmp
 import os
 import re
 import stat
@@ -51,14 +53,19 @@ def loops_on(state):
 
 
 with Scenario() as sc:
-    def run(cfg, state, command):
+    def run(cfg, state, command, during=None):
         """One session of one bash call, through CGI; its output, once its
-        drainer has exited (spares are made on the way out)."""
+        drainer has exited (spares are made on the way out).  A command
+        gated as "run" lets during(sid) look at the session first."""
         sid = sc.fake.session([{"tool": "bash", "input": {"command": command}}],
                               first_delay=0, end_delay=0)["session_id"]
         exits = drainer_log(state).count("event=drain_exit")
         body, hdrs = run_started(sid)
         t.eq(cgi(cfg, body, hdrs)[0], 202, "run_started answered 202")
+        if during:
+            wait_for(lambda: tagged("run"), 60, 0.05, "session's call")
+            during(sid)
+            release("run")
         done = until(lambda: settled(state, exits), 60, 0.05)
         results = list(sc.fake.state(sid)["results"].values())
         return sid, done and results and results[0]["content"][0]["text"]
@@ -70,13 +77,25 @@ with Scenario() as sc:
     settings = dict(SANDHOOK_WORKSPACE_MB=32, SANDHOOK_WORKSPACE_SPARES=1, SANDHOOK_DEBUG=1,
                     SANDHOOK_IDLE_TIMEOUT_MS=300)
     cfg, state = write_config(sc.tmp, sc.fake.url, **settings)
-    a, out = run(cfg, state, "echo secret > /workspace/a.txt && echo written")
+    inode = {}
+    a, out = run(cfg, state, "head -c 4000000 /dev/urandom | base64 > /workspace/a.txt; echo sec''ret-of-A"
+                 " > /workspace/b.txt; sync; " + gated("run", "written"),
+                 lambda sid: inode.update(a=os.stat(os.path.join(state, "sessions", sid, "workspace.img")).st_ino))
     t.eq(out, "written", "session A wrote to its workspace")
     made = spares(state)
     tdir = os.path.join(state, "templates")
+    tpath = os.path.join(tdir, "v2-32m-65534-65534.img")
+    spare = os.path.join(state, "spares", made[0]) if len(made) == 1 else ""
+    t.ok(spare and os.stat(spare).st_ino == inode["a"] and lines(state, a, "session_storage_removed") and
+         "workspace=spare" in lines(state, a, "session_storage_removed")[0] and
+         "event=workspace_spare_made" not in drainer_log(state),
+         "A's image, once A ended, became the spare: neither freed nor another allocated",
+         (made, inode, lines(state, a, "session_storage_removed")))
+    t.ok(spare and os.stat(spare).st_blocks * 512 >= 32 << 20 and filecmp.cmp(spare, tpath, shallow=False),
+         "  ...allocated in full, and byte for byte the template: nothing of A's is left in it")
     t.eq(sorted(os.listdir(tdir)), ["v2-32m-65534-65534.img"],
          "the first image made the one template for its size and ids")
-    tpl = os.stat(os.path.join(tdir, "v2-32m-65534-65534.img"))
+    tpl = os.stat(tpath)
     t.ok(tpl.st_size == 32 << 20 and tpl.st_blocks * 512 < 4 << 20 and tpl.st_uid == 0 and
          stat.S_IMODE(os.stat(tdir).st_mode) == 0o700,
          "  ...a sparse root-only file: what mkfs wrote, no more", (tpl, oct(os.stat(tdir).st_mode)))
@@ -84,30 +103,38 @@ with Scenario() as sc:
                              capture_output=True, text=True).stdout
     t.ok("." in listing.split() and "lost+found" not in listing,
          "  ...with no lost+found, so no session's first unmount commits its removal", listing)
-    img = os.path.join(state, "spares", made[0]) if made else ""
-    t.ok(made and os.stat(img).st_blocks * 512 >= 32 << 20, "a spare, copied from it, is allocated in full")
-    fsck = subprocess.run(["e2fsck", "-fn", img], capture_output=True, text=True)
+    fsck = subprocess.run(["e2fsck", "-fn", spare], capture_output=True, text=True)
     t.eq(fsck.returncode, 0, "  ...and is a clean ext4 filesystem (e2fsck -fn)")
-    # A damaged template would make every image unmountable.
-    with open(os.path.join(tdir, "v2-32m-65534-65534.img"), "r+b") as f:
-        f.seek(1024)
-        f.write(b"\0" * 1024)
-    b0, out = run(cfg, state, "df -m /workspace | tail -1 | awk '{print $2}'")
-    log = drainer_log(state)
-    made32 = [ln for ln in log.splitlines() if "event=image_template_made" in ln and "size_mb=32" in ln]
-    t.ok(out and 24 <= int(out) <= 32 and "event=image_template_replaced size_mb=32" in log and
-         len(made32) == 2,
-         "a template whose superblock was wiped is made again, and sessions go on (df: %s MiB)" % out)
     t.ok(len(made) == 1 and re.fullmatch(r"32m-65534-65534-[0-9a-f]{16}\.img", made[0]),
-         "its drainer left one 32 MiB spare for the jail ids at its exit", made)
-    t.ok("event=workspace_spare_made size_mb=32" in drainer_log(state), "  ...and logged it")
+         "  ...named for its size and the jail ids, the one spare wanted", made)
 
     b, out = run(cfg, state, "ls -A /workspace")
     t.ok(lines(state, b, "workspace_spare_taken"), "session B took the spare (no mkfs on its way)",
          drainer_log(state)[-1500:])
     t.eq(out, "(no output)", "  ...an empty one: nothing of A's in it")
-    t.ok(len(spares(state)) == 1 and spares(state) != made, "  ...and B's drainer made the next one",
+    t.ok(len(spares(state)) == 1 and spares(state) != made, "  ...and B's image became the next one",
          (made, spares(state)))
+
+    # With two wanted, an ended session leaves one, and the refill at its
+    # drainer's exit makes the other.
+    cfg, state = write_config(sc.tmp, sc.fake.url, **dict(settings, SANDHOOK_WORKSPACE_SPARES=2))
+    b1, out = run(cfg, state, "true")
+    t.ok(len(spares(state)) == 2 and "event=workspace_spare_made size_mb=32" in drainer_log(state),
+         "with two wanted, the drainer's exit made the one its session did not leave", spares(state))
+
+    # A damaged template would make every image unmountable.  With no
+    # spare left, the next session's image is copied from it.
+    with open(tpath, "r+b") as f:
+        f.seek(1024)
+        f.write(b"\0" * 1024)
+    for name in spares(state):
+        os.unlink(os.path.join(state, "spares", name))
+    b0, out = run(cfg, state, "df -m /workspace | tail -1 | awk '{print $2}'")
+    log = drainer_log(state)
+    made32 = [ln for ln in log.splitlines() if "event=image_template_made" in ln and "size_mb=32" in ln]
+    t.ok(out and 24 <= int(out) <= 32 and re.search(r"event=image_template_replaced .*size_mb=32", log) and
+         len(made32) == 2,
+         "a template whose superblock was wiped is made again, and sessions go on (df: %s MiB)" % out)
 
     cfg, state = write_config(sc.tmp, sc.fake.url, **dict(settings, SANDHOOK_WORKSPACE_MB=48))
     c, out = run(cfg, state, "df -m /workspace | tail -1 | awk '{print $2}'")
