@@ -113,7 +113,11 @@ spare_recycle(const struct config *cfg, int dir, const char *name, int lock)
   snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dir, name);
   if(want <= 0 || spares_dir(cfg, sdir, sizeof(sdir)) < 0 ||
      (mkdir(sdir, 0700) < 0 && errno != EEXIST) || (sfd = open(sdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-     sort_spares(sfd, prefix, keep) >= keep || image_attached(path) || random_hex(rnd, 8) < 0)
+     sort_spares(sfd, prefix, keep) >= keep || random_hex(rnd, 8) < 0)
+    return -1;
+  /* Zeroed under a mount still going away, it would be written again:
+   * without the loop devices to look at, it is not kept. */
+  if(access("/sys/block", R_OK | X_OK) < 0 || image_attached(path))
     return -1;
   snprintf(spare, sizeof(spare), "%s%s.img", prefix, rnd);
   snprintf(tmp, sizeof(tmp), "%s.new", spare);
