@@ -216,8 +216,8 @@ item_finished(const struct config *cfg, const struct work_item *item, enum work_
 /* acked: the item came acknowledged (sandhook handle: the CLI's poller
  * acked it).  slot may be -1: no slot file to keep the claim in. */
 static enum item_end
-handle_item(const struct config *cfg, struct api *api, struct work_item *item, int slot,
-            struct runstate *rs, int acked)
+handle_item(const struct config *cfg, struct api *api, struct api *beat, struct work_item *item,
+            int slot, struct runstate *rs, int acked)
 {
   struct lease lease;
   enum session_end end;
@@ -243,7 +243,7 @@ handle_item(const struct config *cfg, struct api *api, struct work_item *item, i
     queue_stop(api, item);
     outcome = WORK_NOT_A_SESSION;
   }
-  else if(lease_start(&lease, cfg, item) < 0) {
+  else if(lease_start(&lease, beat, item) < 0) {
     enum lease_state st = lease_state(&lease);
 
     lease_end(&lease);
@@ -331,15 +331,15 @@ after_poll(const struct config *cfg, enum drain_mode mode, enum poll_result pr, 
 /* One slot's life: poll and serve until the queue is empty (DRAIN_QUEUE),
  * forever (DRAIN_FOREVER), or serve the one item given (DRAIN_ONE). */
 static int
-serve_slot(const struct config *cfg, enum drain_mode mode, struct api *api, int slot,
-           struct runstate *rs, struct work_item *one, long long *seen_wake)
+serve_slot(const struct config *cfg, enum drain_mode mode, struct api *api, struct api *beat,
+           int slot, struct runstate *rs, struct work_item *one, long long *seen_wake)
 {
   struct orphans orphans;
   struct polling p = { 0, now_ms(), now_ms(), 0 };
   int rc = 0;
 
   if(mode == DRAIN_ONE) {
-    handle_item(cfg, api, one, slot, rs, 1);
+    handle_item(cfg, api, beat, one, slot, rs, 1);
     return 0;
   }
   orphan_claims(cfg, slot, &orphans);
@@ -357,7 +357,7 @@ serve_slot(const struct config *cfg, enum drain_mode mode, struct api *api, int 
 
       p.failures = 0;
       orphan_reclaimed(&orphans, item.id);
-      end = handle_item(cfg, api, &item, slot, rs, 0);
+      end = handle_item(cfg, api, beat, &item, slot, rs, 0);
       work_item_clear(&item);
       log_ids(NULL, NULL);
       if(end == ITEM_EXIT)
@@ -376,7 +376,7 @@ int
 drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one)
 {
   struct sigaction sa;
-  struct api api;
+  struct api api, beat;
   struct errmsg err;
   struct runstate rs;
   char path[PATH_MAX];
@@ -395,7 +395,10 @@ drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one)
     log_err("drain_state_dir", "errno=%d", errno);
     return 1;
   }
-  if(curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || api_init(&api, cfg, NULL) < 0) {
+  /* Two handles, each kept for the drainer's life: the items' calls, and
+   * their heartbeats (lease.h), on a thread of their own. */
+  if(curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || api_init(&api, cfg, NULL) < 0 ||
+     api_init(&beat, cfg, NULL) < 0) {
     log_err("drain_init_failed", "reason=curl");
     return 1;
   }
@@ -428,7 +431,7 @@ drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one)
     runstate_publish(cfg->state_dir, &rs);
     log_info("drain_started", "worker_id=%s slot=%d mode=%s", api.worker_id, slot_index,
              mode == DRAIN_QUEUE ? "queue" : mode == DRAIN_FOREVER ? "run" : "handle");
-    rc = serve_slot(cfg, mode, &api, slot, &rs, one, &seen_wake);
+    rc = serve_slot(cfg, mode, &api, &beat, slot, &rs, one, &seen_wake);
     runstate_remove(cfg->state_dir, slot_index);
     if(slot >= 0)
       close(slot);
@@ -444,6 +447,7 @@ drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one)
     spares_refill(cfg);
   }
   log_info("drain_exit", "status=%d", rc);
+  api_cleanup(&beat);
   api_cleanup(&api);
   curl_global_cleanup();
   return rc;

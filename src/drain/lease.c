@@ -62,20 +62,20 @@ beat(struct lease *l)
   snprintf(last, sizeof(last), "%s", l->last);
   rq.timeout_ms = l->interval_ms;
   pthread_mutex_unlock(&l->mu);
-  esc = api_escape(&l->api, last);
+  esc = api_escape(l->api, last);
   if(!esc)
     return BEAT_FAILED;
   snprintf(path, sizeof(path),
            "/v1/environments/%s/work/%s/heartbeat?expected_last_heartbeat=%s",
-           l->api.cfg->environment_id, l->item->id, esc);
+           l->api->cfg->environment_id, l->item->id, esc);
   free(esc);
   rq.method = "POST";
   rq.path = path;
-  rq.token = work_bearer(&l->api, l->item);
+  rq.token = work_bearer(l->api, l->item);
   rq.beta = API_BETA_WORK;
   rq.max_retries = 0;
-  if(api_call(&l->api, &rq, &r) < 0) {
-    api_log_failure(&l->api, &rq, &r, "heartbeat_failed");
+  if(api_call(l->api, &rq, &r) < 0) {
+    api_log_failure(l->api, &rq, &r, "heartbeat_failed");
     goto out;
   }
   if(r.status == 412) {
@@ -84,7 +84,7 @@ beat(struct lease *l)
     goto out;
   }
   if(r.status != 200) {
-    api_log_failure(&l->api, &rq, &r, "heartbeat_failed");
+    api_log_failure(l->api, &rq, &r, "heartbeat_failed");
     if(!api_transient(r.status)) {
       set_state(l, LEASE_LOST, "fatal_status");
       rc = BEAT_ENDED;
@@ -152,7 +152,7 @@ lease_thread(void *p)
 }
 
 int
-lease_start(struct lease *l, const struct config *cfg, const struct work_item *item)
+lease_start(struct lease *l, struct api *api, const struct work_item *item)
 {
   pthread_condattr_t ca;
   enum beat rc;
@@ -170,10 +170,8 @@ lease_start(struct lease *l, const struct config *cfg, const struct work_item *i
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&l->cv, &ca);
   pthread_condattr_destroy(&ca);
-  if(api_init(&l->api, cfg, &l->cancel) < 0) {
-    l->state = LEASE_LOST;
-    return -1;
-  }
+  l->api = api;
+  api->cancel = &l->cancel;
   /* The first beat claims the lease; a transient failure is tried again a
    * few times before the item is left to be reclaimed. */
   for(attempt = 0; (rc = beat(l)) == BEAT_FAILED && attempt < 3; attempt++)
@@ -227,7 +225,8 @@ lease_end(struct lease *l)
     pthread_join(l->thread, NULL);
     l->running = 0;
   }
-  api_cleanup(&l->api);
+  if(l->api)
+    l->api->cancel = NULL;      /* l->cancel goes with l */
   pthread_cond_destroy(&l->cv);
   pthread_mutex_destroy(&l->mu);
 }

@@ -3,7 +3,9 @@
  * lease_start sends the first heartbeat (NO_HEARTBEAT) before anything slow
  * and then beats on its own thread, with its own HTTP handle, every
  * clamp(ttl/2, 1 s, 30 s), echoing the server's last_heartbeat, so a beat is
- * never late because a tool is slow.  The verdict is read with lease_state:
+ * never late because a tool is slow.  The handle is the drainer's, kept
+ * from one item to the next: each item's first beat goes on the kept
+ * connection, not a new one (in production a TLS handshake a session).  The verdict is read with lease_state:
  * LOST (412, a fatal 4xx, or no success within the TTL: the item is no
  * longer ours, so no stop) or STOP (the server says stopping/stopped or did
  * not extend: force-stop at once). */
@@ -18,7 +20,7 @@
 enum lease_state { LEASE_HELD, LEASE_LOST, LEASE_STOP };
 
 struct lease {
-  struct api api;
+  struct api *api;        /* the caller's, this lease's alone until lease_end */
   const struct work_item *item;
   pthread_t thread;
   pthread_mutex_t mu;
@@ -33,7 +35,7 @@ struct lease {
 
 /* Returns 0 when the first heartbeat held the lease and the thread runs;
  * -1 when it did not (lease_state says why). */
-int lease_start(struct lease *l, const struct config *cfg, const struct work_item *item);
+int lease_start(struct lease *l, struct api *api, const struct work_item *item);
 enum lease_state lease_state(struct lease *l);
 long lease_ttl_ms(struct lease *l);
 /* A heartbeat's ttl_seconds in milliseconds, at most a day; 0 for anything

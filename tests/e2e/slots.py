@@ -3,7 +3,8 @@
 slot taken starts nothing, yet its session still runs, because the busy
 drainer polls again before it exits.  The front locks the slot and hands it
 to the drainer it starts, so two webhooks back to back start one drainer,
-not a second that finds no slot."""
+not a second that finds no slot, and that drainer's heartbeats keep their
+connection from one item to the next."""
 import os
 import subprocess
 import sys
@@ -63,6 +64,15 @@ try:
     t.eq((since.count("event=drain_slots_busy"), since.count("event=slot_handoff_ignored"),
           since.count("event=drain_exit")), (0, 0, 1),
          "one drainer, in the slot its front locked: none found the slot busy, none was refused it")
+    # Its heartbeats have a handle of their own, kept from C to D: D's
+    # first beat goes on C's connection (in production, no TLS handshake
+    # a session), not on the polls' and not on a new one.
+    works = {w["data"]["id"]: w["id"] for w in fake.work()}
+    reqs = [r for r in fake.log()["requests"] if "path" in r]
+    beats = [r["peer"] for s in (c, d) for r in reqs if r["path"].endswith("/%s/heartbeat" % works[s])]
+    polls = {r["peer"] for r in reqs if r["path"].endswith("/work/poll")}
+    t.ok(len(beats) >= 2 and len(set(beats)) == 1 and beats[0] not in polls,
+         "C's and D's heartbeats went on one connection, kept between them, of their own", (beats, polls))
 
     # A slot descriptor that is not the slot named is refused, and the
     # drainer finds a slot of its own: no drainer serves in a slot it
