@@ -1,11 +1,12 @@
 /* lease: the heartbeat that holds a claimed work item.
  *
  * lease_start sends the first heartbeat (NO_HEARTBEAT) before anything slow
- * and then beats on its own thread, with its own HTTP handle, every
- * clamp(ttl/2, 1 s, 30 s), echoing the server's last_heartbeat, so a beat is
- * never late because a tool is slow.  The handle is the drainer's, kept
- * from one item to the next: each item's first beat goes on the kept
- * connection, not a new one (in production a TLS handshake a session).  The verdict is read with lease_state:
+ * and then beats on its own thread, on an HTTP handle of the heartbeats'
+ * alone, every clamp(ttl/2, 1 s, 30 s), echoing the server's last_heartbeat,
+ * so a beat is never late because a tool is slow.  The drainer keeps that
+ * handle from one item to the next, so each item's first beat goes on a
+ * kept connection (in production, no TLS handshake a session).
+ * The verdict is read with lease_state:
  * LOST (412, a fatal 4xx, or no success within the TTL: the item is no
  * longer ours, so no stop) or STOP (the server says stopping/stopped or did
  * not extend: force-stop at once). */

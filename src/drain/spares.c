@@ -28,6 +28,22 @@ spare_prefix(char *buf, size_t cap, const struct config *cfg, long mb)
   snprintf(buf, cap, "%ldm-%u-%u-", mb, (unsigned)cfg->jail_uid, (unsigned)cfg->jail_gid);
 }
 
+/* How many spares these settings want: none without images. */
+static int
+spares_wanted(const struct config *cfg)
+{
+  return cfg->workspace_mb > 0 && image_possible() ? cfg->workspace_spares : 0;
+}
+
+/* A new spare's name, "<prefix><16 hex>.img", in name[96]: 0, or -1. */
+static int
+spare_name(char *name, const char *prefix)
+{
+  char rnd[17];
+
+  return random_hex(rnd, 8) < 0 || snprintf(name, 96, "%s%s.img", prefix, rnd) >= 96 ? -1 : 0;
+}
+
 static int
 is_image(const char *name)
 {
@@ -101,10 +117,10 @@ sort_spares(int dfd, const char *prefix, int keep)
 int
 spare_recycle(const struct config *cfg, int dir, const char *name, int lock)
 {
-  char sdir[PATH_MAX], prefix[64], rnd[17], spare[96], tmp[104], path[64];
+  char sdir[PATH_MAX], prefix[64], spare[96], tmp[104], path[64];
   AUTO_FD int sfd = -1;
   AUTO_FD int fd = -1;
-  int want = cfg->workspace_mb > 0 && image_possible() ? cfg->workspace_spares : 0;
+  int want = spares_wanted(cfg);
   /* In a burst, the next sessions take them; the refill at the drainer's
    * exit takes the count back to what is wanted. */
   int keep = want > cfg->max_sessions ? want : cfg->max_sessions;
@@ -113,13 +129,12 @@ spare_recycle(const struct config *cfg, int dir, const char *name, int lock)
   snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dir, name);
   if(want <= 0 || spares_dir(cfg, sdir, sizeof(sdir)) < 0 ||
      (mkdir(sdir, 0700) < 0 && errno != EEXIST) || (sfd = open(sdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-     sort_spares(sfd, prefix, keep) >= keep || random_hex(rnd, 8) < 0)
+     sort_spares(sfd, prefix, keep) >= keep || spare_name(spare, prefix) < 0)
     return -1;
   /* Zeroed under a mount still going away, it would be written again:
    * without the loop devices to look at, it is not kept. */
   if(access("/sys/block", R_OK | X_OK) < 0 || image_attached(path))
     return -1;
-  snprintf(spare, sizeof(spare), "%s%s.img", prefix, rnd);
   snprintf(tmp, sizeof(tmp), "%s.new", spare);
   /* Out of the session's folder first: a crash from here on leaves a
    * .new the next refill removes, never the session's bytes under a
@@ -155,8 +170,7 @@ spares_refill(const struct config *cfg)
 {
   char dir[PATH_MAX], prefix[64], name[96], path[PATH_MAX];
   AUTO_FD int dfd = -1;
-  char rnd[17];
-  int have, want = cfg->workspace_mb > 0 && image_possible() ? cfg->workspace_spares : 0;
+  int have, want = spares_wanted(cfg);
 
   /* With none wanted the folder is still emptied: spares switched off
    * give their space back.  The state directory itself is never made
@@ -185,8 +199,7 @@ spares_refill(const struct config *cfg)
                "the state filesystem has less than twice the image free");
       return;
     }
-    if(random_hex(rnd, 8) < 0 ||
-       snprintf(name, sizeof(name), "%s%s.img", prefix, rnd) >= (int)sizeof(name) ||
+    if(spare_name(name, prefix) < 0 ||
        snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path) ||
        image_create(path, cfg->workspace_mb, cfg) < 0) {
       log_warn("workspace_spare_failed", "size_mb=%ld error=%s hint=%s", cfg->workspace_mb,

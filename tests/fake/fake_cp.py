@@ -356,7 +356,7 @@ class Handler(BaseHTTPRequestHandler):
         ST.log.append({"method": self.command, "path": u.path, "query": u.query,
                        "credential": kind, "time": time.time(),
                        # The client's port: one per TCP connection.
-                       "peer": self.client_address[1] if isinstance(self.client_address, tuple) else None,
+                       "peer": self.client_address[1],
                        "beta": self.headers.get("anthropic-beta"),
                        "version": self.headers.get("anthropic-version"),
                        "worker_id": self.headers.get("Anthropic-Worker-ID"),
