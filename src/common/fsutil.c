@@ -244,6 +244,23 @@ write_all(int fd, const void *buf, size_t len)
   return 0;
 }
 
+/* A rename over an existing file makes ext4 (auto_da_alloc) allocate and
+ * start writing the new file's blocks at once, about 0.3 ms of CPU and a
+ * disk write for each status a drainer publishes.  Exchanging the two
+ * names is as atomic for a reader and leaves the blocks to the flusher,
+ * which never writes them when the next status replaces this one first.
+ * Nothing written here needs to outlive a crash.  The old file, now under
+ * tmp's name, is removed. */
+static int
+replace_by(const char *tmp, const char *path)
+{
+  if(renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0)
+    return unlink(tmp) < 0 && errno != ENOENT ? -1 : 0;
+  if(errno != ENOENT && errno != EINVAL && errno != ENOSYS)
+    return -1;
+  return rename(tmp, path);     /* no old file, or a filesystem without exchange */
+}
+
 int
 write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode)
 {
@@ -264,7 +281,7 @@ write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode)
     fd = -1;
     errno = e;
   }
-  if(fd < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+  if(fd < 0 || close(fd) < 0 || replace_by(tmp, path) < 0) {
     int e = errno;
 
     unlink(tmp);

@@ -25,8 +25,9 @@ DIR *opendir_fd(int fd);
 
 /* Writes all of buf, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);
-/* Replaces path whole (a temporary file beside it, then rename): a reader
- * sees the old contents or the new, never a part.  0, or -1 with errno. */
+/* Replaces path whole (a temporary file beside it, then exchanged with
+ * it): a reader sees the old contents or the new, never a part.  Not made
+ * durable: after a crash path may be empty.  0, or -1 with errno. */
 int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
 
 /* Reads a whole file of at most cap bytes; *out is NUL-terminated and the

@@ -1,11 +1,15 @@
 /* remove_tree_at: links removed, never followed; depth bounded by neither
- * the stack nor the descriptor table; a mount inside stops it. */
+ * the stack nor the descriptor table; a mount inside stops it.
+ * write_file_atomic: a reader sees the old file or the new one whole. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <dirent.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/fsutil.h"
@@ -20,6 +24,85 @@ touch(int dir, const char *name)
 
   if(fd >= 0)
     close(fd);
+}
+
+/* The directory's entries other than . and .., counted. */
+static int
+entries(const char *dir)
+{
+  DIR *d = opendir(dir);
+  struct dirent *de;
+  int n = 0;
+
+  while(d && (de = readdir(d)))
+    n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+  if(d)
+    closedir(d);
+  return n;
+}
+
+static ssize_t
+read_at(const char *path, char *buf, size_t cap)
+{
+  int fd = open(path, O_RDONLY);
+  ssize_t n = fd >= 0 ? read(fd, buf, cap) : -1;
+
+  if(fd >= 0)
+    close(fd);
+  return n;
+}
+
+#define ROUNDS 2000
+
+static void
+check_replace(const char *top)
+{
+  static char small[100], big[3000], got[4096];
+  char dir[4096], path[4096];
+  struct stat st, old;
+  int i, torn = 0, held, status;
+  ssize_t n;
+  pid_t pid;
+
+  snprintf(dir, sizeof(dir), "%s/replace", top);
+  snprintf(path, sizeof(path), "%s/status", dir);
+  mkdir(dir, 0700);
+  is_int(write_file_atomic(path, "first", 5, 0640), 0, "write_file_atomic makes a new file");
+  n = read_at(path, got, sizeof(got));
+  ok(n == 5 && !memcmp(got, "first", 5) && stat(path, &old) == 0 && (old.st_mode & 0777) == 0640,
+     "with its contents and mode");
+  held = open(path, O_RDONLY);
+  is_int(write_file_atomic(path, "second one", 10, 0644), 0, "and replaces an existing one");
+  n = read_at(path, got, sizeof(got));
+  ok(n == 10 && !memcmp(got, "second one", 10) && stat(path, &st) == 0 && st.st_ino != old.st_ino,
+     "whole, by another file");
+  n = pread(held, got, sizeof(got), 0);
+  ok(n == 5 && !memcmp(got, "first", 5), "a reader that opened the old file still reads it whole");
+  close(held);
+  is_int(entries(dir), 1, "no temporary file is left beside it");
+
+  /* A writer alternating two sizes against a reader: every read is one of
+   * them whole.  Bounded by count, not time. */
+  memset(small, 's', sizeof(small));
+  memset(big, 'b', sizeof(big));
+  pid = fork();
+  if(pid == 0) {
+    for(i = 0; i < ROUNDS; i++)
+      if(write_file_atomic(path, i % 2 ? big : small, i % 2 ? sizeof(big) : sizeof(small), 0644) < 0)
+        _exit(1);
+    _exit(0);
+  }
+  for(i = 0; i < ROUNDS; i++) {
+    n = read_at(path, got, sizeof(got));
+    if(!((n == sizeof(small) && !memcmp(got, small, sizeof(small))) ||
+         (n == sizeof(big) && !memcmp(got, big, sizeof(big))) ||
+         (n == 10 && !memcmp(got, "second one", 10))))
+      torn++;
+  }
+  ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+     "a writer replaced the file %d times", ROUNDS);
+  is_int(torn, 0, "and none of %d reads meanwhile saw a part of one or a mix", ROUNDS);
+  is_int(entries(dir), 1, "nor is a temporary file left");
 }
 
 int
@@ -80,6 +163,7 @@ main(void)
   }
   else
     printf("ok %d - # SKIP a mount inside: no privileges to mount (errno=%d)\n", ++tap_n, errno);
+  check_replace(top);
   is_int(remove_tree(top), 0, "remove_tree by path, for trees the host alone writes");
   ok(stat(top, &st) < 0 && errno == ENOENT, "the top is gone");
   close(t);
