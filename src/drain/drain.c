@@ -213,6 +213,16 @@ item_finished(const struct config *cfg, const struct work_item *item, enum work_
   cJSON_Delete(note);
 }
 
+/* The session is fetched while the lease's first beat is out (lease.h);
+ * 1 when that beat held the lease, 0 when not. */
+static int
+fetch_while_beating(struct api *api, const struct work_item *item, struct lease *lease,
+                    cJSON **record, long *http)
+{
+  *record = session_fetch(api, item, http);
+  return lease_confirm(lease) == 0;
+}
+
 /* acked: the item came acknowledged (sandhook handle: the CLI's poller
  * acked it).  slot may be -1: no slot file to keep the claim in. */
 static enum item_end
@@ -222,6 +232,8 @@ handle_item(const struct config *cfg, struct api *api, struct api *beat, struct 
   struct lease lease;
   enum session_end end;
   enum work_outcome outcome;
+  cJSON *record = NULL;
+  long http = 0;
   long long started = now_ms();
   int ended = 0;
 
@@ -243,9 +255,11 @@ handle_item(const struct config *cfg, struct api *api, struct api *beat, struct 
     queue_stop(api, item);
     outcome = WORK_NOT_A_SESSION;
   }
-  else if(lease_start(&lease, beat, item) < 0) {
+  else if(lease_start(&lease, beat, item) < 0 ||
+          !fetch_while_beating(api, item, &lease, &record, &http)) {
     enum lease_state st = lease_state(&lease);
 
+    cJSON_Delete(record);
     lease_end(&lease);
     if(st != LEASE_LOST)
       queue_stop(api, item);
@@ -255,7 +269,7 @@ handle_item(const struct config *cfg, struct api *api, struct api *beat, struct 
   }
   else {
     claim_record(slot, item, lease_ttl_ms(&lease));
-    end = session_run(cfg, api, &lease, item, rs, &drain_term, &ended);
+    end = session_run(cfg, api, &lease, item, record, http, rs, &drain_term, &ended);
     lease_end(&lease);
     claim_record(slot, NULL, 0);
     if(end != SESSION_LOST)

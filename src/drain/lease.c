@@ -124,19 +124,57 @@ out:
   return rc;
 }
 
+/* Waits ms on the lease's condition, or less when lease_end asks to quit:
+ * 1 when it asked.  Called with l->mu held. */
+static int
+wait_or_quit(struct lease *l, long ms)
+{
+  struct timespec ts = deadline_in(ms);
+
+  while(!l->quit && pthread_cond_timedwait(&l->cv, &l->mu, &ts) != ETIMEDOUT)
+    ;
+  return l->quit;
+}
+
+/* The first beat claims the lease; a transient failure is tried again a
+ * few times before the item is left to be reclaimed.  Its verdict goes to
+ * lease_confirm. */
+static int
+first_beat(struct lease *l)
+{
+  enum beat rc;
+  int attempt, quit = 0;
+
+  for(attempt = 0; (rc = beat(l)) == BEAT_FAILED && attempt < 3; attempt++) {
+    pthread_mutex_lock(&l->mu);
+    quit = wait_or_quit(l, 500L << attempt);
+    pthread_mutex_unlock(&l->mu);
+    if(quit)
+      break;
+  }
+  if(rc != BEAT_HELD && lease_state(l) == LEASE_HELD)
+    set_state(l, LEASE_LOST, "first_heartbeat_failed");
+  pthread_mutex_lock(&l->mu);
+  if(rc == BEAT_HELD)
+    log_info("lease_held", "ttl_ms=%ld interval_ms=%ld", l->ttl_ms, l->interval_ms);
+  l->first_done = 1;
+  pthread_cond_broadcast(&l->cv);
+  pthread_mutex_unlock(&l->mu);
+  return rc == BEAT_HELD;
+}
+
 static void *
 lease_thread(void *p)
 {
   struct lease *l = p;
 
+  if(!first_beat(l))
+    return NULL;
   pthread_mutex_lock(&l->mu);
   while(!l->quit && l->state == LEASE_HELD) {
-    struct timespec ts = deadline_in(l->interval_ms);
     enum beat rc;
 
-    while(!l->quit && pthread_cond_timedwait(&l->cv, &l->mu, &ts) != ETIMEDOUT)
-      ;
-    if(l->quit)
+    if(wait_or_quit(l, l->interval_ms))
       break;
     pthread_mutex_unlock(&l->mu);
     rc = beat(l);
@@ -155,8 +193,6 @@ int
 lease_start(struct lease *l, struct api *api, const struct work_item *item)
 {
   pthread_condattr_t ca;
-  enum beat rc;
-  int attempt;
 
   memset(l, 0, sizeof(*l));
   l->item = item;
@@ -172,23 +208,26 @@ lease_start(struct lease *l, struct api *api, const struct work_item *item)
   pthread_condattr_destroy(&ca);
   l->api = api;
   api->cancel = &l->cancel;
-  /* The first beat claims the lease; a transient failure is tried again a
-   * few times before the item is left to be reclaimed. */
-  for(attempt = 0; (rc = beat(l)) == BEAT_FAILED && attempt < 3; attempt++)
-    sleep_ms(500L << attempt, NULL);
-  if(rc != BEAT_HELD) {
-    if(l->state == LEASE_HELD)
-      set_state(l, LEASE_LOST, "first_heartbeat_failed");
-    return -1;
-  }
-  log_info("lease_held", "ttl_ms=%ld interval_ms=%ld",
-           l->ttl_ms, l->interval_ms);
   if(pthread_create(&l->thread, NULL, lease_thread, l) != 0) {
     set_state(l, LEASE_LOST, "thread_create_failed");
+    l->first_done = 1;
     return -1;
   }
   l->running = 1;
   return 0;
+}
+
+int
+lease_confirm(struct lease *l)
+{
+  int held;
+
+  pthread_mutex_lock(&l->mu);
+  while(!l->first_done)
+    pthread_cond_wait(&l->cv, &l->mu);
+  held = l->state == LEASE_HELD;
+  pthread_mutex_unlock(&l->mu);
+  return held ? 0 : -1;
 }
 
 enum lease_state
@@ -220,7 +259,7 @@ lease_end(struct lease *l)
     pthread_mutex_lock(&l->mu);
     l->quit = 1;
     l->cancel = 1;
-    pthread_cond_signal(&l->cv);
+    pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
     pthread_join(l->thread, NULL);
     l->running = 0;

@@ -377,7 +377,8 @@ handle_json(struct session *s, const char *json)
 /* GET with the item's bearer; the parsed body on 200, else NULL with the
  * status (0: no response) in *status and one log line naming what failed. */
 static cJSON *
-session_get(struct session *s, const char *path, const char *what, long *status)
+session_get(struct api *api, const struct work_item *item, const char *path, const char *what,
+            long *status)
 {
   struct api_req rq = { 0 };
   struct errmsg err;
@@ -385,10 +386,10 @@ session_get(struct session *s, const char *path, const char *what, long *status)
 
   rq.method = "GET";
   rq.path = path;
-  rq.token = work_bearer(s->api, s->item);
+  rq.token = work_bearer(api, item);
   rq.beta = API_BETA_WORK;
   rq.max_retries = 2;
-  root = api_json(s->api, &rq, status, &err);
+  root = api_json(api, &rq, status, &err);
   if(!root)
     log_warn(what, "status=%ld error=%s", *status, err.text);
   return root;
@@ -413,7 +414,7 @@ reconcile(struct session *s)
     snprintf(path, sizeof(path), "/v1/sessions/%s/events?limit=1000%s%s", s->sid_esc,
              esc ? "&page=" : "", esc ? esc : "");
     free(esc);
-    root = session_get(s, path, "history_list_failed", &status);
+    root = session_get(s->api, s->item, path, "history_list_failed", &status);
     if(!root) {
       if(status == 404 || status == 401 || status == 403)
         end_session(s, SESSION_DONE, "history_fatal_status");
@@ -668,21 +669,30 @@ next_call(struct session *s)
 
 /* ---- the loop ---- */
 
+cJSON *
+session_fetch(struct api *api, const struct work_item *item, long *status)
+{
+  char path[512], *esc;
+
+  *status = -1;
+  if(!safe_id(item->data_id) || !(esc = api_escape(api, item->data_id)))
+    return NULL;
+  snprintf(path, sizeof(path), "/v1/sessions/%s", esc);
+  free(esc);
+  return session_get(api, item, path, "session_fetch_failed", status);
+}
+
 enum fetch { FETCH_FAILED = -1, FETCH_OK = 0, FETCH_ENDED = 1 };
 
-/* The session: FETCH_ENDED when it is terminated or gone (nothing left to
- * serve), FETCH_FAILED when it could not be read. */
+/* The fetched session (session_fetch), kept in s: FETCH_ENDED when it is
+ * terminated or gone (nothing left to serve), FETCH_FAILED when it could
+ * not be read. */
 static enum fetch
-fetch_session(struct session *s)
+take_session(struct session *s, cJSON *root, long http)
 {
-  char path[512];
-  cJSON *root;
   const char *status;
-  long http;
   enum fetch rc = FETCH_OK;
 
-  snprintf(path, sizeof(path), "/v1/sessions/%s", s->sid_esc);
-  root = session_get(s, path, "session_fetch_failed", &http);
   if(!root) {
     /* A session that is gone has nothing left to serve. */
     s->terminated = http == 404;
@@ -762,7 +772,7 @@ session_free(struct session *s)
 
 enum session_end
 session_run(const struct config *cfg, struct api *api, struct lease *lease,
-            const struct work_item *item, struct runstate *rs,
+            const struct work_item *item, cJSON *record, long status, struct runstate *rs,
             const volatile sig_atomic_t *term, int *ended)
 {
   struct session s;
@@ -787,10 +797,11 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
   s.sid_esc = api_escape(api, s.sid);
   if(!s.sid_esc || !safe_id(s.sid)) {
     log_err("session_id_invalid", "reason=unsafe_characters");
+    cJSON_Delete(record);
     session_free(&s);
     return SESSION_DONE;
   }
-  if(fetch_session(&s) != FETCH_OK) {
+  if(take_session(&s, record, status) != FETCH_OK) {
     session_free(&s);
     return SESSION_DONE;
   }

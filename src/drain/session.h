@@ -1,6 +1,6 @@
 /* session: serve one claimed session until it ends.
  *
- * Fetches the session, opens the event stream (its own thread and HTTP
+ * With the session fetched, opens the event stream (its own thread and HTTP
  * handle, reconnecting with 0.5 s to 10 s backoff), lists the history after
  * every (re)connect and reconciles by event id, applies the permission gate
  * and the ownership rule, runs calls one at a time in the session's jail and
@@ -30,12 +30,18 @@ enum session_end {
 enum gate { GATE_RUN, GATE_DENY, GATE_HOLD };
 enum gate permission_gate(const cJSON *tool_use);
 
-/* rs: this drainer's status (runstate.h), which shows the call in flight.
+/* The session's record (GET /v1/sessions/{id}), which the drainer fetches
+ * while the item's first heartbeat is in flight (lease.h): the parsed
+ * body, or NULL with *status the HTTP status (0: no answer; -1: an id not
+ * safe to put in a path, nothing sent).
+ * session_run takes over record and status, session_fetch's answer.
+ * rs: this drainer's status (runstate.h), which shows the call in flight.
  * *ended is set when the session itself ended (terminated or deleted) and
  * no process of its jail is left: its storage is then the caller's to
  * remove, after it stopped the item, which waits for nothing local. */
+cJSON *session_fetch(struct api *api, const struct work_item *item, long *status);
 enum session_end session_run(const struct config *cfg, struct api *api,
-                             struct lease *lease, const struct work_item *item,
-                             struct runstate *rs, const volatile sig_atomic_t *term, int *ended);
+                             struct lease *lease, const struct work_item *item, cJSON *record,
+                             long status, struct runstate *rs, const volatile sig_atomic_t *term, int *ended);
 
 #endif

@@ -57,6 +57,11 @@ class State:
         self.page_size = None
         self.no_secret = False
         self.memory_delay = 0
+        self.fetched = {}         # session id -> Event, set by a GET of it
+
+    def fetch_event(self, sid):
+        with LOCK:
+            return self.fetched.setdefault(sid, threading.Event())
 
     def violation(self, text):
         self.violations.append(text)
@@ -502,6 +507,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def heartbeat(self, w, q):
         expected = q.get("expected_last_heartbeat", [None])[0]
+        if self.fault("heartbeat_awaits_fetch"):
+            # Answered only once the worker fetched the session (or after
+            # 10 s): a worker that waits for this answer before fetching
+            # shows as beat_saw_fetch false.
+            saw = ST.fetch_event(w["data"]["id"]).wait(10)
+            with LOCK:
+                w["beat_saw_fetch"] = saw
         with LOCK:
             expire_leases()
             w["heartbeats"] += 1
@@ -549,6 +561,7 @@ class Handler(BaseHTTPRequestHandler):
                 ST.violation("session call with another session's token")
                 return self.error(403, "permission_error", "token not valid for this session")
         if len(parts) == 3 and method == "GET":
+            ST.fetch_event(sess.id).set()
             return self.send_json(200, sess.public())
         if len(parts) == 5 and parts[3:] == ["events", "stream"] and method == "GET":
             return self.stream(sess)
@@ -817,7 +830,8 @@ class Handler(BaseHTTPRequestHandler):
         if parts == ["work"] and method == "GET":
             with LOCK:
                 return self.send_json(200, {"data": [
-                    dict(work_public(w), claims=w["claims"], heartbeats=w["heartbeats"])
+                    dict(work_public(w), claims=w["claims"], heartbeats=w["heartbeats"],
+                         beat_saw_fetch=w.get("beat_saw_fetch"))
                     for w in ST.work.values()]})
         if parts == ["work"] and method == "POST":
             spec = self.body_json() or {}
