@@ -421,7 +421,8 @@ drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one)
   if(audit_open(cfg) < 0) {
     log_err("audit_unavailable", "path=%s error=%s hint=%s", cfg->audit_file, strerror(errno),
             "SANDHOOK_AUDIT_FILE must be a file this user can append to; nothing is served without it");
-    return 1;
+    rc = 1;
+    goto out;
   }
   runstate_record_errors(cfg->state_dir);
   srandom((unsigned)getpid() ^ (unsigned)now_ms());
@@ -461,6 +462,7 @@ drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one)
     spares_refill(cfg);
   }
   log_info("drain_exit", "status=%d", rc);
+out:
   api_cleanup(&beat);
   api_cleanup(&api);
   curl_global_cleanup();

@@ -123,6 +123,22 @@ def main():
             t.ok(extra.get("ANTHROPIC_ENVIRONMENT_KEY", ENV_KEY) not in drainer_log(state),
                  "  ...and the key is not in the log")
             sanitizer_clean(t, log)
+
+        # An audit trail it cannot append to: nothing is claimed, the drainer
+        # says which file and what it must be, and exits 1.
+        sid = sc.fake.session([{"tool": "bash", "input": {"command": "echo never"}}])["session_id"]
+        cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_AUDIT_FILE=sc.tmp)
+        log = os.path.join(state, "sandhook.log")
+        if os.path.exists(log):
+            os.unlink(log)
+        p = subprocess.run([SANDHOOK, "--config", cfg, "drain"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=open(log, "w"), timeout=60)
+        line = next((ln for ln in drainer_log(state).splitlines() if "event=audit_unavailable" in ln), "")
+        t.ok(p.returncode == 1 and "path=%s" % sc.tmp in line and "SANDHOOK_AUDIT_FILE must be" in line,
+             "an audit file it cannot append to: exit 1, the path and what it must be are logged",
+             (p.returncode, drainer_log(state)))
+        t.eq([w["claims"] for w in sc.fake.work() if w["data"]["id"] == sid], [0], "  ...and nothing was claimed")
+        sanitizer_clean(t, log)
     t.done()
 
 
