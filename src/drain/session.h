@@ -42,6 +42,7 @@ enum gate permission_gate(const cJSON *tool_use);
 cJSON *session_fetch(struct api *api, const struct work_item *item, long *status);
 enum session_end session_run(const struct config *cfg, struct api *api,
                              struct lease *lease, const struct work_item *item, cJSON *record,
-                             long status, struct runstate *rs, const volatile sig_atomic_t *term, int *ended);
+                             long status, struct runstate *rs,
+                             const volatile sig_atomic_t *term, int *ended);
 
 #endif

@@ -28,28 +28,29 @@ def between_acks(reqs, wid):
 with Scenario() as sc:
     web, state, log = nginx_front(sc, SANDHOOK_IDLE_TIMEOUT_MS=300)
 
+    def item(sid):
+        return [w for w in sc.fake.work() if w["data"]["id"] == sid][0]
+
     def serve(command, **faults):
+        """A session of one call, its first heartbeat held until the fetch:
+        its id and its work item once that is stopped."""
         sid = sc.fake.session([{"tool": "bash", "input": {"command": command}}],
                               first_delay=0, end_delay=0)["session_id"]
         sc.fake.faults(heartbeat_awaits_fetch=1, **faults)
         t.eq(web.post("/hooks/sandhook", *run_started(sid))[0], 202, "run_started accepted (%s)" % command)
-        return sid
+        wait_for(lambda: item(sid)["state"] == "stopped", 60, 0.05, "the item of %r stopped" % command)
+        return sid, item(sid)
 
-    def item(sid):
-        return [w for w in sc.fake.work() if w["data"]["id"] == sid][0]
+    def answers(sid):
+        return [r["content"][0]["text"] for r in sc.fake.state(sid)["results"].values()]
 
     # Together: the held heartbeat is released by the fetch.
-    sid = serve("echo together")
-    wait_for(lambda: item(sid)["state"] == "stopped", 60, 0.05, "the first item stopped")
-    t.eq(item(sid)["beat_saw_fetch"], True,
-         "the first heartbeat was still unanswered when the session fetch arrived")
-    t.eq([r["content"][0]["text"] for r in sc.fake.state(sid)["results"].values()], ["together"],
-         "and the call was answered once")
+    sid, w = serve("echo together")
+    t.eq(w["beat_saw_fetch"], True, "the first heartbeat was still unanswered when the session fetch arrived")
+    t.eq(answers(sid), ["together"], "and the call was answered once")
 
     # 412 on the first heartbeat: the claim is dropped, untouched.
-    sid = serve("echo reclaimed", heartbeat_412=1)
-    wait_for(lambda: item(sid)["state"] == "stopped", 60, 0.05, "the reclaimed item stopped")
-    w = item(sid)
+    sid, w = serve("echo reclaimed", heartbeat_412=1)
     t.eq((w["beat_saw_fetch"], w["claims"]), (True, 2), "the 412 came with the fetch out; the item was claimed again")
     acks, paths = between_acks(sc.fake.log()["requests"], w["id"])
     t.ok(len(acks) == 2 and sorted(p.rsplit("/", 1)[-1] for p in paths if "/poll" not in p) ==
@@ -59,18 +60,15 @@ with Scenario() as sc:
          "outcome=lease_lost" in text, "the lost claim is logged as such")
     t.eq(sum("event=session_fetched" in ln and sid in ln for ln in text.splitlines()), 1,
          "the session was taken up by the second claim only")
-    t.eq([r["content"][0]["text"] for r in sc.fake.state(sid)["results"].values()], ["reclaimed"],
-         "the call was answered once")
+    t.eq(answers(sid), ["reclaimed"], "the call was answered once")
 
     # "stopping" on the first heartbeat: stopped, nothing run.
-    sid = serve("echo never", heartbeat_stopping=1)
-    wait_for(lambda: item(sid)["state"] == "stopped", 60, 0.05, "the stopped item")
-    w = item(sid)
+    sid, w = serve("echo never", heartbeat_stopping=1)
     paths = [r["path"] for r in sc.fake.log()["requests"] if sid in r.get("path", "")]
     t.ok(w["beat_saw_fetch"] is True and w["claims"] == 1 and
          not any(p.endswith("/events") or p.endswith("/stream") for p in paths),
          "a first heartbeat saying stopping: the item is stopped, no stream opened", paths)
-    t.eq(sc.fake.state(sid)["results"], {}, "and no call ran")
+    t.eq(answers(sid), [], "and no call ran")
     t.ok("outcome=lease_failed" in drainer_log(state), "logged as lease_failed")
     final_checks(t, sc.fake, log)
 
