@@ -254,11 +254,16 @@ write_all(int fd, const void *buf, size_t len)
 static int
 replace_by(const char *tmp, const char *path)
 {
+  struct stat st;
+
+  /* Anything but a file in path's place gets rename's answer, as before. */
+  if(lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+    return rename(tmp, path);
   if(renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0)
     return unlink(tmp) < 0 && errno != ENOENT ? -1 : 0;
   if(errno != ENOENT && errno != EINVAL && errno != ENOSYS)
     return -1;
-  return rename(tmp, path);     /* no old file, or a filesystem without exchange */
+  return rename(tmp, path);     /* gone meanwhile, or a filesystem without the exchange */
 }
 
 int

@@ -152,8 +152,8 @@ first_beat(struct lease *l)
     if(quit)
       break;
   }
-  if(rc != BEAT_HELD && lease_state(l) == LEASE_HELD)
-    set_state(l, LEASE_LOST, "first_heartbeat_failed");
+  if(rc != BEAT_HELD)
+    set_state(l, LEASE_LOST, "first_heartbeat_failed");    /* unless the beat said why */
   pthread_mutex_lock(&l->mu);
   if(rc == BEAT_HELD)
     log_info("lease_held", "ttl_ms=%ld interval_ms=%ld", l->ttl_ms, l->interval_ms);

@@ -58,7 +58,7 @@ static void
 check_replace(const char *top)
 {
   static char small[100], big[3000], got[4096];
-  char dir[4096], path[4096];
+  char dir[4096], path[4096 + 16];
   struct stat st, old;
   int i, torn = 0, held, status;
   ssize_t n;
@@ -103,6 +103,13 @@ check_replace(const char *top)
      "a writer replaced the file %d times", ROUNDS);
   is_int(torn, 0, "and none of %d reads meanwhile saw a part of one or a mix", ROUNDS);
   is_int(entries(dir), 1, "nor is a temporary file left");
+
+  /* A directory in the file's place stays, and the write fails. */
+  snprintf(path, sizeof(path), "%s/adir", dir);
+  mkdir(path, 0700);
+  ok(write_file_atomic(path, "x", 1, 0644) < 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+     entries(dir) == 2, "a directory in its place is left there, and the write fails");
+  rmdir(path);
 }
 
 int
