@@ -19,6 +19,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifdef __SANITIZE_THREAD__
+/* ./configure --enable-tsan: the drainer starts jails and shells with a
+ * vfork-style clone while its lease and stream threads run, which
+ * ThreadSanitizer takes for a fork and then stops the next thread start. */
+const char *__tsan_default_options(void);
+const char *
+__tsan_default_options(void)
+{
+  return "die_after_fork=0";
+}
+#endif
+
 static void
 usage(FILE *f)
 {
