@@ -357,9 +357,10 @@ class Handler(BaseHTTPRequestHandler):
             # the official worker sends it), so it can arrive after a 412
             # to that heartbeat: a read the worker could not yet know was
             # on a lost claim, answered 401 like any other.
-            path = urlparse(self.path).path.split("/")
-            if not (self.command == "GET" and len(path) == 4 and path[1:3] == ["v1", "sessions"]):
-                ST.violation("%s %s with a lost claim's token" % (self.command, urlparse(self.path).path))
+            path = urlparse(self.path).path
+            parts = path.split("/")
+            if not (self.command == "GET" and len(parts) == 4 and parts[1:3] == ["v1", "sessions"]):
+                ST.violation("%s %s with a lost claim's token" % (self.command, path))
         return None, tok
 
     def record(self, kind):
