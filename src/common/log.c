@@ -1,4 +1,5 @@
 #include "common/log.h"
+#include "common/selfpid.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/strbuf.h"
@@ -56,7 +57,7 @@ log_level(void)
 void
 log_set_pid(pid_t pid)
 {
-  shown_for = getpid();
+  shown_for = self_pid();
   shown_pid = pid;
 }
 
@@ -64,7 +65,7 @@ log_set_pid(pid_t pid)
 static int
 line_pid(void)
 {
-  pid_t self = getpid();
+  pid_t self = self_pid();
 
   return (int)(shown_pid > 0 && self == shown_for ? shown_pid : self);
 }

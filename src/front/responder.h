@@ -30,6 +30,8 @@ struct responder {
   int replaying;        /* sandhook replay: the request was captured already */
   int dry_run;          /* replay --dry-run: no duplicate mark, no drain either */
   time_t (*now)(void);
+  long long state_seen_ms;      /* when state_why was last looked at (monotonic) */
+  const char *state_why;        /* statedir_unusable's verdict then */
 };
 
 struct reply {

@@ -1,6 +1,7 @@
 #include "front/seen.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/selfpid.h"
 #include "common/statedir.h"
 
 /* SHA256_Init and friends: the front links OpenSSL's SHA-256 alone (see
@@ -309,7 +310,7 @@ map_table(const char *path, const char *state_dir, int create, time_t now, long 
   tab.fd = fd;
   tab.dev = st.st_dev;
   tab.ino = st.st_ino;
-  tab.pid = getpid();
+  tab.pid = self_pid();
   snprintf(tab.path, sizeof(tab.path), "%s", path);
   return 0;
 fail:
@@ -334,7 +335,7 @@ lock_table(const char *state_dir, int create, time_t now, long ttl)
   for(tries = 0; tries < 32; tries++) {
     /* A child forked with the mapping shares its open file, and a flock
      * held through it would not keep the two apart: its own, then. */
-    if(tab.h && (strcmp(tab.path, path) != 0 || tab.pid != getpid()))
+    if(tab.h && (strcmp(tab.path, path) != 0 || tab.pid != self_pid()))
       unmap_table();
     if(!tab.h && (rc = map_table(path, state_dir, create, now, ttl)) != 0) {
       if(rc < 0)
@@ -575,7 +576,7 @@ seen_mark(const char *state_dir, const char *id, long ttl, time_t now)
 int
 seen_grow_wanted(void)
 {
-  int wanted = tab.grow_ahead && tab.h && tab.pid == getpid();
+  int wanted = tab.grow_ahead && tab.h && tab.pid == self_pid();
 
   tab.grow_ahead = 0;
   return wanted;

@@ -3,11 +3,13 @@
 sender retries), with the reason in the log, and nothing is half-written;
 once there is room again, the retried delivery is taken and its session
 runs.  Through the CGI front end, with the state directory on a tmpfs of
-its own."""
+its own; then a FastCGI responder, which looks at the filesystem once a
+second, sees it fill and empty too."""
+import json
 import os
 import subprocess
 
-from harness import (Checks, Scenario, cgi, final_checks, need_root, run_started, until,
+from harness import (Checks, FcgiPool, Scenario, cgi, final_checks, need_root, run_started, sign, until,
                      write_config)
 
 need_root()
@@ -53,6 +55,25 @@ with Scenario() as sc:
         t.ok(until(lambda: [r["content"][0]["text"] for r in sc.fake.state(sid)["results"].values()] == ["ran"]
                    and all(w["state"] == "stopped" for w in sc.fake.work()), 60, 0.2),
              "and its session runs")
+
+        pool = sc.add(FcgiPool(sc.tmp, cfg))
+
+        def idled():
+            msg = "whe_" + os.urandom(8).hex()
+            body = json.dumps({"type": "event", "id": msg, "created_at": "2026-12-05T00:00:00Z",
+                               "data": {"type": "session.status_idled", "id": sid}}).encode()
+            return pool.post(body, sign(body, msg))
+
+        t.eq(idled()[0], 200, "a FastCGI responder on the same state directory takes a delivery")
+        subprocess.run(["dd", "if=/dev/zero", "of=" + filler, "bs=1M", "count=64"], capture_output=True)
+        refused = []
+        t.ok(until(lambda: refused.append(idled()) or refused[-1][0] == 503, 20, 0.2),
+             "  ...and once its filesystem is full, refuses them with 503",
+             refused[-1:])
+        t.ok("full" in refused[-1][1], "  ...saying the state directory is full", refused[-1][1])
+        os.unlink(filler)
+        t.ok(until(lambda: idled()[0] == 200, 20, 0.2), "  ...and takes them again once there is room")
+        pool.stop()
         final_checks(t, sc.fake, os.path.join(state, "sandhook.log"))
     finally:
         subprocess.run(["umount", "-l", state])
