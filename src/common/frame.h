@@ -1,8 +1,9 @@
 /* frame: the channel between the drainer and a jail process.  A frame is
  * a 4-byte big-endian length, then that many bytes of JSON, at most
- * FRAME_MAX.  The first frame is the jail's setup; then each request is
- * {"op": N, ...}, N one of protocol.h's numbered operations, and gets one
- * reply, {"is_error", ...}. */
+ * FRAME_MAX.  The first frame is the jail's setup, answered by the jail's
+ * one byte of the user namespace handshake (jail_start.h); then each
+ * request is {"op": N, ...}, N one of protocol.h's numbered operations,
+ * and gets one reply, {"is_error", ...}. */
 #ifndef SANDHOOK_FRAME_H
 #define SANDHOOK_FRAME_H
 

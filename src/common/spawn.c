@@ -60,8 +60,12 @@ child(const struct spawn *sp, pid_t parent, int report)
   int moved[5], n = sp->pass_fd[1] >= 0 ? 5 : sp->pass_fd[0] >= 0 ? 4 : 3, i, null = -1;
   sigset_t none;
 
+  /* Born in a PID namespace of its own, the child sees no parent
+   * (getppid() is 0): whether we died before the signal was armed is for
+   * its channel to say. */
   if(sp->die_with_parent &&
-     (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)) {
+     (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+      (!(sp->namespaces & CLONE_NEWPID) && getppid() != parent))) {
     errno = ECHILD;             /* the parent is gone already */
     return;
   }
@@ -152,7 +156,7 @@ spawn_start(const struct spawn *sp)
   a.report = report[1];
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid = clone(child_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+  pid = clone(child_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD | sp->namespaces, &a);
   if(pid < 0)
     e = errno;
   spawn_stack_reclaimed(stack, sizeof(stack));

@@ -11,7 +11,8 @@
  * the parent waiting until the exec): the child gets exactly the
  * descriptors named (0-2, and 3 and 4 when pass_fd asks), every signal
  * unblocked, handled ones and SIGPIPE at their default, and whatever sp
- * asks (its own session, death with its parent, a directory, a last hook).
+ * asks (its own session, death with its parent, a directory, a last hook,
+ * namespaces of its own from the start).
  * The child shares our memory until the exec, so it and before_exec only
  * make async-signal-safe calls and write nothing of ours.  An exec that
  * fails is reported back: spawn_start returns the child's pid once the
@@ -40,6 +41,7 @@ struct spawn {
   int pass_fd[2];               /* given to the child as fds 3 and 4 when >= 0 */
   int new_session;              /* setsid(): no terminal, its own process group */
   int die_with_parent;          /* SIGKILL when this process dies, however it dies */
+  int namespaces;               /* CLONE_NEW* flags: namespaces the child is born in */
   int dir_fd;                   /* fchdir there first when >= 0 */
   int (*before_exec)(void *ctx);  /* last, in the child; non-zero fails the spawn */
   void *ctx;

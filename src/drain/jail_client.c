@@ -6,10 +6,13 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/protocol.h"
+#include "common/jail_start.h"
 #include "common/spawn.h"
 #include "common/statedir.h"
 
 #define JAIL_END_MS 5000
+/* From the helper's start to its root built, under any load. */
+#define JAIL_SETTLE_MS 30000
 
 #include <errno.h>
 #include <fcntl.h>
@@ -107,15 +110,21 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
       sp.before_exec = enter_cgroup;
       sp.ctx = &j->cg;
     }
-    pid = spawn_start(&sp);
-    if(pid < 0)
+    pid = jail_start(&sp, cfg->jail_uid, cfg->jail_gid, cfg->jail_network_host);
+    if(pid < 0) {
+      if(geteuid() != 0)
+        log_err("jail_start_failed", "errno=%d error=%s hint=%s", errno, strerror(errno),
+                "without root the jail needs user namespaces (user.max_user_namespaces)");
       goto fail;
+    }
   }
   close(sv[1]);
   sv[1] = -1;
   j->pid = pid;
   j->fd = sv[0];
-  if(send_frame(j->fd, text, strlen(text)) < 0) {
+  /* A helper that fails its setup says why in its own log line. */
+  if(send_frame(j->fd, text, strlen(text)) < 0 ||
+     jail_settle(pid, j->fd, cfg->jail_uid, cfg->jail_gid, JAIL_SETTLE_MS) < 0) {
     e = errno;
     jail_close(j);
     cJSON_Delete(setup);
@@ -142,20 +151,20 @@ fail:
   return -1;
 }
 
-/* Waits for the outer process to exit, at most ms; 1 when it exited
- * normally, which it does only after the kernel emptied the namespace. */
+/* Waits for the helper to exit, at most ms; 1 once reaped.  The helper is
+ * PID 1 of its namespace: the kernel reports its end only after it has
+ * reaped every other process of the namespace. */
 static int
 reap(pid_t pid, long ms)
 {
   long long end = now_ms() + ms, left;
   AUTO_FD int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  int status;
   pid_t r;
 
   for(;;) {
-    r = waitpid(pid, &status, WNOHANG);
+    r = waitpid(pid, NULL, WNOHANG);
     if(r == pid)
-      return WIFEXITED(status) ? 1 : 0;
+      return 1;
     if(r < 0 && errno != EINTR)
       return 0;
     if((left = end - now_ms()) < 0)
@@ -172,22 +181,16 @@ reap(pid_t pid, long ms)
   }
 }
 
-/* SIGTERM makes the outer process kill PID 1 and wait for the namespace
- * to empty (jail_setup.c); SIGKILL only if it does not manage that. */
+/* SIGKILL to PID 1 ends its namespace; 0 when even that was not reaped
+ * in time (a process stuck in the kernel), and then the host keeps away. */
 static int
 jail_kill(struct jail *j)
 {
   int gone = 1;
 
   if(j->pid > 0) {
-    kill(j->pid, SIGTERM);
-    gone = reap(j->pid, JAIL_END_MS);
-    if(gone < 0) {
-      kill(j->pid, SIGKILL);
-      while(waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-      gone = 0;
-    }
+    kill(j->pid, SIGKILL);
+    gone = reap(j->pid, JAIL_END_MS) > 0;
     j->pid = -1;
   }
   if(j->fd >= 0) {

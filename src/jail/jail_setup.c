@@ -34,7 +34,6 @@
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 
@@ -496,77 +495,34 @@ enter_root(const char *root)
     die("read-only root");
 }
 
-/* The outside half of the user namespace step: the jail's parent (still
- * real root, outside the PID and user namespaces) maps the jail uid and
- * gid, and nothing else, into the child's new user namespace.  The child
- * pivoted the mount namespace they share, so the parent sees the jail's
- * /proc, where the child is PID 1. */
-static int
-map_user_ns(unsigned uid, unsigned gid)
+/* The handshake's byte to the drainer (jail_start.h): 'U' when we made a
+ * user namespace for it to map, and its answer; 'N' when there is none to
+ * map. */
+static void
+tell_drainer(char c)
 {
-  char path[64], map[64];
-  int fd, i;
-  static const char *const files[] = { "setgroups", "uid_map", "gid_map" };
-
-  for(i = 0; i < 3; i++) {
-    if(i == 0)
-      snprintf(map, sizeof(map), "deny");
-    else
-      snprintf(map, sizeof(map), "%u %u 1\n", i == 1 ? uid : gid, i == 1 ? uid : gid);
-    snprintf(path, sizeof(path), "/proc/1/%s", files[i]);
-    fd = open(path, O_WRONLY | O_CLOEXEC);
-    if(fd < 0 || write_all(fd, map, strlen(map)) < 0) {
-      log_err("jail_setup_failed", "step=write path=%s errno=%d", path, errno);
-      if(fd >= 0)
-        close(fd);
-      return -1;
-    }
-    close(fd);
-  }
-  return 0;
+  if(write(JAIL_FD, &c, 1) != 1 || (c == 'U' && read(JAIL_FD, &c, 1) != 1))
+    die("user namespace handshake");
 }
 
 /* Enters a user namespace where only the jail ids exist, so no process in
  * the jail can ever be uid 0 or hold a capability that means anything
- * outside.  Where the kernel refuses one (disabled, limits), the jail goes
- * on with the rest of its layers and says so. */
+ * outside; the drainer, root outside, maps them.  Where the kernel refuses
+ * one (disabled, limits), the jail goes on with the rest of its layers and
+ * says so. */
 static void
-enter_user_ns(int to_parent, int from_parent)
+enter_user_ns(void)
 {
-  char c = 'N';
-
   if(unshare(CLONE_NEWUSER) == 0)
-    c = 'U';
-  else
+    tell_drainer('U');
+  else {
     log_warn("user_namespace_unavailable", "errno=%d", errno);
-  if(write(to_parent, &c, 1) != 1 || (c == 'U' && read(from_parent, &c, 1) != 1))
-    die("user namespace handshake");
-  close(to_parent);
-  close(from_parent);
-}
-
-/* Started without privileges (mod_fcgid runs us as Apache's user), the
- * jail needs a user namespace before anything else, to own the others.  It
- * maps the jail uid and gid onto ours, and nothing else; our supplementary
- * groups stay (unmapped, shown as nogroup) since only root may drop them. */
-static void
-enter_own_user_ns(unsigned uid, unsigned gid)
-{
-  char map[64];
-  unsigned outside[2] = { (unsigned)geteuid(), (unsigned)getegid() };
-
-  if(unshare(CLONE_NEWUSER) < 0)
-    die("unshare a user namespace (needed without root)");
-  write_text("/proc/self/setgroups", "deny");
-  snprintf(map, sizeof(map), "%u %u 1\n", uid, outside[0]);
-  write_text("/proc/self/uid_map", map);
-  snprintf(map, sizeof(map), "%u %u 1\n", gid, outside[1]);
-  write_text("/proc/self/gid_map", map);
+    tell_drainer('N');
+  }
 }
 
 static void
-drop_privileges(unsigned uid, unsigned gid, int rootless, int new_net, int to_parent,
-                int from_parent)
+drop_privileges(unsigned uid, unsigned gid, int rootless, int new_net)
 {
   uid_t r, e, s;
 
@@ -574,16 +530,18 @@ drop_privileges(unsigned uid, unsigned gid, int rootless, int new_net, int to_pa
   struct __user_cap_data_struct data[2];
   int cap;
 
-  if(rootless) {
-    close(to_parent);    /* the parent sees EOF: no map to write */
-    close(from_parent);
-  }
+  /* Started without privileges (mod_fcgid runs us as Apache's user), we
+   * were born in a user namespace the drainer mapped already; our
+   * supplementary groups stay (unmapped, shown as nogroup) since only root
+   * may drop them. */
+  if(rootless)
+    tell_drainer('N');
   else {
     /* Supplementary groups go while we are real root: inside the user
      * namespace setgroups is denied. */
     if(setgroups(0, NULL) < 0)
       die("setgroups");
-    enter_user_ns(to_parent, from_parent);
+    enter_user_ns();
     /* Made here, the network namespace belongs to the jail's user
      * namespace: the kernel sends it none of the host's uevents. */
     if(new_net) {
@@ -617,32 +575,17 @@ drop_privileges(unsigned uid, unsigned gid, int rootless, int new_net, int to_pa
     die("prctl");
 }
 
-/* The drainer ends a jail by killing its outer process: this one, PID 1 of
- * the namespace, must die with it, and with it everything in the namespace.
- * The death signal is armed after the uid change, which clears it; the
- * lifeline pipe, whose other end only the parent holds, tells whether the
- * parent died before that (getppid() says 0 across the PID namespace). */
+/* We die with the drainer, and everything in the namespace with us.  The
+ * death signal is armed again after the uid change, which clears it; the
+ * channel, whose other end only the drainer holds, tells whether it died
+ * before that (getppid() says 0 across the PID namespace). */
 static void
-outlive_no_parent(int lifeline)
+outlive_no_parent(void)
 {
-  struct pollfd pfd = { lifeline, POLLIN, 0 };
+  struct pollfd pfd = { JAIL_FD, POLLRDHUP, 0 };
 
   if(prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || poll(&pfd, 1, 0) != 0)
     _exit(1);
-  close(lifeline);
-}
-
-/* The drainer ends a jail with SIGTERM to this outer process, which kills
- * PID 1 and keeps waiting: the kernel reaps every process of a PID
- * namespace before its init counts as exited, so when this process exits
- * normally, nothing of the jail is left and the host may clean up. */
-static volatile pid_t jail_init;
-
-static void
-end_jail(int sig)
-{
-  (void)sig;
-  kill(jail_init, SIGKILL);
 }
 
 static struct jail_limits jail_lim;
@@ -700,8 +643,9 @@ read_setup(struct setup *su)
   cJSON_Delete(req);
 }
 
-/* Our pid as the drainer's namespace sees it, for our log lines: read
- * while /proc is still the host's, before build_root mounts the jail's. */
+/* Our pid as the drainer's namespace sees it, for our log lines (getpid()
+ * says 1): read while /proc is still the host's, before build_root mounts
+ * the jail's. */
 static void
 log_outer_pid(void)
 {
@@ -724,19 +668,18 @@ jail_main(int argc, char **argv)
   static struct setup su;
   struct tool_ctx tctx;
   unsigned uid, gid;
-  int host_net, status, up[2], down[2], life[2], rootless = geteuid() != 0;
+  int host_net, rootless = geteuid() != 0;
   long long started_ms = now_ms();
-  pid_t child;
-  sigset_t term;
 
-  /* SIGTERM waits until the outer process knows whom to kill with it. */
-  sigemptyset(&term);
-  sigaddset(&term, SIGTERM);
-  sigprocmask(SIG_BLOCK, &term, NULL);
   log_init("jail");
   (void)argv;
   if(argc != 0)
     die("usage: sandhook-jail, started by sandhook with its setup on fd %d", JAIL_FD);
+  /* kill(-1) ends a tool's process tree only as PID 1 of a namespace of
+   * our own (jail_start.h); anywhere else it would reach the host's. */
+  log_outer_pid();
+  if(getpid() != 1)
+    die("not PID 1 of its own namespace: sandhook-jail is started by sandhook");
   /* Nothing but the channel crosses into the jail, and the channel must
    * not reach anything this process executes. */
   syscall(SYS_close_range, JAIL_FD + 1, ~0U, 0);
@@ -748,48 +691,10 @@ jail_main(int argc, char **argv)
   host_net = su.host_net;
   if(uid == 0 || gid == 0)
     die("the jail uid and gid must not be 0");
-  if(rootless)
-    enter_own_user_ns(uid, gid);
   /* With root, the network namespace waits for the jail's own user
-   * namespace (drop_privileges); without, ours owns it already. */
-  if(unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-             (!host_net && rootless ? CLONE_NEWNET : 0)) < 0)
+   * namespace (drop_privileges); without, it came with ours. */
+  if(unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
     die("unshare");
-  if(pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0 || pipe2(life, O_CLOEXEC) < 0)
-    die("pipe");
-  child = fork();
-  if(child < 0)
-    die("fork");
-  if(child > 0) {
-    struct sigaction sa;
-    char c;
-
-    /* Outside the namespaces: map the child's user namespace when it made
-     * one, then wait for the namespace to end (end_jail). */
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = end_jail;
-    jail_init = child;
-    if(sigaction(SIGTERM, &sa, NULL) < 0 || sigprocmask(SIG_UNBLOCK, &term, NULL) < 0)
-      kill(child, SIGKILL);
-    close(JAIL_FD);
-    close(up[1]);
-    close(down[0]);
-    close(life[0]);     /* life[1] stays open for as long as this process lives */
-    if(read(up[0], &c, 1) == 1 && c == 'U') {
-      if(map_user_ns(uid, gid) < 0 || write(down[1], &c, 1) != 1)
-        kill(child, SIGKILL);
-    }
-    close(up[0]);
-    close(down[1]);
-    while(waitpid(child, &status, 0) < 0 && errno == EINTR)
-      ;
-    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
-  }
-  close(up[0]);
-  close(down[1]);
-  close(life[1]);
-  sigprocmask(SIG_UNBLOCK, &term, NULL);
-  log_outer_pid();
   if(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     die("make / private");
   build_root(su.root, su.workspace, uid, gid, host_net, &jail_lim);
@@ -802,8 +707,8 @@ jail_main(int argc, char **argv)
     die("sethostname");
   if(!host_net && rootless)
     loopback_up();
-  drop_privileges(uid, gid, rootless, !host_net && !rootless, up[1], down[0]);
-  outlive_no_parent(life[0]);
+  drop_privileges(uid, gid, rootless, !host_net && !rootless);
+  outlive_no_parent();
   if(tool_ctx_init(&tctx, JAIL_WORKDIR, 120000) < 0)
     die("open %s", JAIL_WORKDIR);
   if(*su.memdir)

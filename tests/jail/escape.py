@@ -19,7 +19,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-from harness import (ENV_KEY, SIGNING_KEY, Checks, Fake, FcgiPool, free_tmp, need_root,
+from harness import (BUILD, ENV_KEY, SIGNING_KEY, Checks, Fake, FcgiPool, free_tmp, need_root,
                      run_started, final_checks, skip, wait_for, write_config)
 
 need_root()
@@ -53,6 +53,32 @@ def serve():
             c.close()
         except OSError:
             pass
+
+
+def by_hand():
+    """The helper started by hand, not as PID 1 of a namespace of its own:
+    where kill(-1) would reach the host's processes, it builds nothing."""
+    root = os.path.join(tmp, "by-hand-root")
+    os.makedirs(root)
+    a, b = socket.socketpair()
+    setup = ('{"root":"%s","workspace":"%s","uid":65534,"gid":65534,"limits":"cpu=1"}' % (root, tmp)).encode()
+    a.sendall(len(setup).to_bytes(4, "big") + setup)
+    # The channel goes on fd 3, as the drainer puts it.
+    saved = os.dup(3) if os.path.exists("/proc/self/fd/3") else None
+    os.dup2(b.fileno(), 3)
+    try:
+        p = subprocess.run([os.path.join(BUILD, "src", "sandhook-jail")], pass_fds=(3,), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=30)
+    finally:
+        if saved is None:
+            os.close(3)
+        else:
+            os.dup2(saved, 3)
+            os.close(saved)
+    a.close()
+    b.close()
+    t.ok(p.returncode != 0 and "not PID 1 of its own namespace" in p.stderr and not os.listdir(root),
+         "the jail helper started by hand refuses, and builds nothing", p.stderr)
 
 
 threading.Thread(target=serve, daemon=True).start()
@@ -243,6 +269,7 @@ try:
          out["after daemonize"][1])
     t.ok(subprocess.run(["pgrep", "-f", "while :; do sleep 1; done"], capture_output=True).returncode == 1,
          "and nothing escaped to the host's process table")
+    by_hand()
     final_checks(t, fake, os.path.join(state, "sandhook.log"), os.path.join(tmp, "fcgi.err"))
 finally:
     subprocess.run(["umount", "-l", submount])
