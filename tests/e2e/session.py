@@ -70,7 +70,9 @@ try:
     st, calls, results = results_by_command(sid)
     last = [r for k, r in results.items() if "wc -l" in calls[k]["input"].get("command", "")]
     t.eq([text(r) for r in last], ["3"], "a workspace created in one work item is there in the next")
-    t.ok(not os.path.exists(os.path.join(state, "sessions", sid)),
+    # The work item is stopped first, its storage removed after: a state
+    # to wait for, not a moment.
+    t.ok(until(lambda: not os.path.exists(os.path.join(state, "sessions", sid)), 30),
          "the workspace is removed when the session terminates")
 
     # Faults: a 5xx on the post, a dropped stream.
