@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,7 +91,6 @@ bwrap_once(char **argv)
 
   clock_gettime(CLOCK_MONOTONIC, &t0);
   rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
-
   if(rc != 0) {
     errno = rc;
     fail("bwrap");

@@ -244,6 +244,25 @@ write_all(int fd, const void *buf, size_t len)
   return 0;
 }
 
+int
+write_str_to(const char *dir, const char *file, const char *value)
+{
+  char path[PATH_MAX + 64];
+  int fd, e;
+
+  snprintf(path, sizeof(path), "%s/%s", dir, file);
+  fd = open(path, O_WRONLY | O_CLOEXEC);
+  if(fd < 0)
+    return -1;
+  if(write_all(fd, value, strlen(value)) < 0) {
+    e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return close(fd);
+}
+
 /* A rename over an existing file makes ext4 (auto_da_alloc) allocate and
  * start writing the new file's blocks at once, about 0.3 ms of CPU and a
  * disk write for each status a drainer publishes.  Exchanging the two

@@ -25,6 +25,9 @@ DIR *opendir_fd(int fd);
 
 /* Writes all of buf, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);
+/* Writes value into dir/file as it stands, neither created nor replaced
+ * (a cgroup's or a process's control file in /proc): 0, or -1 with errno. */
+int write_str_to(const char *dir, const char *file, const char *value);
 /* Replaces path whole (a temporary file beside it, then exchanged with
  * it): a reader sees the old contents or the new, never a part.  Not made
  * durable: after a crash path may be empty.  0, or -1 with errno. */

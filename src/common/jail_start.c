@@ -3,7 +3,6 @@
 #include "common/fsutil.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/capability.h>
 #include <limits.h>
 #include <poll.h>
@@ -15,39 +14,21 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int
-write_map(pid_t pid, const char *name, const char *text)
-{
-  char path[64];
-  int fd, e;
-
-  snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
-  fd = open(path, O_WRONLY | O_CLOEXEC);
-  if(fd < 0)
-    return -1;
-  if(write_all(fd, text, strlen(text)) < 0) {
-    e = errno;
-    close(fd);
-    errno = e;
-    return -1;
-  }
-  return close(fd);
-}
-
 /* The jail uid and gid, and nothing else, onto outer ones; pid is our
  * child, unreaped, so the number cannot name another process. */
 static int
 map_ids(pid_t pid, unsigned uid, unsigned gid, unsigned outer_uid, unsigned outer_gid)
 {
-  char map[64];
+  char dir[32], map[64];
 
-  if(write_map(pid, "setgroups", "deny") < 0)
+  snprintf(dir, sizeof(dir), "/proc/%d", (int)pid);
+  if(write_str_to(dir, "setgroups", "deny") < 0)
     return -1;
   snprintf(map, sizeof(map), "%u %u 1\n", uid, outer_uid);
-  if(write_map(pid, "uid_map", map) < 0)
+  if(write_str_to(dir, "uid_map", map) < 0)
     return -1;
   snprintf(map, sizeof(map), "%u %u 1\n", gid, outer_gid);
-  return write_map(pid, "gid_map", map);
+  return write_str_to(dir, "gid_map", map);
 }
 
 struct hook {

@@ -16,21 +16,6 @@
 #define ROOT "/sys/fs/cgroup"
 #define PREFIX "sandhook-"
 
-static int
-write_str(const char *dir, const char *file, const char *value)
-{
-  char path[PATH_MAX + 64];
-  int fd, rc;
-
-  snprintf(path, sizeof(path), "%s/%s", dir, file);
-  fd = open(path, O_WRONLY | O_CLOEXEC);
-  if(fd < 0)
-    return -1;
-  rc = write_all(fd, value, strlen(value));
-  close(fd);
-  return rc;
-}
-
 /* The drainer's own path in a hierarchy, from /proc/self/cgroup: "0::" for
  * v2, or the line naming the v1 controller. */
 static int
@@ -103,20 +88,20 @@ create_v2(struct cgroup *cg, const char *name, const struct jail_limits *l)
     return -1;
   /* Fails where the parent still holds processes ("no internal
    * processes"), which is when v2 cannot be used from here. */
-  if(write_str(parent, "cgroup.subtree_control", "+memory +pids +cpu") < 0)
+  if(write_str_to(parent, "cgroup.subtree_control", "+memory +pids +cpu") < 0)
     return -1;
   cg->version = 2;
   if(make_dir(cg, NULL, name) < 0)
     return -1;
   snprintf(v, sizeof(v), "%ld", l->memory_mb << 20);
-  if(write_str(cg->dirs[0], "memory.max", v) < 0)
+  if(write_str_to(cg->dirs[0], "memory.max", v) < 0)
     return -1;
-  write_str(cg->dirs[0], "memory.swap.max", "0");
+  write_str_to(cg->dirs[0], "memory.swap.max", "0");
   snprintf(v, sizeof(v), "%ld", l->pids);
-  if(write_str(cg->dirs[0], "pids.max", v) < 0)
+  if(write_str_to(cg->dirs[0], "pids.max", v) < 0)
     return -1;
   snprintf(v, sizeof(v), "%ld 100000", l->cpu_percent * 1000);
-  return write_str(cg->dirs[0], "cpu.max", v);
+  return write_str_to(cg->dirs[0], "cpu.max", v);
 }
 
 static int
@@ -128,20 +113,20 @@ create_v1(struct cgroup *cg, const char *name, const struct jail_limits *l)
   if(make_dir(cg, "memory", name) < 0)
     return -1;
   snprintf(v, sizeof(v), "%ld", l->memory_mb << 20);
-  if(write_str(cg->dirs[0], "memory.limit_in_bytes", v) < 0)
+  if(write_str_to(cg->dirs[0], "memory.limit_in_bytes", v) < 0)
     return -1;
-  write_str(cg->dirs[0], "memory.memsw.limit_in_bytes", v);
+  write_str_to(cg->dirs[0], "memory.memsw.limit_in_bytes", v);
   if(make_dir(cg, "pids", name) < 0)
     return -1;
   snprintf(v, sizeof(v), "%ld", l->pids);
-  if(write_str(cg->dirs[1], "pids.max", v) < 0)
+  if(write_str_to(cg->dirs[1], "pids.max", v) < 0)
     return -1;
   if(make_dir(cg, "cpu", name) < 0)
     return -1;
   snprintf(v, sizeof(v), "%ld", l->cpu_percent * 1000);
-  if(write_str(cg->dirs[2], "cpu.cfs_period_us", "100000") < 0)
+  if(write_str_to(cg->dirs[2], "cpu.cfs_period_us", "100000") < 0)
     return -1;
-  return write_str(cg->dirs[2], "cpu.cfs_quota_us", v);
+  return write_str_to(cg->dirs[2], "cpu.cfs_quota_us", v);
 }
 
 int
@@ -163,7 +148,7 @@ cgroup_enter_self(const struct cgroup *cg)
   int i;
 
   for(i = 0; i < cg->ndirs; i++)
-    if(write_str(cg->dirs[i], "cgroup.procs", "0") < 0)
+    if(write_str_to(cg->dirs[i], "cgroup.procs", "0") < 0)
       return -1;
   return 0;
 }
@@ -196,7 +181,7 @@ cgroup_destroy(struct cgroup *cg)
   int i, tries, left = 0, had = cg->ndirs > 0;
 
   if(cg->version == 2 && cg->ndirs)
-    write_str(cg->dirs[0], "cgroup.kill", "1");
+    write_str_to(cg->dirs[0], "cgroup.kill", "1");
   for(i = 0; i < cg->ndirs; i++) {
     for(tries = 0; rmdir(cg->dirs[i]) < 0 && errno != ENOENT; tries++) {
       if(errno != EBUSY || tries == 100) {
