@@ -36,7 +36,9 @@ struct hook {
   void *ctx;
 };
 
-/* In the child, born in its user namespace with every capability there.
+/* In the child, born in its user namespace with every capability there
+ * (and a full bounding set: the kernel gives a new namespace its own, so a
+ * unit's CapabilityBoundingSet= does not stop the inheritable copy).
  * Our uid is not mapped yet, so the exec would drop them: they go on as
  * ambient ones, which the helper clears with the rest once its root is
  * built.  Then the caller's own hook. */
