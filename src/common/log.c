@@ -27,8 +27,10 @@ static int syslog_fd = -1;
 static char syslog_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static long long syslog_retried_ms;
 static const char *log_component = "sandhook";
-static char cur_work[128];
-static char cur_session[128];
+/* Per thread: a drainer serves several items at once, one per thread, and
+ * a thread it starts for an item takes that item's ids (log_thread_create). */
+static _Thread_local char cur_work[128];
+static _Thread_local char cur_session[128];
 static enum log_level log_min = LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static log_error_hook error_hook;
@@ -165,10 +167,53 @@ log_setup(const struct config *cfg, int detached)
 void
 log_ids(const char *work_id, const char *session_id)
 {
-  pthread_mutex_lock(&log_lock);
   snprintf(cur_work, sizeof(cur_work), "%s", work_id ? work_id : "");
   snprintf(cur_session, sizeof(cur_session), "%s", session_id ? session_id : "");
-  pthread_mutex_unlock(&log_lock);
+}
+
+const char *
+log_work_id(void)
+{
+  return cur_work;
+}
+
+const char *
+log_session_id(void)
+{
+  return cur_session;
+}
+
+struct thread_start {
+  void *(*fn)(void *);
+  void *arg;
+  char work[sizeof(cur_work)], session[sizeof(cur_session)];
+};
+
+static void *
+thread_main(void *p)
+{
+  struct thread_start ts = *(struct thread_start *)p;
+
+  free(p);
+  log_ids(ts.work, ts.session);
+  return ts.fn(ts.arg);
+}
+
+int
+log_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+  struct thread_start *ts = malloc(sizeof(*ts));
+  int e;
+
+  if(!ts)
+    return errno;
+  ts->fn = fn;
+  ts->arg = arg;
+  memcpy(ts->work, cur_work, sizeof(ts->work));
+  memcpy(ts->session, cur_session, sizeof(ts->session));
+  if((e = pthread_create(t, attr, thread_main, ts)) != 0)
+    free(ts);
+  return e;
 }
 
 /* Appends one value as logfmt does: bare when it is a plain token, else in

@@ -14,6 +14,7 @@
 #ifndef SANDHOOK_LOG_H
 #define SANDHOOK_LOG_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <sys/types.h>
 
@@ -33,6 +34,12 @@ int log_to_file(const char *path);
 int log_setup(const struct config *cfg, int detached);
 void log_set_json(int on);
 void log_ids(const char *work_id, const char *session_id);
+/* The calling thread's ids ("" when none); each thread has its own. */
+const char *log_work_id(void);
+const char *log_session_id(void);
+/* pthread_create, the thread starting with the caller's ids: 0 or an
+ * errno value. */
+int log_thread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
 void log_set_level(enum log_level min);
 enum log_level log_level(void);
 

@@ -1,11 +1,13 @@
 #include "common/proctitle.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 static char *area;
 static size_t room;
+static pthread_mutex_t title_mu = PTHREAD_MUTEX_INITIALIZER;
 
 void
 proctitle_init(int argc, char **argv)
@@ -25,15 +27,22 @@ proctitle_init(int argc, char **argv)
 void
 proctitle_set(const char *fmt, ...)
 {
+  char title[256];
   va_list ap;
-  int n;
+  size_t n;
 
   if(!area || room < 2)
     return;
   va_start(ap, fmt);
-  n = vsnprintf(area, room, fmt, ap);
+  vsnprintf(title, sizeof(title), fmt, ap);
   va_end(ap);
-  /* The rest zeroed, so the kernel shows the title and nothing after it. */
-  if(n >= 0 && (size_t)n + 1 < room)
-    memset(area + n + 1, 0, room - (size_t)n - 1);
+  n = strlen(title);
+  if(n >= room)
+    n = room - 1;
+  /* The rest zeroed, so the kernel shows the title and nothing after it;
+   * one writer at a time, so a title is never two threads' halves. */
+  pthread_mutex_lock(&title_mu);
+  memcpy(area, title, n);
+  memset(area + n, 0, room - n);
+  pthread_mutex_unlock(&title_mu);
 }

@@ -56,9 +56,12 @@ spawn_program_path(const char *name, char *buf, size_t cap)
 static void
 child(const struct spawn *sp, pid_t parent, int report)
 {
-  const int want[5] = { sp->in, sp->out, sp->err, sp->pass_fd[0], sp->pass_fd[1] };
-  int moved[5], n = sp->pass_fd[1] >= 0 ? 5 : sp->pass_fd[0] >= 0 ? 4 : 3, i, null = -1;
+  const int want[6] = { sp->in, sp->out, sp->err, sp->pass_fd[0], sp->pass_fd[1], sp->pass_fd[2] };
+  int moved[6], n = 6, i, null = -1;
   sigset_t none;
+
+  while(n > 3 && want[n - 1] < 0)
+    n--;
 
   /* Born in a PID namespace of its own, the child sees no parent
    * (getppid() is 0): whether we died before the signal was armed is for

@@ -9,7 +9,7 @@
  *
  * spawn_start starts sp->path as posix_spawn does (a vfork-style clone,
  * the parent waiting until the exec): the child gets exactly the
- * descriptors named (0-2, and 3 and 4 when pass_fd asks), every signal
+ * descriptors named (0-2, and 3 to 5 when pass_fd asks), every signal
  * unblocked, handled ones and SIGPIPE at their default, and whatever sp
  * asks (its own session, death with its parent, a directory, a last hook,
  * namespaces of its own from the start).
@@ -38,7 +38,8 @@ struct spawn {
   const char *path;
   const char *const *argv, *const *envp;
   int in, out, err;             /* for fds 0-2: a descriptor, SPAWN_NULL or SPAWN_KEEP */
-  int pass_fd[2];               /* given to the child as fds 3 and 4 when >= 0 */
+  int pass_fd[3];               /* given to the child as fds 3 to 5; -1: none (below
+                                   * a later one: /dev/null) */
   int new_session;              /* setsid(): no terminal, its own process group */
   int die_with_parent;          /* SIGKILL when this process dies, however it dies */
   int namespaces;               /* CLONE_NEW* flags: namespaces the child is born in */
@@ -50,7 +51,7 @@ struct spawn {
 /* A struct spawn for path with nothing asked: fds 0-2 kept, none passed. */
 #define SPAWN_INIT(p, a, e) \
   { .path = (p), .argv = (a), .envp = (e), .in = SPAWN_KEEP, .out = SPAWN_KEEP, \
-    .err = SPAWN_KEEP, .pass_fd = { -1, -1 }, .dir_fd = -1 }
+    .err = SPAWN_KEEP, .pass_fd = { -1, -1, -1 }, .dir_fd = -1 }
 
 pid_t spawn_start(const struct spawn *sp);
 

@@ -7,6 +7,8 @@
  *                            and removed by the first mark
  *   run/wake                 front bumps, drainer reads: a 64-bit counter
  *                            under flock, so a wake-up is never lost
+ *   run/doorbell             a FIFO: a queue drainer listens, a front rings
+ *                            it rather than start another (doorbell.h)
  *   run/slot.<i>             drainer i holds it (flock) while it runs, the
  *                            front from its lock until the drainer it starts
  *                            has it; the text names the item it holds
@@ -36,6 +38,7 @@
 #define STATEDIR_SEEN_TABLE "seen.table"
 #define STATEDIR_SEEN_LEGACY "seen"
 #define STATEDIR_RUN "run"
+#define STATEDIR_DOORBELL "doorbell"
 #define STATEDIR_SESSIONS "sessions"
 #define STATEDIR_SPARES "spares"
 #define STATEDIR_TEMPLATES "templates"

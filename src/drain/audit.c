@@ -22,16 +22,6 @@
 static int audit_fd = -1;
 static char last_head[SHA256_HEX_LEN];
 static pthread_mutex_t audit_mu = PTHREAD_MUTEX_INITIALIZER;
-static char cur_work[128], cur_session[256];
-
-void
-audit_ids(const char *work_id, const char *session_id)
-{
-  pthread_mutex_lock(&audit_mu);
-  snprintf(cur_work, sizeof(cur_work), "%s", work_id ? work_id : "");
-  snprintf(cur_session, sizeof(cur_session), "%s", session_id ? session_id : "");
-  pthread_mutex_unlock(&audit_mu);
-}
 
 int
 audit_open(const struct config *cfg)
@@ -42,10 +32,12 @@ audit_open(const struct config *cfg)
   return audit_fd < 0 ? -1 : 0;
 }
 
-const char *
-audit_head(void)
+void
+audit_head(char out[SHA256_HEX_LEN])
 {
-  return last_head;
+  pthread_mutex_lock(&audit_mu);
+  memcpy(out, last_head, SHA256_HEX_LEN);
+  pthread_mutex_unlock(&audit_mu);
 }
 
 void
@@ -174,8 +166,8 @@ audit_append(cJSON *event)
   line = cJSON_CreateObject();
   if(!line || !cJSON_AddNumberToObject(line, "seq", (double)seq) ||
      !cJSON_AddStringToObject(line, "prev", prev) || !cJSON_AddStringToObject(line, "time", when) ||
-     (cur_work[0] && !cJSON_AddStringToObject(line, "work_id", cur_work)) ||
-     (cur_session[0] && !cJSON_AddStringToObject(line, "session_id", cur_session)))
+     (*log_work_id() && !cJSON_AddStringToObject(line, "work_id", log_work_id())) ||
+     (*log_session_id() && !cJSON_AddStringToObject(line, "session_id", log_session_id())))
     goto fail_locked;
   cJSON_ArrayForEach(item, event)
     cJSON_AddItemToObject(line, item->string, cJSON_Duplicate(item, 1));

@@ -10,7 +10,8 @@
  * chain.  audit_verify walks it and names the first line that was changed,
  * removed, inserted or moved.  The chain proves the lines before the last;
  * the last line's hash (audit_head, in each work_finished line and printed
- * by verify) is what to keep elsewhere to prove the tail too. */
+ * by verify) is what to keep elsewhere to prove the tail too.  Each line
+ * names the work item and session the calling thread logs for (log_ids). */
 #ifndef SANDHOOK_AUDIT_H
 #define SANDHOOK_AUDIT_H
 
@@ -30,9 +31,6 @@ void audit_append(cJSON *event);
 /* Adds "<name>_sha256" for text to event. */
 void audit_add_hash(cJSON *event, const char *name, const char *text);
 
-/* The item every event from now on belongs to (NULLs: none); each line
- * names them. */
-void audit_ids(const char *work_id, const char *session_id);
 
 /* One tool call: the hashes of its input and of the result's content. */
 void audit_tool_call(const char *tool_use_id, const char *tool, const cJSON *input,
@@ -42,8 +40,9 @@ void audit_tool_call(const char *tool_use_id, const char *tool, const cJSON *inp
  * in NULL. */
 void audit_event(const char *type, ...) __attribute__((sentinel));
 
-/* The hash of the last line this process appended, or "". */
-const char *audit_head(void);
+/* The hash of the last line this process appended (any of its threads),
+ * or "", copied into out. */
+void audit_head(char out[SHA256_HEX_LEN]);
 
 /* The chain in text: 0 with the number of lines and the last one's hash
  * (head, "" for an empty trail), or -1 with the first broken line's

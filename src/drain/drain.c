@@ -3,6 +3,7 @@
 #include "common/fsutil.h"
 #include "drain/lease.h"
 #include "common/clock.h"
+#include "common/doorbell.h"
 #include "common/proctitle.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -18,10 +19,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -71,6 +76,15 @@ drain_adopt_slot(const struct config *cfg, int fd, const char *index_text)
   adopted_slot = fd;
   adopted_index = (int)i;
   return 0;
+}
+
+/* The doorbell's listening end the front handed us (drain_queue). */
+static int adopted_bell = -1;
+
+void
+drain_adopt_doorbell(int fd)
+{
+  adopted_bell = fd;
 }
 
 /* Returns a locked slot descriptor (its number in *index), or -1 when
@@ -198,9 +212,13 @@ item_finished(const struct config *cfg, const struct work_item *item, enum work_
 
   /* The audit trail's head goes to the log too: a copy of it elsewhere is
    * what proves the trail's last lines. */
-  if(cfg->audit_file)
+  if(cfg->audit_file) {
+    char head[SHA256_HEX_LEN];
+
+    audit_head(head);
     log_info("work_finished", "outcome=%s duration_ms=%lld audit_head=%s", metrics_outcome_name(o), ms,
-             audit_head()[0] ? audit_head() : "-");
+             head[0] ? head : "-");
+  }
   else
     log_info("work_finished", "outcome=%s duration_ms=%lld", metrics_outcome_name(o), ms);
   metrics_work_item(o);
@@ -238,7 +256,6 @@ handle_item(const struct config *cfg, struct api *api, struct api *beat, struct 
   int ended = 0;
 
   log_ids(item->id, item->data_id);
-  audit_ids(item->id, item->data_id);
   proctitle_set("sandhook: drain %s", item->data_id);
   log_info("work_claimed", "type=%s has_sessions_token=%s", item->data_type,
            item->sessions_token ? "true" : "false");
@@ -282,7 +299,6 @@ handle_item(const struct config *cfg, struct api *api, struct api *beat, struct 
                                                                      : WORK_TERMINATED;
   }
   item_finished(cfg, item, outcome, started);
-  audit_ids(NULL, NULL);
   rs->work_id[0] = rs->session_id[0] = '\0';
   rs->claimed_ms = 0;
   runstate_publish(cfg->state_dir, rs);
@@ -386,15 +402,246 @@ serve_slot(const struct config *cfg, enum drain_mode mode, struct api *api, stru
   return rc;
 }
 
+/* One slot served until the queue is empty (or the one item, or forever);
+ * then, in DRAIN_QUEUE, another while the wake counter moved since the
+ * last poll.  *last_wake: the counter as read after the last slot went. */
+static int
+serve_slots(const struct config *cfg, enum drain_mode mode, struct api *api, struct api *beat,
+            int slot, int index, struct work_item *one, long long *last_wake)
+{
+  struct runstate rs;
+  int rc;
+
+  for(;;) {
+    long long seen_wake = 0;
+
+    runstate_self(&rs, index);
+    runstate_publish(cfg->state_dir, &rs);
+    rc = serve_slot(cfg, mode, api, beat, slot, &rs, one, &seen_wake);
+    runstate_remove(cfg->state_dir, index);
+    if(slot >= 0)
+      close(slot);
+    /* A webhook that arrived while we held the slot may have found every
+     * slot busy; poll once more if the counter moved. */
+    *last_wake = statedir_wake(cfg->state_dir, 0);
+    if(mode != DRAIN_QUEUE || rc || drain_term || *last_wake == seen_wake)
+      return rc;
+    /* None free: their holders look at the counter before they leave. */
+    if((slot = acquire_slot(cfg, &index)) < 0)
+      return 0;
+    log_info("slot_taken", "worker_id=%s slot=%d reason=wake", api->worker_id, index);
+  }
+}
+
+/* The process serves one slot at a time: sandhook run's workers, and
+ * sandhook handle. */
+static int
+drain_here(const struct config *cfg, enum drain_mode mode, struct work_item *one)
+{
+  struct api api, beat;
+  long long last_wake;
+  int slot, index = -1, rc;
+
+  /* Two handles, each kept for the drainer's life: the items' calls, and
+   * their heartbeats (lease.h), on a thread of their own. */
+  if(api_init(&api, cfg, NULL) < 0) {
+    log_err("drain_init_failed", "reason=curl");
+    return 1;
+  }
+  if(api_init(&beat, cfg, NULL) < 0) {
+    log_err("drain_init_failed", "reason=curl");
+    api_cleanup(&api);
+    return 1;
+  }
+  slot = acquire_slot(cfg, &index);
+  if(slot < 0 && mode != DRAIN_ONE) {
+    log_info("drain_slots_busy", "max_sessions=%d", cfg->max_sessions);
+    rc = mode == DRAIN_FOREVER ? DRAIN_SLOTS_BUSY : 0;
+  }
+  else {
+    if(slot < 0)
+      /* The item is ours already: serve it without a slot rather than
+       * leave it until its lease lapses. */
+      log_warn("handle_without_slot", "max_sessions=%d reason=%s", cfg->max_sessions,
+               "every slot is taken; sandhook status will not show this item");
+    log_info("drain_started", "worker_id=%s slot=%d mode=%s", api.worker_id, index,
+             mode == DRAIN_FOREVER ? "run" : "handle");
+    rc = serve_slots(cfg, mode, &api, &beat, slot, index, one, &last_wake);
+  }
+  api_cleanup(&beat);
+  api_cleanup(&api);
+  return rc;
+}
+
+/* A queue drainer: its slots' threads, and what the last of them saw. */
+struct drainer {
+  const struct config *cfg;
+  pthread_mutex_t mu;
+  int live, rc;
+  int ended;                    /* eventfd: a slot's thread is done */
+  long long last_wake;
+};
+
+struct slot_thread {
+  struct drainer *d;
+  int slot, index;
+  const char *why;              /* NULL: the drainer's first */
+};
+
+static void *
+slot_main(void *p)
+{
+  struct slot_thread t = *(struct slot_thread *)p;
+  struct drainer *d = t.d;
+  struct api api, beat;
+  long long last_wake = -1;
+  uint64_t one = 1;
+  int rc = 1;
+
+  free(p);
+  /* Each slot its own handles (curl's are one thread's): its items' calls
+   * and their heartbeats. */
+  if(api_init(&api, d->cfg, NULL) < 0) {
+    log_err("drain_init_failed", "reason=curl");
+    close(t.slot);
+  }
+  else if(api_init(&beat, d->cfg, NULL) < 0) {
+    log_err("drain_init_failed", "reason=curl");
+    close(t.slot);
+    api_cleanup(&api);
+  }
+  else {
+    if(t.why)
+      log_info("slot_taken", "worker_id=%s slot=%d reason=%s", api.worker_id, t.index, t.why);
+    else
+      log_info("drain_started", "worker_id=%s slot=%d mode=queue", api.worker_id, t.index);
+    rc = serve_slots(d->cfg, DRAIN_QUEUE, &api, &beat, t.slot, t.index, NULL, &last_wake);
+    api_cleanup(&beat);
+    api_cleanup(&api);
+  }
+  pthread_mutex_lock(&d->mu);
+  d->live--;
+  d->last_wake = last_wake;
+  if(rc)
+    d->rc = rc;
+  pthread_mutex_unlock(&d->mu);
+  if(write(d->ended, &one, sizeof(one)) < 0)
+    log_warn("drain_notify_failed", "errno=%d", errno);
+  return NULL;
+}
+
+/* A thread for the slot (locked, its descriptor ours): 0, or -1 (logged,
+ * the slot let go).  SIGTERM stays with the main thread, whose poll it
+ * ends; the slots see drain_term within their 200 ms waits. */
+static int
+start_slot(struct drainer *d, int slot, int index, const char *why)
+{
+  struct slot_thread *t = malloc(sizeof(*t));
+  pthread_attr_t attr;
+  pthread_t th;
+  sigset_t term, old;
+  int e = ENOMEM;
+
+  if(t) {
+    *t = (struct slot_thread){ d, slot, index, why };
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigaddset(&term, SIGINT);
+    pthread_mutex_lock(&d->mu);
+    d->live++;
+    pthread_mutex_unlock(&d->mu);
+    pthread_sigmask(SIG_BLOCK, &term, &old);
+    if((e = pthread_attr_init(&attr)) == 0) {
+      if((e = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED)) == 0)
+        e = pthread_create(&th, &attr, slot_main, t);
+      pthread_attr_destroy(&attr);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if(e == 0)
+      return 0;
+    pthread_mutex_lock(&d->mu);
+    d->live--;
+    pthread_mutex_unlock(&d->mu);
+    free(t);
+  }
+  log_err("slot_thread_failed", "slot=%d errno=%d error=%s", index, e, strerror(e));
+  close(slot);
+  return -1;
+}
+
+/* Each ring one more slot, while one is free (their holders see the rest
+ * in the counter). */
+static void
+answer_rings(struct drainer *d, int rings)
+{
+  int slot, index;
+
+  while(rings-- > 0 && (slot = runstate_slot_lock(d->cfg->state_dir, d->cfg->max_sessions, &index)) >= 0)
+    if(start_slot(d, slot, index, "ring") < 0)
+      return;
+}
+
+static int
+drain_queue(const struct config *cfg)
+{
+  struct drainer d = { .cfg = cfg, .mu = PTHREAD_MUTEX_INITIALIZER, .last_wake = -1 };
+  struct doorbell bell;
+  int listening, slot, index, live;
+
+  if((d.ended = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+    log_err("drain_init_failed", "reason=eventfd errno=%d", errno);
+    return 1;
+  }
+  listening = doorbell_listen(&bell, cfg->state_dir, adopted_bell) == 0;
+  adopted_bell = -1;
+  if(!listening)
+    log_warn("doorbell_unavailable", "errno=%d error=%s", errno, strerror(errno));
+  if((slot = acquire_slot(cfg, &index)) < 0)
+    log_info("drain_slots_busy", "max_sessions=%d", cfg->max_sessions);
+  else if(start_slot(&d, slot, index, NULL) < 0)
+    d.rc = 1;
+  while(slot >= 0) {
+    struct pollfd p[2] = { { d.ended, POLLIN, 0 }, { listening ? bell.rd : -1, POLLIN, 0 } };
+    uint64_t n;
+
+    /* Bounded, should a SIGTERM land between the check and the poll. */
+    if(poll(p, 2, 250) < 0 && errno != EINTR) {
+      log_err("drain_poll_failed", "errno=%d error=%s", errno, strerror(errno));
+      drain_term = 1;
+    }
+    if(read(d.ended, &n, sizeof(n)) < 0 && errno != EAGAIN)
+      log_warn("drain_notify_failed", "errno=%d", errno);
+    if(listening && !drain_term)
+      answer_rings(&d, doorbell_rings(&bell));
+    pthread_mutex_lock(&d.mu);
+    live = d.live;
+    pthread_mutex_unlock(&d.mu);
+    if(live > 0)
+      continue;
+    /* Every slot ended on an empty queue: no more rings; then a last look
+     * at the counter, for a ring that came after the last slot's look and
+     * before the bell was closed. */
+    if(listening) {
+      doorbell_close(&bell);
+      listening = 0;
+    }
+    if(drain_term || d.rc || statedir_wake(cfg->state_dir, 0) == d.last_wake)
+      break;
+    if((slot = acquire_slot(cfg, &index)) < 0 || start_slot(&d, slot, index, "wake") < 0)
+      break;
+  }
+  doorbell_close(&bell);
+  close(d.ended);
+  return d.rc;
+}
+
 int
 drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one)
 {
   struct sigaction sa;
-  struct api api, beat;
   struct errmsg err;
-  struct runstate rs;
   char path[PATH_MAX];
-  int slot, slot_index = -1, rc = 0;
+  int rc = 0;
 
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_term;
@@ -409,10 +656,7 @@ drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one)
     log_err("drain_state_dir", "errno=%d", errno);
     return 1;
   }
-  /* Two handles, each kept for the drainer's life: the items' calls, and
-   * their heartbeats (lease.h), on a thread of their own. */
-  if(curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || api_init(&api, cfg, NULL) < 0 ||
-     api_init(&beat, cfg, NULL) < 0) {
+  if(curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     log_err("drain_init_failed", "reason=curl");
     return 1;
   }
@@ -426,35 +670,7 @@ drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one)
   }
   runstate_record_errors(cfg->state_dir);
   srandom((unsigned)getpid() ^ (unsigned)now_ms());
-  while(!drain_term) {
-    long long seen_wake = 0;
-
-    slot = acquire_slot(cfg, &slot_index);
-    if(slot < 0 && mode != DRAIN_ONE) {
-      log_info("drain_slots_busy", "max_sessions=%d", cfg->max_sessions);
-      rc = mode == DRAIN_FOREVER ? DRAIN_SLOTS_BUSY : 0;
-      break;
-    }
-    if(slot < 0) {
-      /* The item is ours already: serve it without a slot rather than
-       * leave it until its lease lapses. */
-      log_warn("handle_without_slot", "max_sessions=%d reason=%s", cfg->max_sessions,
-               "every slot is taken; sandhook status will not show this item");
-      slot_index = -1;
-    }
-    runstate_self(&rs, slot_index);
-    runstate_publish(cfg->state_dir, &rs);
-    log_info("drain_started", "worker_id=%s slot=%d mode=%s", api.worker_id, slot_index,
-             mode == DRAIN_QUEUE ? "queue" : mode == DRAIN_FOREVER ? "run" : "handle");
-    rc = serve_slot(cfg, mode, &api, &beat, slot, &rs, one, &seen_wake);
-    runstate_remove(cfg->state_dir, slot_index);
-    if(slot >= 0)
-      close(slot);
-    /* A webhook that arrived while we held the slot may have found every
-     * slot busy; poll once more if the counter moved. */
-    if(mode != DRAIN_QUEUE || rc || drain_term || statedir_wake(cfg->state_dir, 0) == seen_wake)
-      break;
-  }
+  rc = mode == DRAIN_QUEUE ? drain_queue(cfg) : drain_here(cfg, mode, one);
   write_metrics(cfg);
   if(!drain_term) {
     gc_idle(cfg);
@@ -463,8 +679,6 @@ drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one)
   }
   log_info("drain_exit", "status=%d", rc);
 out:
-  api_cleanup(&beat);
-  api_cleanup(&api);
   curl_global_cleanup();
   return rc;
 }

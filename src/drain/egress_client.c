@@ -47,6 +47,9 @@ read_records(void *arg)
   return NULL;
 }
 
+/* Names each proxy's socket apart from the other jails of this process. */
+static unsigned long socket_serial;
+
 int
 egress_start(struct egress *e, const struct config *cfg, const char *session_id)
 {
@@ -59,8 +62,9 @@ egress_start(struct egress *e, const struct config *cfg, const char *session_id)
   e->ctl = -1;
   if(!cfg->jail_network_allowlist)
     return 0;
-  if(statedir_path(e->sock, sizeof(e->sock), cfg->state_dir, STATEDIR_RUN "/egress.%ld.sock",
-                   (long)getpid()) < 0 || spawn_program_path(PROGRAM_EGRESS, prog, sizeof(prog)) < 0)
+  if(statedir_path(e->sock, sizeof(e->sock), cfg->state_dir, STATEDIR_RUN "/egress.%ld.%lu.sock",
+                   (long)getpid(), __atomic_add_fetch(&socket_serial, 1, __ATOMIC_RELAXED)) < 0 ||
+     spawn_program_path(PROGRAM_EGRESS, prog, sizeof(prog)) < 0)
     return -1;
   unlink(e->sock);
   memcpy(sa.sun_path, e->sock, strlen(e->sock) + 1);
@@ -110,7 +114,7 @@ egress_start(struct egress *e, const struct config *cfg, const char *session_id)
   close(sv[1]);
   e->ctl = sv[0];
   if(cfg->audit_file) {
-    if(pthread_create(&e->reader, NULL, read_records, e) == 0)
+    if(log_thread_create(&e->reader, NULL, read_records, e) == 0)
       e->reading = 1;
     else
       log_err("egress_audit_failed", "errno=%d reason=%s", errno, "no thread to read the proxy's records");

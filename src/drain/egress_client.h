@@ -1,6 +1,8 @@
 /* egress_client: the drainer's side of SANDHOOK_JAIL_NETWORK=allowlist.
  *
- * egress_start makes the proxy's listening socket (STATE/run/egress.<pid>.sock,
+ * egress_start makes the proxy's listening socket (STATE/run/egress.<pid>.<n>.sock,
+ * one per jail of this drainer, whose threads serve several sessions at
+ * once, each with its own proxy and session id;
  * owned by the jail uid, mode 0600: the jail's relay reaches it through a
  * bind mount, nothing else of the host's users can) and starts
  * sandhook-egress (src/egress/) on it with an environment of the policy

@@ -158,9 +158,9 @@ template_open(const struct config *cfg, long mb)
     log_warn("image_template_replaced", "size_mb=%ld reason=%s", mb,
              "not a root-owned ext4 image of the size");
   }
-  /* Several drainers may make it at once: each its own, the last rename
-   * wins, and every one of them is a good template. */
-  snprintf(tmp, sizeof(tmp), "%s.%ld.new", name, (long)getpid());
+  /* Several drainers, or threads of one, may make it at once: each its
+   * own, the last rename wins, and every one of them is a good template. */
+  snprintf(tmp, sizeof(tmp), "%s.%ld.new", name, (long)gettid());
   snprintf(path, sizeof(path), "%s/%s", dir, tmp);
   if((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
     return -1;

@@ -208,7 +208,7 @@ lease_start(struct lease *l, struct api *api, const struct work_item *item)
   pthread_condattr_destroy(&ca);
   l->api = api;
   api->cancel = &l->cancel;
-  if(pthread_create(&l->thread, NULL, lease_thread, l) != 0) {
+  if(log_thread_create(&l->thread, NULL, lease_thread, l) != 0) {
     set_state(l, LEASE_LOST, "thread_create_failed");
     l->first_done = 1;
     return -1;

@@ -2,7 +2,8 @@
  * and the session tokens.  The front starts it after answering a
  * session.status_run_started (--after-response: no API call until fd 3
  * closes, i.e. until the HTTP response is finished; --slot N: fd 4 is that
- * slot, locked by the front for it); "sandhook drain" runs
+ * slot, locked by the front for it; --doorbell: fd 5 is the doorbell's
+ * listening end, which the front opened); "sandhook drain" runs
  * it in the foreground. */
 #include "common/config.h"
 #include "common/errmsg.h"
@@ -62,7 +63,7 @@ int
 main(int argc, char **argv)
 {
   const char *config_file = NULL, *gc_sid = NULL, *verify = NULL, *slot = NULL;
-  int after_response = 0, check = 0, gc = 0, run = 0, handle = 0, i, rc;
+  int after_response = 0, check = 0, gc = 0, run = 0, handle = 0, bell = 0, i, rc;
   struct config cfg;
   struct errmsg err = ERRMSG_INIT;
 
@@ -79,6 +80,8 @@ main(int argc, char **argv)
       after_response = 1;
     else if(!strcmp(argv[i], "--slot") && i + 1 < argc)
       slot = argv[++i];
+    else if(!strcmp(argv[i], "--doorbell"))
+      bell = 1;
     else if(!strcmp(argv[i], "check"))
       check = 1;
     else if(!strcmp(argv[i], "gc"))
@@ -137,6 +140,8 @@ main(int argc, char **argv)
     /* The front's slot, as fd 4, when it locked one for us. */
     if(slot)
       drain_adopt_slot(&cfg, 4, slot);
+    if(bell)
+      drain_adopt_doorbell(5);
     proctitle_set("sandhook: drain polling");
     rc = drain_run(&cfg, DRAIN_QUEUE, NULL);
   }

@@ -824,7 +824,7 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
     session_free(&s);
     return SESSION_DONE;
   }
-  if(pthread_create(&s.stream, NULL, stream_thread, &s) != 0) {
+  if(log_thread_create(&s.stream, NULL, stream_thread, &s) != 0) {
     log_err("stream_thread_failed", "errno=%d", errno);
     session_free(&s);
     return SESSION_DONE;

@@ -74,7 +74,7 @@ main(int argc, char **argv)
     log_err("egress_sandbox_failed", "errno=%d error=%s", errno, strerror(errno));
     return 1;
   }
-  if(pthread_create(&t, NULL, control, NULL) != 0) {
+  if(log_thread_create(&t, NULL, control, NULL) != 0) {
     log_err("egress_start_failed", "errno=%d", errno);
     return 1;
   }

@@ -380,7 +380,7 @@ add_acceptor(void)
   }
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  if(pthread_create(&t, &attr, acceptor, NULL) != 0) {
+  if(log_thread_create(&t, &attr, acceptor, NULL) != 0) {
     __atomic_sub_fetch(&threads, 1, __ATOMIC_RELAXED);
     log_warn("egress_thread_failed", "errno=%d", errno);
   }

@@ -1,5 +1,6 @@
 #include "front/wake.h"
 #include "common/cleanup.h"
+#include "common/doorbell.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/runstate.h"
@@ -60,11 +61,12 @@ drainer_env(void)
 }
 
 /* sandhook-drain --after-response [--config FILE | --no-config]
- * [--slot N, slot as its fd 4] [more...] */
+ * [--slot N, slot as its fd 4] [--doorbell, bell as its fd 5] [more...] */
 static int
-start_drain_program(const struct config *cfg, const char *const *more, int slot, const char *index)
+start_drain_program(const struct config *cfg, const char *const *more, int slot, const char *index,
+                    int bell)
 {
-  const char *argv[10] = { PROGRAM_DRAIN, "--after-response" };
+  const char *argv[11] = { PROGRAM_DRAIN, "--after-response" };
   char prog[PATH_MAX];
   const char **envp;
   int release[2], status, n = 2;
@@ -82,6 +84,8 @@ start_drain_program(const struct config *cfg, const char *const *more, int slot,
     argv[n++] = "--slot";
     argv[n++] = index;
   }
+  if(bell >= 0)
+    argv[n++] = "--doorbell";
   while(more && *more && n < (int)N_ELEMENTS(argv) - 1)
     argv[n++] = *more++;
   envp = drainer_env();
@@ -104,6 +108,7 @@ start_drain_program(const struct config *cfg, const char *const *more, int slot,
     sp.in = sp.out = SPAWN_NULL;
     sp.pass_fd[0] = release[0];
     sp.pass_fd[1] = slot;
+    sp.pass_fd[2] = bell;
     sp.new_session = 1;
     if(log_to_file(cfg->log_file) < 0)
       _exit(errno > 0 && errno < 256 ? errno : EIO);
@@ -133,6 +138,12 @@ wake_drainer(const struct config *cfg)
   if(statedir_path(path, sizeof(path), cfg->state_dir, STATEDIR_RUN) < 0 ||
      mkdir_p(path, 0700) < 0 || statedir_wake(cfg->state_dir, 1) < 0)
     return -1;
+  /* A drainer running already serves it, on one more slot if one is free:
+   * a thread, not a process and its start. */
+  if(doorbell_ring(cfg->state_dir) == 0) {
+    log_debug("drain_rung", "max_sessions=%d", cfg->max_sessions);
+    return WAKE_RUNNING;
+  }
   /* After the bump: a drainer lets its slot go before it reads the counter
    * for the last time, so a slot held now means this wake-up is seen.  The
    * slot is locked here, not by the drainer once it runs, so that webhooks
@@ -144,8 +155,14 @@ wake_drainer(const struct config *cfg)
     log_debug("drain_wake_only", "max_sessions=%d", cfg->max_sessions);
     return WAKE_RUNNING;
   }
+  /* The doorbell is listened to from now on, so the webhooks right behind
+   * this one ring it rather than start drainers of their own.  Without it
+   * (a state filesystem that cannot hold a FIFO) each starts its own. */
+  AUTO_FD int bell = doorbell_open(cfg->state_dir);
+  if(bell < 0)
+    log_warn("doorbell_unavailable", "errno=%d error=%s", errno, strerror(errno));
   snprintf(index_text, sizeof(index_text), "%d", index);
-  return start_drain_program(cfg, NULL, slot, index_text);
+  return start_drain_program(cfg, NULL, slot, index_text, bell);
 }
 
 int
@@ -153,7 +170,7 @@ wake_gc(const struct config *cfg, const char *session_id)
 {
   const char *const more[] = { "gc", "--session", session_id, NULL };
 
-  return start_drain_program(cfg, more, -1, NULL);
+  return start_drain_program(cfg, more, -1, NULL, -1);
 }
 
 void

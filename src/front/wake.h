@@ -1,10 +1,13 @@
 /* wake: the front starting a drainer for a session.status_run_started.
  *
- * wake_drainer bumps the wake counter, then starts sandhook-drain detached
+ * wake_drainer bumps the wake counter, then rings the doorbell of a
+ * drainer already running (doorbell.h; WAKE_RUNNING), or, when nobody
+ * listens, starts sandhook-drain detached
  * (double fork, setsid, every inherited descriptor closed, stderr the
  * drainer log, an environment without the request's CGI variables) and
  * returns a descriptor: the drainer makes no API call until it is closed,
- * i.e. until the HTTP response is finished.  -1 when the drainer could not
+ * i.e. until the HTTP response is finished, and listening on the doorbell
+ * from the start (the front opened it).  -1 when the drainer could not
  * be started (its program missing, no log file), errno saying why.  At
  * most SANDHOOK_MAX_SESSIONS drainers run, and a drainer polls again when
  * the wake counter moved before it let its slot go, so no wake-up is lost:

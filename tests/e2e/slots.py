@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Drainer slots: with SANDHOOK_MAX_SESSIONS=1 a webhook that finds the only
-slot taken starts nothing, yet its session still runs, because the busy
-drainer polls again before it exits.  The front locks the slot and hands it
-to the drainer it starts, so two webhooks back to back start one drainer,
-not a second that finds no slot, and that drainer's heartbeats keep their
+"""Drainer slots: with SANDHOOK_MAX_SESSIONS=1 a webhook that comes while the
+only slot is taken starts nothing: it rings the running drainer's doorbell,
+and its session still runs, because the busy drainer polls again before it
+exits.  The front locks the slot and hands it, and the doorbell, to the
+drainer it starts, so two webhooks back to back start one drainer, not a
+second that finds no slot, and that drainer's heartbeats keep their
 connection from one item to the next."""
 import os
 import subprocess
@@ -30,8 +31,8 @@ try:
     body, hdrs = run_started(b)
     st, _, _, _, err = cgi(cfg, body, hdrs)
     t.eq(st, 202, "webhook B accepted while A holds the only slot")
-    t.ok("event=drain_wake_only max_sessions=1" in err,
-         "B's webhook started no drainer: the slot's drainer is alive, and polls again", err[-800:])
+    t.ok("event=drain_rung max_sessions=1" in err,
+         "B's webhook started no drainer: it rang the running drainer's doorbell", err[-800:])
     wait_for(lambda: fake.state(b)["results"] and all(w["state"] == "stopped" for w in fake.work()),
              40, 0.1, "both sessions")
     t.eq([r["content"][0]["text"] for r in fake.state(a)["results"].values()], ["A"], "A ran")
@@ -52,8 +53,8 @@ try:
     body, hdrs = run_started(d)
     st, _, _, _, err = cgi(cfg, body, hdrs)
     t.eq(st, 202, "webhook D accepted right after C's")
-    t.ok("event=drain_wake_only max_sessions=1" in err,
-         "D's webhook started no drainer: C's front had locked the slot for C's drainer", err[-800:])
+    t.ok("event=drain_rung max_sessions=1" in err,
+         "D's webhook started no drainer: C's front had opened the doorbell for C's drainer", err[-800:])
     release(tag)
     wait_for(lambda: fake.state(d)["results"] and all(w["state"] == "stopped" for w in fake.work()),
              40, 0.1, "C and D")
