@@ -41,7 +41,7 @@ sleep_ms(long ms, const volatile sig_atomic_t *cancel)
   long long end = now_ms() + ms;
 
   /* In slices of at most 100 ms, so a cancel is noticed quickly. */
-  while(!(cancel && *cancel)) {
+  while(!flag_raised(cancel)) {
     long long left = end - now_ms();
     struct timespec ts;
 

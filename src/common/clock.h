@@ -16,4 +16,19 @@ struct timespec deadline_in(long ms);
 /* Returns early once *cancel is set (cancel may be NULL). */
 void sleep_ms(long ms, const volatile sig_atomic_t *cancel);
 
+/* A stop flag that another thread, or a signal handler, raises: read and
+ * raised with atomics, so each thread sees the other's store.  NULL is
+ * never raised. */
+static inline int
+flag_raised(const volatile sig_atomic_t *f)
+{
+  return f && __atomic_load_n(f, __ATOMIC_ACQUIRE);
+}
+
+static inline void
+flag_raise(volatile sig_atomic_t *f)
+{
+  __atomic_store_n(f, 1, __ATOMIC_RELEASE);
+}
+
 #endif

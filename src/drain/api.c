@@ -150,7 +150,7 @@ header_cb(char *data, size_t sz, size_t n, void *p)
 static int
 stopped(const struct sink_ctx *sc)
 {
-  return (sc->cancel && *sc->cancel) || (sc->stop && sc->stop(sc->ctx));
+  return flag_raised(sc->cancel) || (sc->stop && sc->stop(sc->ctx));
 }
 
 static int
@@ -408,7 +408,7 @@ retrying(struct api *a, const struct api_req *rq, struct api_resp *resp, api_sin
     }
     if(rc == 0 && !api_transient(resp->status))
       return 0;
-    if(attempt >= rq->max_retries || (a->cancel && *a->cancel))
+    if(attempt >= rq->max_retries || flag_raised(a->cancel))
       break;
     wait = api_backoff_ms(attempt, resp->retry_after_ms);
     if(rq->deadline_ms && now_ms() + wait >= rq->deadline_ms)

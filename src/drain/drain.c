@@ -39,7 +39,7 @@ static void
 on_term(int sig)
 {
   (void)sig;
-  drain_term = 1;
+  flag_raise(&drain_term);
 }
 
 /* A slot the front locked and passed us (drain_adopt_slot), used first. */
@@ -378,7 +378,7 @@ serve_slot(const struct config *cfg, enum drain_mode mode, struct api *api, stru
     enum poll_result pr;
 
     *seen_wake = statedir_wake(cfg->state_dir, 0);
-    if(drain_term)
+    if(flag_raised(&drain_term))
       break;
     p.poll_started = now_ms();
     pr = queue_poll(api, &item, mode == DRAIN_FOREVER ? RUN_POLL_BLOCK_MS : 0);
@@ -424,7 +424,7 @@ serve_slots(const struct config *cfg, enum drain_mode mode, struct api *api, str
     /* A webhook that arrived while we held the slot may have found every
      * slot busy; poll once more if the counter moved. */
     *last_wake = statedir_wake(cfg->state_dir, 0);
-    if(mode != DRAIN_QUEUE || rc || drain_term || *last_wake == seen_wake)
+    if(mode != DRAIN_QUEUE || rc || flag_raised(&drain_term) || *last_wake == seen_wake)
       return rc;
     /* None free: their holders look at the counter before they leave. */
     if((slot = acquire_slot(cfg, &index)) < 0)
@@ -607,11 +607,11 @@ drain_queue(const struct config *cfg)
     /* Bounded, should a SIGTERM land between the check and the poll. */
     if(poll(p, 2, 250) < 0 && errno != EINTR) {
       log_err("drain_poll_failed", "errno=%d error=%s", errno, strerror(errno));
-      drain_term = 1;
+      flag_raise(&drain_term);
     }
     if(read(d.ended, &n, sizeof(n)) < 0 && errno != EAGAIN)
       log_warn("drain_notify_failed", "errno=%d", errno);
-    if(listening && !drain_term)
+    if(listening && !flag_raised(&drain_term))
       answer_rings(&d, doorbell_rings(&bell));
     pthread_mutex_lock(&d.mu);
     live = d.live;
@@ -625,7 +625,7 @@ drain_queue(const struct config *cfg)
       doorbell_close(&bell);
       listening = 0;
     }
-    if(drain_term || d.rc || statedir_wake(cfg->state_dir, 0) == d.last_wake)
+    if(flag_raised(&drain_term) || d.rc || statedir_wake(cfg->state_dir, 0) == d.last_wake)
       break;
     if((slot = acquire_slot(cfg, &index)) < 0 || start_slot(&d, slot, index, "wake") < 0)
       break;
@@ -672,7 +672,7 @@ drain_run(const struct config *cfg, enum drain_mode mode, struct work_item *one)
   srandom((unsigned)getpid() ^ (unsigned)now_ms());
   rc = mode == DRAIN_QUEUE ? drain_queue(cfg) : drain_here(cfg, mode, one);
   write_metrics(cfg);
-  if(!drain_term) {
+  if(!flag_raised(&drain_term)) {
     gc_idle(cfg);
     gc_cgroups(cfg);
     spares_refill(cfg);

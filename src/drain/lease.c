@@ -258,7 +258,7 @@ lease_end(struct lease *l)
   if(l->running) {
     pthread_mutex_lock(&l->mu);
     l->quit = 1;
-    l->cancel = 1;
+    flag_raise(&l->cancel);
     pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
     pthread_join(l->thread, NULL);

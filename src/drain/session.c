@@ -149,7 +149,7 @@ stream_stop(void *p)
 {
   struct stream_ctx *c = p;
 
-  return c->s->stream_quit || c->error_frame;
+  return flag_raised(&c->s->stream_quit) || c->error_frame;
 }
 
 static void *
@@ -168,7 +168,7 @@ stream_thread(void *p)
   s->stream_api = &a;
   pthread_mutex_unlock(&s->mu);
   snprintf(path, sizeof(path), "/v1/sessions/%s/events/stream", s->sid_esc);
-  while(!s->stream_quit) {
+  while(!flag_raised(&s->stream_quit)) {
     struct api_req rq = { 0 };
     struct api_resp r;
     struct stream_ctx c;
@@ -183,7 +183,7 @@ stream_thread(void *p)
     rq.accept = "text/event-stream";
     api_stream(&a, &rq, on_bytes, stream_stop, &c, &r);
     sse_free(&c.parser);
-    if(s->stream_quit) {
+    if(flag_raised(&s->stream_quit)) {
       api_resp_free(&r);
       break;
     }
@@ -215,7 +215,7 @@ static void
 stream_stop_now(struct session *s)
 {
   pthread_mutex_lock(&s->mu);
-  s->stream_quit = 1;
+  flag_raise(&s->stream_quit);
   if(s->stream_api)
     api_wake(s->stream_api);
   pthread_mutex_unlock(&s->mu);
@@ -455,7 +455,7 @@ should_abort(void *p)
   if(s->running)
     proctitle_set("sandhook: drain %s %s %llds", s->sid, s->running,
                   (now_ms() - s->running_since) / 1000);
-  return *s->term || lease_state(s->lease) != LEASE_HELD;
+  return flag_raised(s->term) || lease_state(s->lease) != LEASE_HELD;
 }
 
 static cJSON *
@@ -839,7 +839,7 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
     struct call *c;
     enum lease_state ls = lease_state(lease);
 
-    if(*term) {
+    if(flag_raised(term)) {
       end_session(&s, SESSION_TERM, "sigterm");
       break;
     }
