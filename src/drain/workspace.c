@@ -93,14 +93,21 @@ prepare(struct workspace *w, const struct config *cfg, const char *session_id)
         workspace_release(w);
         return -1;
       }
-      while(image_attached(w->path) && now_ms() < end)
-        sleep_ms(20, NULL);
-      if(image_attached(w->path)) {
-        log_err("workspace_busy", "path=%s reason=%s", w->path,
-                "a previous jail's mount of the image did not go away");
-        workspace_release(w);
-        errno = EBUSY;
-        return -1;
+      /* Only the session's own image, from its last item, can still be
+       * mounted by that item's jail: a spare was looked at before it was
+       * reset, and a new image was never attached. */
+      if(exists) {
+        int busy;
+
+        while((busy = image_attached(w->path)) && now_ms() < end)
+          sleep_ms(20, NULL);
+        if(busy) {
+          log_err("workspace_busy", "path=%s reason=%s", w->path,
+                  "a previous jail's mount of the image did not go away");
+          workspace_release(w);
+          errno = EBUSY;
+          return -1;
+        }
       }
       return 0;
     }
