@@ -484,7 +484,8 @@ post_result(struct session *s, struct call *c)
 {
   cJSON *body = cJSON_CreateObject(), *events = cJSON_AddArrayToObject(body, "events");
   cJSON *ev = cJSON_CreateObject();
-  const cJSON *is_err = cJSON_GetObjectItemCaseSensitive(c->result, "is_error");
+  /* Read now: the result goes once it is posted. */
+  int is_err = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c->result, "is_error"));
   struct api_req rq = { 0 };
   struct api_resp r;
   char path[512], *text;
@@ -498,7 +499,7 @@ post_result(struct session *s, struct call *c)
   }
   cJSON_AddStringToObject(ev, "type", "user.tool_result");
   cJSON_AddStringToObject(ev, "tool_use_id", c->id);
-  cJSON_AddBoolToObject(ev, "is_error", cJSON_IsTrue(is_err));
+  cJSON_AddBoolToObject(ev, "is_error", is_err);
   cJSON_AddItemToObject(ev, "content",
                         cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(c->result, "content"), 1));
   cJSON_AddItemToArray(events, ev);
@@ -523,8 +524,7 @@ post_result(struct session *s, struct call *c)
     strset_add(&s->answered, c->id);
     cJSON_Delete(c->result);
     c->result = NULL;
-    log_info("tool_result_posted", "tool_use_id=%s is_error=%s", c->id,
-             cJSON_IsTrue(is_err) ? "true" : "false");
+    log_info("tool_result_posted", "tool_use_id=%s is_error=%s", c->id, is_err ? "true" : "false");
   }
   else {
     /* Heartbeats can hold the lease while posts fail past its TTL (a rate
