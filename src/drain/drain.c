@@ -433,6 +433,21 @@ serve_slots(const struct config *cfg, enum drain_mode mode, struct api *api, str
   }
 }
 
+/* A slot's two handles, kept for its life (curl's are one thread's): its
+ * items' calls, and their heartbeats (lease.h), on a thread of their own.
+ * 0, or -1 (logged, neither kept). */
+static int
+slot_apis(const struct config *cfg, struct api *api, struct api *beat)
+{
+  if(api_init(api, cfg, NULL) == 0) {
+    if(api_init(beat, cfg, NULL) == 0)
+      return 0;
+    api_cleanup(api);
+  }
+  log_err("drain_init_failed", "reason=curl");
+  return -1;
+}
+
 /* The process serves one slot at a time: sandhook run's workers, and
  * sandhook handle. */
 static int
@@ -442,17 +457,8 @@ drain_here(const struct config *cfg, enum drain_mode mode, struct work_item *one
   long long last_wake;
   int slot, index = -1, rc;
 
-  /* Two handles, each kept for the drainer's life: the items' calls, and
-   * their heartbeats (lease.h), on a thread of their own. */
-  if(api_init(&api, cfg, NULL) < 0) {
-    log_err("drain_init_failed", "reason=curl");
+  if(slot_apis(cfg, &api, &beat) < 0)
     return 1;
-  }
-  if(api_init(&beat, cfg, NULL) < 0) {
-    log_err("drain_init_failed", "reason=curl");
-    api_cleanup(&api);
-    return 1;
-  }
   slot = acquire_slot(cfg, &index);
   if(slot < 0 && mode != DRAIN_ONE) {
     log_info("drain_slots_busy", "max_sessions=%d", cfg->max_sessions);
@@ -499,17 +505,8 @@ slot_main(void *p)
   int rc = 1;
 
   free(p);
-  /* Each slot its own handles (curl's are one thread's): its items' calls
-   * and their heartbeats. */
-  if(api_init(&api, d->cfg, NULL) < 0) {
-    log_err("drain_init_failed", "reason=curl");
+  if(slot_apis(d->cfg, &api, &beat) < 0)
     close(t.slot);
-  }
-  else if(api_init(&beat, d->cfg, NULL) < 0) {
-    log_err("drain_init_failed", "reason=curl");
-    close(t.slot);
-    api_cleanup(&api);
-  }
   else {
     if(t.why)
       log_info("slot_taken", "worker_id=%s slot=%d reason=%s", api.worker_id, t.index, t.why);

@@ -21,9 +21,10 @@
 #include <unistd.h>
 
 #ifdef __SANITIZE_THREAD__
-/* ./configure --enable-tsan: the drainer starts jails and shells with a
- * vfork-style clone while its lease and stream threads run, which
- * ThreadSanitizer takes for a fork and then stops the next thread start. */
+/* ./configure --enable-tsan: the drainer starts jails and shells with
+ * clone (a copy of its memory under TSan, see spawn.c) while its other
+ * threads run, which ThreadSanitizer takes for a fork and then stops the
+ * next thread start. */
 const char *__tsan_default_options(void);
 const char *
 __tsan_default_options(void)

@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Checks, Fake, cgi, drainer_log, free_tmp, gated, need_root, release, run_started,
-                     final_checks, procs_of, wait_for, write_config)
+                     final_checks, procs_of, tagged, wait_for, write_config)
 
 need_root()
 t = Checks()
@@ -31,8 +31,7 @@ try:
             for n in "ABC"}
 
     def tool_running(n):
-        return wait_for(lambda: os.system("pgrep -f '^%s_' > /dev/null" % tags[n]) == 0, 30, 0.05,
-                        "%s's call to run" % n)
+        return wait_for(lambda: tagged(tags[n]), 30, 0.05, "%s's call to run" % n)
 
     st, _, _, _, err = cgi(cfg, *run_started(sids["A"]))
     t.eq(st, 202, "webhook A accepted; it starts a drainer")
