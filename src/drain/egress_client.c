@@ -1,5 +1,6 @@
 #include "drain/egress_client.h"
 #include "drain/audit.h"
+#include "common/cleanup.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/pump.h"
@@ -54,24 +55,31 @@ int
 egress_start(struct egress *e, const struct config *cfg, const char *session_id)
 {
   struct sockaddr_un sa = { .sun_family = AF_UNIX };
-  char prog[PATH_MAX], uid[16], gid[16], env[7][2048];
+  char prog[PATH_MAX], uid[16], gid[16], env[7][2048], name[64], run_dir[PATH_MAX];
   const char *envp[8];
+  AUTO_FD int run = -1;
   int lsock = -1, sv[2] = { -1, -1 }, n = 0, err;
 
   memset(e, 0, sizeof(*e));
   e->ctl = -1;
   if(!cfg->jail_network_allowlist)
     return 0;
-  if(statedir_path(e->sock, sizeof(e->sock), cfg->state_dir, STATEDIR_RUN "/egress.%ld.%lu.sock",
-                   (long)getpid(), __atomic_add_fetch(&socket_serial, 1, __ATOMIC_RELAXED)) < 0 ||
-     spawn_program_path(PROGRAM_EGRESS, prog, sizeof(prog)) < 0)
+  snprintf(name, sizeof(name), "egress.%ld.%lu.sock", (long)getpid(),
+           __atomic_add_fetch(&socket_serial, 1, __ATOMIC_RELAXED));
+  if(statedir_path(run_dir, sizeof(run_dir), cfg->state_dir, STATEDIR_RUN) < 0 ||
+     statedir_path(e->sock, sizeof(e->sock), cfg->state_dir, STATEDIR_RUN "/%s", name) < 0 ||
+     spawn_program_path(PROGRAM_EGRESS, prog, sizeof(prog)) < 0 ||
+     (run = open(run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
     return -1;
-  unlink(e->sock);
-  memcpy(sa.sun_path, e->sock, strlen(e->sock) + 1);
+  /* Bound through our descriptor of the directory: a socket's address holds
+   * 107 bytes, and a state directory deep in a container's volume
+   * (/var/lib/kubelet/pods/<uid>/volumes/...) leaves no room for the name. */
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", run, name);
+  unlinkat(run, name, 0);
   lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if(lsock < 0 || bind(lsock, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lsock, 64) < 0 ||
-     ((geteuid() == 0 && chown(e->sock, cfg->jail_uid, cfg->jail_gid) < 0)) ||
-     chmod(e->sock, geteuid() == 0 ? 0600 : 0666) < 0 ||
+     ((geteuid() == 0 && fchownat(run, name, cfg->jail_uid, cfg->jail_gid, AT_SYMLINK_NOFOLLOW) < 0)) ||
+     fchmodat(run, name, geteuid() == 0 ? 0600 : 0666, 0) < 0 ||
      socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     goto fail;
   snprintf(uid, sizeof(uid), "%u", cfg->jail_uid);

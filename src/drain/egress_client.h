@@ -24,7 +24,7 @@
 struct egress {
   pid_t pid;                    /* > 0 while a proxy runs; 0 in a zeroed struct: none */
   int ctl;
-  char sock[108];
+  char sock[PATH_MAX];          /* its path, for the jail's bind mount */
   pthread_t reader;             /* with SANDHOOK_AUDIT_FILE: the proxy's records to the trail */
   int reading;
 };

@@ -15,6 +15,7 @@ import re
 import ssl
 import subprocess
 import sys
+import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (ENV_KEY, SANDHOOK, Checks, Scenario, cgi, drainer_log, final_checks,  # noqa: E402
@@ -37,8 +38,14 @@ def main():
         port, tport = plain.server_address[1], tls.server_address[1]
         pins = ",".join("%s=127.0.0.1" % n for n in
                         ("pypi.test", "files.test", "blocked.test", "a.wild.test", "fake.test"))
+        # As deep as a Kubernetes volume: the proxy's socket path is longer
+        # than a socket address holds (107 bytes).
+        deep = os.path.join(sc.tmp, "var/lib/kubelet/pods/%s/volumes/kubernetes.io~empty-dir/sandhook"
+                            % uuid.uuid4())
+        t.ok(len(os.path.join(deep, "run", "egress.%d.1.sock" % 4194304)) > 107,
+             "the state directory leaves no room in a socket address for the proxy's socket", deep)
         cfg, state = write_config(
-            sc.tmp, sc.fake.url, SANDHOOK_JAIL_NETWORK="allowlist",
+            sc.tmp, sc.fake.url, SANDHOOK_STATE_DIR=deep, SANDHOOK_JAIL_NETWORK="allowlist",
             SANDHOOK_EGRESS_ALLOW="pypi.test files.test:%d *.wild.test blocked.test localhost:%d"
             % (tport, port),
             SANDHOOK_EGRESS_DENY="blocked.test", SANDHOOK_EGRESS_RESOLVE=pins,

@@ -149,7 +149,7 @@ class Fake:
 
 
 def write_config(tmp, base_url, **extra):
-    state = os.path.join(tmp, "state")
+    state = str(extra.get("SANDHOOK_STATE_DIR") or os.path.join(tmp, "state"))
     os.makedirs(state, exist_ok=True)
     path = os.path.join(tmp, "sandhook.conf")
     settings = {
