@@ -2,6 +2,7 @@
 #include "common/errmsg.h"
 #include "common/fsutil.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/spawn.h"
 #include "common/statedir.h"
 #include "drain/api.h"
@@ -165,6 +166,29 @@ check_state(struct tally *t, const struct config *cfg)
     say(t, CHECK_OK, "state directory", "%s is writable, %lld MiB free", cfg->state_dir, free_mb);
 }
 
+/* The log file is the drainer's stderr, opened by the front before the
+ * drainer starts, whatever SANDHOOK_LOG says: one it cannot open fails
+ * every start.  Then where the drainer's lines go, syslog included. */
+static void
+check_log(struct tally *t, const struct config *cfg)
+{
+  const char *where = "-";
+  int fd = open(cfg->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+  if(fd < 0) {
+    say(t, CHECK_FAIL, "log", "%s cannot be opened: %s (SANDHOOK_LOG_FILE); it is the drainer's "
+        "stderr, so no drainer could start and every session's webhook would be answered 503",
+        cfg->log_file, strerror(errno));
+    return;
+  }
+  close(fd);
+  if(log_dest_try(cfg, &where) < 0)
+    say(t, CHECK_FAIL, "log", "the drainer cannot log to %s: %s (SANDHOOK_LOG, SANDHOOK_SYSLOG_SOCKET); "
+        "its lines would be lost", where, strerror(errno));
+  else
+    say(t, CHECK_OK, "log", "the drainer logs to %s", strcmp(where, "stderr") ? where : cfg->log_file);
+}
+
 static void
 check_jail(struct tally *t, const struct config *cfg)
 {
@@ -219,6 +243,7 @@ check_run(const struct config *cfg)
   check_settings(&t, cfg);
   check_api(&t, cfg);
   check_state(&t, cfg);
+  check_log(&t, cfg);
   check_jail(&t, cfg);
   printf("%s\n", t.failed ? "sandhook check: some checks failed" : "sandhook check: all ok");
   return t.failed ? 1 : 0;

@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SANDHOOK, Checks, Scenario, need_root, write_config  # noqa: E402
+from harness import SANDHOOK, Checks, Scenario, cgi, need_root, run_started, write_config  # noqa: E402
 
 need_root()
-NAMES = ["settings", "control plane", "state directory", "jail helper", "namespaces",
+NAMES = ["settings", "control plane", "state directory", "log", "jail helper", "namespaces",
          "user namespace", "seccomp", "cgroups", "loop devices"]
 
 
@@ -70,6 +70,22 @@ def main():
         t.ok(rc == 1 and st[0] == "FAIL" and "chmod 600" in st[1],
              "a config file holding secrets that others can read: FAIL: %s" % st[1], out)
         os.chmod(cfg, 0o600)
+
+        log = os.path.join(sc.tmp, "no-such-dir", "sandhook.log")
+        cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_LOG_FILE=log)
+        rc, lines, out = check(cfg)
+        lg = lines.get("log", ("", ""))
+        t.ok(rc == 1 and lg[0] == "FAIL" and log in lg[1] and "SANDHOOK_LOG_FILE" in lg[1] and "503" in lg[1],
+             "a log file that cannot be opened: FAIL, naming it and the setting: %s" % lg[1], out)
+        sid = sc.fake.session([{"tool": "bash", "input": {"command": "true"}}])["session_id"]
+        body, h = run_started(sid)
+        t.eq(cgi(cfg, body, h)[0], 503, "  ...and, as it says, a session's webhook is answered 503")
+        cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_LOG="syslog",
+                                  SANDHOOK_SYSLOG_SOCKET=os.path.join(sc.tmp, "no-syslog.sock"))
+        rc, lines, out = check(cfg)
+        lg = lines.get("log", ("", ""))
+        t.ok(rc == 1 and lg[0] == "FAIL" and "no-syslog.sock" in lg[1] and "SANDHOOK_SYSLOG_SOCKET" in lg[1],
+             "a syslog socket nobody listens on: FAIL: %s" % lg[1], out)
 
         ro = os.path.join(sc.tmp, "ro-state")
         os.makedirs(ro)
