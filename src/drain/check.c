@@ -6,6 +6,7 @@
 #include "common/spawn.h"
 #include "common/statedir.h"
 #include "drain/api.h"
+#include "drain/audit.h"
 #include "drain/cgroup.h"
 #include "drain/image.h"
 #include "drain/workspace.h"
@@ -189,6 +190,29 @@ check_log(struct tally *t, const struct config *cfg)
     say(t, CHECK_OK, "log", "the drainer logs to %s", strcmp(where, "stderr") ? where : cfg->log_file);
 }
 
+/* Places a setting names to write to, each failing only at its first use
+ * otherwise: the audit trail, without which the drainer serves nothing,
+ * and the capture directory, without which every delivery logs
+ * capture_failed and nothing is captured. */
+static void
+check_outputs(struct tally *t, const struct config *cfg)
+{
+  if(cfg->audit_file) {
+    if(audit_open(cfg) < 0)
+      say(t, CHECK_FAIL, "audit trail", "%s cannot be opened: %s (SANDHOOK_AUDIT_FILE); the drainer "
+          "serves nothing without its audit trail", cfg->audit_file, strerror(errno));
+    else
+      say(t, CHECK_OK, "audit trail", "%s (sandhook audit verify checks its chain)", cfg->audit_file);
+  }
+  if(cfg->capture_dir) {
+    if(mkdir_p(cfg->capture_dir, 0700) < 0 || access(cfg->capture_dir, W_OK | X_OK) < 0)
+      say(t, CHECK_FAIL, "capture", "%s is not writable: %s (SANDHOOK_CAPTURE_DIR); no delivery "
+          "would be captured", cfg->capture_dir, strerror(errno));
+    else
+      say(t, CHECK_OK, "capture", "deliveries are captured in %s", cfg->capture_dir);
+  }
+}
+
 static void
 check_jail(struct tally *t, const struct config *cfg)
 {
@@ -244,6 +268,7 @@ check_run(const struct config *cfg)
   check_api(&t, cfg);
   check_state(&t, cfg);
   check_log(&t, cfg);
+  check_outputs(&t, cfg);
   check_jail(&t, cfg);
   printf("%s\n", t.failed ? "sandhook check: some checks failed" : "sandhook check: all ok");
   return t.failed ? 1 : 0;

@@ -7,11 +7,13 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SANDHOOK, Checks, Scenario, cgi, need_root, run_started, write_config  # noqa: E402
+from harness import (SANDHOOK, Checks, Scenario, cgi, drainer_log, need_root, run_started, until,  # noqa: E402
+                     write_config)
 
 need_root()
 NAMES = ["settings", "control plane", "state directory", "log", "jail helper", "namespaces",
          "user namespace", "seccomp", "cgroups", "loop devices"]
+OPTIONAL = ["audit trail", "capture"]        # lines only when their setting is set
 
 
 def check(cfg, *extra):
@@ -21,7 +23,7 @@ def check(cfg, *extra):
     for ln in p.stdout.splitlines():
         word, _, rest = ln.partition(" ")
         rest = rest.strip()
-        for name in NAMES:
+        for name in NAMES + OPTIONAL:
             if rest.startswith(name + " ") or rest == name:
                 lines[name] = (word, rest[len(name):].strip())
     return p.returncode, lines, p.stdout + p.stderr
@@ -33,6 +35,7 @@ def main():
         cfg, state = write_config(sc.tmp, sc.fake.url)
         rc, lines, out = check(cfg)
         t.eq(sorted(lines), sorted(NAMES), "one line per check")
+        t.ok(not any(n in lines for n in OPTIONAL), "  ...and none for an output nobody set")
         t.ok(all(v[0] in ("ok", "warn") for v in lines.values()) and rc == 0,
              "a good configuration: nothing failed, exit 0", out)
         t.ok(lines.get("control plane", ("", ""))[0] == "ok" and "accepts the key" in
@@ -86,6 +89,28 @@ def main():
         lg = lines.get("log", ("", ""))
         t.ok(rc == 1 and lg[0] == "FAIL" and "no-syslog.sock" in lg[1] and "SANDHOOK_SYSLOG_SOCKET" in lg[1],
              "a syslog socket nobody listens on: FAIL: %s" % lg[1], out)
+
+        blocker = os.path.join(sc.tmp, "a-file")
+        open(blocker, "w").close()
+        cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_AUDIT_FILE=os.path.join(blocker, "audit.jsonl"),
+                                  SANDHOOK_CAPTURE_DIR=os.path.join(blocker, "capture"))
+        rc, lines, out = check(cfg)
+        au, cap = lines.get("audit trail", ("", "")), lines.get("capture", ("", ""))
+        t.ok(rc == 1 and au[0] == "FAIL" and "SANDHOOK_AUDIT_FILE" in au[1] and "serves nothing" in au[1],
+             "an audit trail that cannot be opened: FAIL: %s" % au[1], out)
+        t.ok(cap[0] == "FAIL" and "SANDHOOK_CAPTURE_DIR" in cap[1] and "Not a directory" in cap[1],
+             "a capture directory that cannot be written: FAIL: %s" % cap[1], out)
+        sid = sc.fake.session([{"tool": "bash", "input": {"command": "true"}}])["session_id"]
+        body, h = run_started(sid)
+        cgi(cfg, body, h)
+        t.ok(until(lambda: "event=audit_unavailable" in drainer_log(state), 60) and
+             sc.fake.work()[-1]["state"] == "queued",
+             "  ...and, as it says, the drainer serves nothing without the trail", sc.fake.work()[-1])
+        cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_AUDIT_FILE=os.path.join(sc.tmp, "audit.jsonl"),
+                                  SANDHOOK_CAPTURE_DIR=os.path.join(sc.tmp, "capture"))
+        rc, lines, out = check(cfg)
+        t.ok(lines.get("audit trail", ("",))[0] == "ok" and lines.get("capture", ("",))[0] == "ok",
+             "an audit trail and a capture directory that can be written: ok", out)
 
         ro = os.path.join(sc.tmp, "ro-state")
         os.makedirs(ro)
