@@ -3,6 +3,7 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/spawn.h"
 #include "common/statedir.h"
 #include "drain/api.h"
@@ -191,9 +192,9 @@ check_log(struct tally *t, const struct config *cfg)
 }
 
 /* Places a setting names to write to, each failing only at its first use
- * otherwise: the audit trail, without which the drainer serves nothing,
- * and the capture directory, without which every delivery logs
- * capture_failed and nothing is captured. */
+ * otherwise: the audit trail, without which the drainer serves nothing;
+ * the capture directory, without which every delivery logs capture_failed
+ * and nothing is captured; the metrics file (metrics_file_failed). */
 static void
 check_outputs(struct tally *t, const struct config *cfg)
 {
@@ -210,6 +211,13 @@ check_outputs(struct tally *t, const struct config *cfg)
           "would be captured", cfg->capture_dir, strerror(errno));
     else
       say(t, CHECK_OK, "capture", "deliveries are captured in %s", cfg->capture_dir);
+  }
+  if(cfg->metrics_file) {
+    if(metrics_write_file(cfg->metrics_file, cfg->state_dir, cfg->max_sessions) < 0)
+      say(t, CHECK_FAIL, "metrics file", "%s cannot be written: %s (SANDHOOK_METRICS_FILE); the "
+          "metrics would never reach it", cfg->metrics_file, strerror(errno));
+    else
+      say(t, CHECK_OK, "metrics file", "%s written", cfg->metrics_file);
   }
 }
 

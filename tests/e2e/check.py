@@ -13,7 +13,7 @@ from harness import (SANDHOOK, Checks, Scenario, cgi, drainer_log, need_root, ru
 need_root()
 NAMES = ["settings", "control plane", "state directory", "log", "jail helper", "namespaces",
          "user namespace", "seccomp", "cgroups", "loop devices"]
-OPTIONAL = ["audit trail", "capture"]        # lines only when their setting is set
+OPTIONAL = ["audit trail", "capture", "metrics file"]        # lines only when their setting is set
 
 
 def check(cfg, *extra):
@@ -93,13 +93,17 @@ def main():
         blocker = os.path.join(sc.tmp, "a-file")
         open(blocker, "w").close()
         cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_AUDIT_FILE=os.path.join(blocker, "audit.jsonl"),
-                                  SANDHOOK_CAPTURE_DIR=os.path.join(blocker, "capture"))
+                                  SANDHOOK_CAPTURE_DIR=os.path.join(blocker, "capture"),
+                                  SANDHOOK_METRICS_FILE=os.path.join(blocker, "sandhook.prom"))
         rc, lines, out = check(cfg)
         au, cap = lines.get("audit trail", ("", "")), lines.get("capture", ("", ""))
         t.ok(rc == 1 and au[0] == "FAIL" and "SANDHOOK_AUDIT_FILE" in au[1] and "serves nothing" in au[1],
              "an audit trail that cannot be opened: FAIL: %s" % au[1], out)
         t.ok(cap[0] == "FAIL" and "SANDHOOK_CAPTURE_DIR" in cap[1] and "Not a directory" in cap[1],
              "a capture directory that cannot be written: FAIL: %s" % cap[1], out)
+        mf = lines.get("metrics file", ("", ""))
+        t.ok(mf[0] == "FAIL" and "SANDHOOK_METRICS_FILE" in mf[1], "a metrics file that cannot be written: FAIL: %s"
+             % mf[1], out)
         sid = sc.fake.session([{"tool": "bash", "input": {"command": "true"}}])["session_id"]
         body, h = run_started(sid)
         cgi(cfg, body, h)
@@ -107,10 +111,12 @@ def main():
              sc.fake.work()[-1]["state"] == "queued",
              "  ...and, as it says, the drainer serves nothing without the trail", sc.fake.work()[-1])
         cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_AUDIT_FILE=os.path.join(sc.tmp, "audit.jsonl"),
-                                  SANDHOOK_CAPTURE_DIR=os.path.join(sc.tmp, "capture"))
+                                  SANDHOOK_CAPTURE_DIR=os.path.join(sc.tmp, "capture"),
+                                  SANDHOOK_METRICS_FILE=os.path.join(sc.tmp, "sandhook.prom"))
         rc, lines, out = check(cfg)
-        t.ok(lines.get("audit trail", ("",))[0] == "ok" and lines.get("capture", ("",))[0] == "ok",
-             "an audit trail and a capture directory that can be written: ok", out)
+        t.ok(all(lines.get(n, ("",))[0] == "ok" for n in OPTIONAL) and
+             "sandhook_" in open(os.path.join(sc.tmp, "sandhook.prom")).read(),
+             "an audit trail, a capture directory and a metrics file that can be written: ok", out)
 
         ro = os.path.join(sc.tmp, "ro-state")
         os.makedirs(ro)
