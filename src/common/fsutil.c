@@ -20,6 +20,11 @@ mkdir_p(const char *path, mode_t mode)
     errno = ENAMETOOLONG;
     return -1;
   }
+  /* Nearly always there already: one call, not one per component. */
+  if(mkdir(path, mode) == 0 || errno == EEXIST)
+    return 0;
+  if(errno != ENOENT)
+    return -1;
   memcpy(buf, path, len + 1);
   while(len > 1 && buf[len - 1] == '/')
     buf[--len] = '\0';
