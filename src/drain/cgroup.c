@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,26 +17,48 @@
 #define ROOT "/sys/fs/cgroup"
 #define PREFIX "sandhook-"
 
+/* /proc/self/cgroup as the drainer found it first: the groups of its
+ * jails go under its own, which do not move while it runs, and a drainer
+ * serving many sessions would read it three times for each. */
+static char self_cgroups[16384];
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+
+static void
+read_self_cgroups(void)
+{
+  FILE *f = fopen("/proc/self/cgroup", "re");
+  size_t n = f ? fread(self_cgroups, 1, sizeof(self_cgroups) - 1, f) : 0;
+
+  /* Cut short, it is taken as unreadable: no line is trusted. */
+  if(f && (n == sizeof(self_cgroups) - 1 || ferror(f)))
+    n = 0;
+  self_cgroups[n] = '\0';
+  if(f)
+    fclose(f);
+}
+
 /* The drainer's own path in a hierarchy, from /proc/self/cgroup: "0::" for
  * v2, or the line naming the v1 controller. */
 static int
 own_path(const char *controller, char *out, size_t cap)
 {
-  FILE *f = fopen("/proc/self/cgroup", "re");
-  char line[PATH_MAX + 64];
+  const char *at, *next;
   int found = -1;
 
-  if(!f)
-    return -1;
-  while(found < 0 && fgets(line, sizeof(line), f)) {
-    char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-    char *names, *tok, *save = NULL;
+  pthread_once(&self_once, read_self_cgroups);
+  for(at = self_cgroups; found < 0 && *at; at = next) {
+    size_t len = strcspn(at, "\n");
+    char line[PATH_MAX + 64];
+    char *c1, *c2, *names, *tok, *save = NULL;
 
+    next = at + len + (at[len] == '\n');
+    snprintf(line, sizeof(line), "%.*s", (int)len, at);
+    c1 = strchr(line, ':');
+    c2 = c1 ? strchr(c1 + 1, ':') : NULL;
     if(!c2)
       continue;
     *c2 = '\0';
     names = c1 + 1;
-    c2[1 + strcspn(c2 + 1, "\n")] = '\0';
     if(!controller ? !*names : 0)
       found = snprintf(out, cap, "%s", c2 + 1) < (int)cap ? 0 : -1;
     for(tok = controller ? strtok_r(names, ",", &save) : NULL; tok && found < 0;
@@ -43,7 +66,6 @@ own_path(const char *controller, char *out, size_t cap)
       if(!strcmp(tok, controller))
         found = snprintf(out, cap, "%s", c2 + 1) < (int)cap ? 0 : -1;
   }
-  fclose(f);
   return found;
 }
 
