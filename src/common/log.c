@@ -85,10 +85,14 @@ log_use_syslog(int fd)
   syslog_path[0] = '\0';
 }
 
-/* On fd 2, so the jail processes we start log to the same file. */
-static int
-onto_stderr(int fd)
+int
+log_to_file(const char *path)
 {
+  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+  if(fd < 0)
+    return -1;
+  /* On fd 2, so the jail processes we start log to the same file. */
   if(dup2(fd, STDERR_FILENO) < 0) {
     close(fd);
     return -1;
@@ -96,14 +100,6 @@ onto_stderr(int fd)
   close(fd);
   log_fd = STDERR_FILENO;
   return 0;
-}
-
-int
-log_to_file(const char *path)
-{
-  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-
-  return fd < 0 ? -1 : onto_stderr(fd);
 }
 
 void
@@ -137,35 +133,23 @@ open_syslog(const char *path)
   return fd;
 }
 
-/* Where lines go by the settings (log_setup): the open file or syslog
- * socket, STDERR_FILENO for stderr, or -1 with errno; *where names it. */
-static int
-open_dest(const struct config *cfg, int detached, const char **where, int *is_syslog)
+int
+log_syslog_try(const char *path)
 {
-  const char *dest = cfg->log_dest;
+  int fd = open_syslog(path);
 
-  if(!dest)
-    dest = detached || cfg->log_file_named ? "file" : "stderr";
-  *is_syslog = !strcmp(dest, "syslog");
-  if(*is_syslog) {
-    *where = cfg->syslog_socket ? cfg->syslog_socket : "/dev/log";
-    return open_syslog(*where);
-  }
-  if(!strcmp(dest, "file")) {
-    *where = cfg->log_file;
-    return open(*where, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  }
-  *where = "stderr";
-  return STDERR_FILENO;
+  if(fd < 0)
+    return -1;
+  close(fd);
+  return 0;
 }
 
 int
 log_setup(const struct config *cfg, int detached)
 {
   static const char *const levels[] = { "debug", "info", "warn", "error", "off" };
-  const char *where;
+  const char *dest = cfg->log_dest;
   size_t i;
-  int fd, is_syslog;
 
   log_min = LOG_INFO;
   for(i = 0; cfg->anthropic_log && i < N_ELEMENTS(levels); i++)
@@ -178,26 +162,17 @@ log_setup(const struct config *cfg, int detached)
     close(syslog_fd);
     syslog_fd = -1;
   }
-  if((fd = open_dest(cfg, detached, &where, &is_syslog)) < 0)
-    return -1;
-  if(is_syslog) {
-    syslog_fd = fd;
-    snprintf(syslog_path, sizeof(syslog_path), "%s", where);
-    return 0;
+  if(!dest)
+    dest = detached || cfg->log_file_named ? "file" : "stderr";
+  if(!strcmp(dest, "syslog")) {
+    const char *path = cfg->syslog_socket ? cfg->syslog_socket : "/dev/log";
+
+    syslog_fd = open_syslog(path);
+    if(syslog_fd >= 0)
+      snprintf(syslog_path, sizeof(syslog_path), "%s", path);
+    return syslog_fd < 0 ? -1 : 0;
   }
-  return fd == STDERR_FILENO ? 0 : onto_stderr(fd);
-}
-
-int
-log_dest_try(const struct config *cfg, const char **where)
-{
-  int is_syslog, fd = open_dest(cfg, 1, where, &is_syslog);
-
-  if(fd < 0)
-    return -1;
-  if(fd != STDERR_FILENO)
-    close(fd);
-  return 0;
+  return strcmp(dest, "file") ? 0 : log_to_file(cfg->log_file);
 }
 
 void

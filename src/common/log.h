@@ -32,9 +32,9 @@ int log_to_file(const char *path);
  * and a part run by the web server or a terminal to stderr.  -1 (errno)
  * when the file or the socket cannot be opened; lines then stay on stderr. */
 int log_setup(const struct config *cfg, int detached);
-/* Opens and closes again where a detached drainer would log (sandhook
- * check): 0, or -1 with errno; *where names the file, socket or stderr. */
-int log_dest_try(const struct config *cfg, const char **where);
+/* Whether a syslog daemon listens at path (sandhook check): 0, or -1
+ * with errno. */
+int log_syslog_try(const char *path);
 void log_set_json(int on);
 void log_ids(const char *work_id, const char *session_id);
 /* The calling thread's ids ("" when none); each thread has its own. */

@@ -3,11 +3,9 @@
 #include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "common/metrics.h"
 #include "common/spawn.h"
 #include "common/statedir.h"
 #include "drain/api.h"
-#include "drain/audit.h"
 #include "drain/cgroup.h"
 #include "drain/image.h"
 #include "drain/workspace.h"
@@ -168,56 +166,97 @@ check_state(struct tally *t, const struct config *cfg)
     say(t, CHECK_OK, "state directory", "%s is writable, %lld MiB free", cfg->state_dir, free_mb);
 }
 
+/* Whether this user can append to path, or create it: 0, or -1 with
+ * errno.  Nothing is created: a file made by a check run as root would be
+ * root's, and a service running as another user could not open it. */
+static int
+can_append(const char *path)
+{
+  char dir[PATH_MAX], *slash;
+  int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+
+  if(fd >= 0) {
+    close(fd);
+    return 0;
+  }
+  if(errno != ENOENT)
+    return -1;
+  snprintf(dir, sizeof(dir), "%s", path);
+  slash = strrchr(dir, '/');
+  if(slash == dir)
+    slash[1] = '\0';
+  else if(slash)
+    *slash = '\0';
+  return access(slash ? dir : ".", W_OK | X_OK);
+}
+
+/* Whether this user can write in dir, or make it (as mkdir_p would,
+ * under its nearest existing ancestor): 0, or -1 with errno. */
+static int
+can_make_dir(const char *dir)
+{
+  char up[PATH_MAX], *slash;
+
+  snprintf(up, sizeof(up), "%s", dir);
+  while(access(up, F_OK) < 0) {
+    if(errno != ENOENT || !(slash = strrchr(up, '/')))
+      return -1;
+    if(slash == up)
+      slash[1] = '\0';
+    else
+      *slash = '\0';
+  }
+  return access(up, W_OK | X_OK);
+}
+
 /* The log file is the drainer's stderr, opened by the front before the
  * drainer starts, whatever SANDHOOK_LOG says: one it cannot open fails
- * every start.  Then where the drainer's lines go, syslog included. */
+ * every start.  With SANDHOOK_LOG=syslog, the daemon's socket too. */
 static void
 check_log(struct tally *t, const struct config *cfg)
 {
-  const char *where = "-";
-  int fd = open(cfg->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  const char *sock = cfg->syslog_socket ? cfg->syslog_socket : "/dev/log";
+  int syslog = cfg->log_dest && !strcmp(cfg->log_dest, "syslog");
 
-  if(fd < 0) {
+  if(can_append(cfg->log_file) < 0)
     say(t, CHECK_FAIL, "log", "%s cannot be opened: %s (SANDHOOK_LOG_FILE); it is the drainer's "
         "stderr, so no drainer could start and every session's webhook would be answered 503",
         cfg->log_file, strerror(errno));
-    return;
-  }
-  close(fd);
-  if(log_dest_try(cfg, &where) < 0)
-    say(t, CHECK_FAIL, "log", "the drainer cannot log to %s: %s (SANDHOOK_LOG, SANDHOOK_SYSLOG_SOCKET); "
-        "its lines would be lost", where, strerror(errno));
+  else if(syslog && log_syslog_try(sock) < 0)
+    say(t, CHECK_FAIL, "log", "no syslog daemon at %s: %s (SANDHOOK_LOG=syslog, "
+        "SANDHOOK_SYSLOG_SOCKET); the drainer's lines would be lost", sock, strerror(errno));
   else
-    say(t, CHECK_OK, "log", "the drainer logs to %s", strcmp(where, "stderr") ? where : cfg->log_file);
+    say(t, CHECK_OK, "log", "the drainer logs to %s", syslog ? sock : cfg->log_file);
 }
 
 /* Places a setting names to write to, each failing only at its first use
  * otherwise: the audit trail, without which the drainer serves nothing;
  * the capture directory, without which every delivery logs capture_failed
- * and nothing is captured; the metrics file (metrics_file_failed). */
+ * and nothing is captured; the metrics file, replaced whole each time
+ * (metrics_file_failed). */
 static void
 check_outputs(struct tally *t, const struct config *cfg)
 {
   if(cfg->audit_file) {
-    if(audit_open(cfg) < 0)
+    if(can_append(cfg->audit_file) < 0)
       say(t, CHECK_FAIL, "audit trail", "%s cannot be opened: %s (SANDHOOK_AUDIT_FILE); the drainer "
           "serves nothing without its audit trail", cfg->audit_file, strerror(errno));
     else
       say(t, CHECK_OK, "audit trail", "%s (sandhook audit verify checks its chain)", cfg->audit_file);
   }
   if(cfg->capture_dir) {
-    if(mkdir_p(cfg->capture_dir, 0700) < 0 || access(cfg->capture_dir, W_OK | X_OK) < 0)
+    if(can_make_dir(cfg->capture_dir) < 0)
       say(t, CHECK_FAIL, "capture", "%s is not writable: %s (SANDHOOK_CAPTURE_DIR); no delivery "
           "would be captured", cfg->capture_dir, strerror(errno));
     else
       say(t, CHECK_OK, "capture", "deliveries are captured in %s", cfg->capture_dir);
   }
   if(cfg->metrics_file) {
-    if(metrics_write_file(cfg->metrics_file, cfg->state_dir, cfg->max_sessions) < 0)
+    if(can_append(cfg->metrics_file) < 0)
       say(t, CHECK_FAIL, "metrics file", "%s cannot be written: %s (SANDHOOK_METRICS_FILE); the "
           "metrics would never reach it", cfg->metrics_file, strerror(errno));
     else
-      say(t, CHECK_OK, "metrics file", "%s written", cfg->metrics_file);
+      say(t, CHECK_OK, "metrics file", "%s", cfg->metrics_file);
   }
 }
 
