@@ -166,45 +166,59 @@ check_state(struct tally *t, const struct config *cfg)
     say(t, CHECK_OK, "state directory", "%s is writable, %lld MiB free", cfg->state_dir, free_mb);
 }
 
+/* path's directory, in place ("." for a bare name). */
+static void
+to_parent(char *path)
+{
+  char *slash = strrchr(path, '/');
+
+  if(!slash)
+    strcpy(path, ".");
+  else if(slash == path)
+    slash[1] = '\0';
+  else
+    *slash = '\0';
+}
+
+/* Whether this user can make a file in path's directory: 0, or -1 with
+ * errno. */
+static int
+can_make_in_parent(const char *path)
+{
+  char dir[PATH_MAX];
+
+  snprintf(dir, sizeof(dir), "%s", path);
+  to_parent(dir);
+  return access(dir, W_OK | X_OK);
+}
+
 /* Whether this user can append to path, or create it: 0, or -1 with
- * errno.  Nothing is created: a file made by a check run as root would be
- * root's, and a service running as another user could not open it. */
+ * errno.  Nothing is made: a file the check made as root would be root's,
+ * and a service running as another user could not open it. */
 static int
 can_append(const char *path)
 {
-  char dir[PATH_MAX], *slash;
   int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 
   if(fd >= 0) {
     close(fd);
     return 0;
   }
-  if(errno != ENOENT)
-    return -1;
-  snprintf(dir, sizeof(dir), "%s", path);
-  slash = strrchr(dir, '/');
-  if(slash == dir)
-    slash[1] = '\0';
-  else if(slash)
-    *slash = '\0';
-  return access(slash ? dir : ".", W_OK | X_OK);
+  return errno == ENOENT ? can_make_in_parent(path) : -1;
 }
 
-/* Whether this user can write in dir, or make it (as mkdir_p would,
- * under its nearest existing ancestor): 0, or -1 with errno. */
+/* Whether this user can write in dir, or make it as mkdir_p would, under
+ * its nearest existing ancestor: 0, or -1 with errno. */
 static int
 can_make_dir(const char *dir)
 {
-  char up[PATH_MAX], *slash;
+  char up[PATH_MAX];
 
   snprintf(up, sizeof(up), "%s", dir);
   while(access(up, F_OK) < 0) {
-    if(errno != ENOENT || !(slash = strrchr(up, '/')))
+    if(errno != ENOENT || !strcmp(up, ".") || !strcmp(up, "/"))
       return -1;
-    if(slash == up)
-      slash[1] = '\0';
-    else
-      *slash = '\0';
+    to_parent(up);
   }
   return access(up, W_OK | X_OK);
 }
@@ -232,8 +246,8 @@ check_log(struct tally *t, const struct config *cfg)
 /* Places a setting names to write to, each failing only at its first use
  * otherwise: the audit trail, without which the drainer serves nothing;
  * the capture directory, without which every delivery logs capture_failed
- * and nothing is captured; the metrics file, replaced whole each time
- * (metrics_file_failed). */
+ * and nothing is captured; the metrics file, which is replaced whole
+ * each time, so its directory must take new files (metrics_file_failed). */
 static void
 check_outputs(struct tally *t, const struct config *cfg)
 {
@@ -252,7 +266,7 @@ check_outputs(struct tally *t, const struct config *cfg)
       say(t, CHECK_OK, "capture", "deliveries are captured in %s", cfg->capture_dir);
   }
   if(cfg->metrics_file) {
-    if(can_append(cfg->metrics_file) < 0)
+    if(can_make_in_parent(cfg->metrics_file) < 0)
       say(t, CHECK_FAIL, "metrics file", "%s cannot be written: %s (SANDHOOK_METRICS_FILE); the "
           "metrics would never reach it", cfg->metrics_file, strerror(errno));
     else
