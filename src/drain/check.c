@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/spawn.h"
 #include "common/statedir.h"
+#include "common/util.h"
 #include "drain/api.h"
 #include "drain/cgroup.h"
 #include "drain/image.h"
@@ -17,6 +18,7 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +182,22 @@ to_parent(char *path)
     *slash = '\0';
 }
 
+/* Whether dir is a directory this user can make files in: 0, or -1 with
+ * errno. */
+static int
+writable_dir(const char *dir)
+{
+  struct stat st;
+
+  if(stat(dir, &st) < 0)
+    return -1;
+  if(!S_ISDIR(st.st_mode)) {
+    errno = ENOTDIR;
+    return -1;
+  }
+  return access(dir, W_OK | X_OK);
+}
+
 /* Whether this user can make a file in path's directory: 0, or -1 with
  * errno. */
 static int
@@ -189,7 +207,7 @@ can_make_in_parent(const char *path)
 
   snprintf(dir, sizeof(dir), "%s", path);
   to_parent(dir);
-  return access(dir, W_OK | X_OK);
+  return writable_dir(dir);
 }
 
 /* Whether this user can append to path, or create it: 0, or -1 with
@@ -220,7 +238,7 @@ can_make_dir(const char *dir)
       return -1;
     to_parent(up);
   }
-  return access(up, W_OK | X_OK);
+  return writable_dir(up);
 }
 
 /* The log file is the drainer's stderr, opened by the front before the
@@ -244,33 +262,38 @@ check_log(struct tally *t, const struct config *cfg)
 }
 
 /* Places a setting names to write to, each failing only at its first use
- * otherwise: the audit trail, without which the drainer serves nothing;
- * the capture directory, without which every delivery logs capture_failed
- * and nothing is captured; the metrics file, which is replaced whole
- * each time, so its directory must take new files (metrics_file_failed). */
+ * otherwise. */
+static const struct output {
+  const char *line, *setting;
+  size_t path;                          /* offset of the setting in struct config */
+  int (*usable)(const char *path);
+  const char *lost;
+} outputs[] = {
+  { "audit trail", "SANDHOOK_AUDIT_FILE", offsetof(struct config, audit_file), can_append,
+    "the drainer serves nothing without its audit trail" },
+  { "capture", "SANDHOOK_CAPTURE_DIR", offsetof(struct config, capture_dir), can_make_dir,
+    "no delivery would be captured (capture_failed)" },
+  /* Replaced whole each time: its directory must take new files. */
+  { "metrics file", "SANDHOOK_METRICS_FILE", offsetof(struct config, metrics_file), can_make_in_parent,
+    "the metrics would never reach it (metrics_file_failed)" },
+};
+
 static void
 check_outputs(struct tally *t, const struct config *cfg)
 {
-  if(cfg->audit_file) {
-    if(can_append(cfg->audit_file) < 0)
-      say(t, CHECK_FAIL, "audit trail", "%s cannot be opened: %s (SANDHOOK_AUDIT_FILE); the drainer "
-          "serves nothing without its audit trail", cfg->audit_file, strerror(errno));
+  size_t i;
+
+  for(i = 0; i < N_ELEMENTS(outputs); i++) {
+    const struct output *o = &outputs[i];
+    const char *path = *(char *const *)((const char *)cfg + o->path);
+
+    if(!path)
+      continue;
+    if(o->usable(path) < 0)
+      say(t, CHECK_FAIL, o->line, "%s cannot be written: %s (%s); %s", path, strerror(errno),
+          o->setting, o->lost);
     else
-      say(t, CHECK_OK, "audit trail", "%s (sandhook audit verify checks its chain)", cfg->audit_file);
-  }
-  if(cfg->capture_dir) {
-    if(can_make_dir(cfg->capture_dir) < 0)
-      say(t, CHECK_FAIL, "capture", "%s is not writable: %s (SANDHOOK_CAPTURE_DIR); no delivery "
-          "would be captured", cfg->capture_dir, strerror(errno));
-    else
-      say(t, CHECK_OK, "capture", "deliveries are captured in %s", cfg->capture_dir);
-  }
-  if(cfg->metrics_file) {
-    if(can_make_in_parent(cfg->metrics_file) < 0)
-      say(t, CHECK_FAIL, "metrics file", "%s cannot be written: %s (SANDHOOK_METRICS_FILE); the "
-          "metrics would never reach it", cfg->metrics_file, strerror(errno));
-    else
-      say(t, CHECK_OK, "metrics file", "%s", cfg->metrics_file);
+      say(t, CHECK_OK, o->line, "%s", path);
   }
 }
 
