@@ -1,6 +1,6 @@
 #include "drain/check.h"
+#include "common/cleanup.h"
 #include "common/errmsg.h"
-#include "common/fsutil.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/spawn.h"
@@ -140,34 +140,6 @@ check_api(struct tally *t, const struct config *cfg)
   curl_global_cleanup();
 }
 
-static void
-check_state(struct tally *t, const struct config *cfg)
-{
-  char path[PATH_MAX];
-  struct statvfs vfs;
-  long long need_mb = (long long)cfg->max_sessions * (cfg->workspace_mb + cfg->memory_mb), free_mb;
-  int fd;
-
-  if(statedir_path(path, sizeof(path), cfg->state_dir, STATEDIR_RUN) < 0 || mkdir_p(path, 0700) < 0 ||
-     (fd = open(path, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600)) < 0 || write(fd, "x", 1) != 1) {
-    say(t, CHECK_FAIL, "state directory", "%s is not writable: %s (SANDHOOK_STATE_DIR); "
-        "deliveries would be refused with 503", cfg->state_dir, strerror(errno));
-    return;
-  }
-  close(fd);
-  if(statvfs(cfg->state_dir, &vfs) < 0) {
-    say(t, CHECK_FAIL, "state directory", "%s: %s", cfg->state_dir, strerror(errno));
-    return;
-  }
-  free_mb = (long long)(vfs.f_bavail * vfs.f_frsize >> 20);
-  if(free_mb < need_mb)
-    say(t, CHECK_WARN, "state directory", "%s is writable, but has %lld MiB free and %d sessions "
-        "at once need %lld (SANDHOOK_MAX_SESSIONS x (SANDHOOK_WORKSPACE_MB + SANDHOOK_MEMORY_MB)); "
-        "a session that finds no room fails", cfg->state_dir, free_mb, cfg->max_sessions, need_mb);
-  else
-    say(t, CHECK_OK, "state directory", "%s is writable, %lld MiB free", cfg->state_dir, free_mb);
-}
-
 /* path's directory, in place ("." for a bare name). */
 static void
 to_parent(char *path)
@@ -198,6 +170,34 @@ writable_dir(const char *dir)
   return access(dir, W_OK | X_OK);
 }
 
+/* path cut back, in place, to its nearest existing ancestor (itself when
+ * it exists): 0, or -1 with errno. */
+static int
+nearest_existing(char *path)
+{
+  while(access(path, F_OK) < 0) {
+    if(errno != ENOENT || !strcmp(path, ".") || !strcmp(path, "/"))
+      return -1;
+    to_parent(path);
+  }
+  return 0;
+}
+
+/* Whether this user can write in dir, or make it as mkdir_p would, under
+ * its nearest existing ancestor: 0, or -1 with errno. */
+static int
+can_make_dir(const char *dir)
+{
+  char up[PATH_MAX];
+
+  snprintf(up, sizeof(up), "%s", dir);
+  return nearest_existing(up) < 0 ? -1 : writable_dir(up);
+}
+
+/* The state directory: sandhook makes it, and what it holds, at first use;
+ * any other directory a setting names must be there already. */
+static char state_dir[PATH_MAX];
+
 /* Whether this user can make a file in path's directory: 0, or -1 with
  * errno. */
 static int
@@ -207,7 +207,7 @@ can_make_in_parent(const char *path)
 
   snprintf(dir, sizeof(dir), "%s", path);
   to_parent(dir);
-  return writable_dir(dir);
+  return strcmp(dir, state_dir) ? writable_dir(dir) : can_make_dir(dir);
 }
 
 /* Whether this user can append to path, or create it: 0, or -1 with
@@ -225,20 +225,44 @@ can_append(const char *path)
   return errno == ENOENT ? can_make_in_parent(path) : -1;
 }
 
-/* Whether this user can write in dir, or make it as mkdir_p would, under
- * its nearest existing ancestor: 0, or -1 with errno. */
+/* Whether this user can make files in STATE/run, or make it: 0, or -1
+ * with errno.  Tested, not made: made by a check run as root, it would be
+ * root's, and a service running as another user could use none of it. */
 static int
-can_make_dir(const char *dir)
+run_dir_usable(const char *path)
 {
-  char up[PATH_MAX];
+  AUTO_FD int fd = -1;
 
-  snprintf(up, sizeof(up), "%s", dir);
-  while(access(up, F_OK) < 0) {
-    if(errno != ENOENT || !strcmp(up, ".") || !strcmp(up, "/"))
-      return -1;
-    to_parent(up);
+  if(access(path, F_OK) < 0)
+    return errno == ENOENT ? can_make_dir(path) : -1;
+  fd = open(path, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  return fd < 0 || write(fd, "x", 1) != 1 ? -1 : 0;
+}
+
+static void
+check_state(struct tally *t, const struct config *cfg)
+{
+  char path[PATH_MAX], up[PATH_MAX];
+  struct statvfs vfs;
+  long long need_mb = (long long)cfg->max_sessions * (cfg->workspace_mb + cfg->memory_mb), free_mb;
+
+  if(statedir_path(path, sizeof(path), cfg->state_dir, STATEDIR_RUN) < 0 || run_dir_usable(path) < 0) {
+    say(t, CHECK_FAIL, "state directory", "%s is not writable: %s (SANDHOOK_STATE_DIR); "
+        "deliveries would be refused with 503", cfg->state_dir, strerror(errno));
+    return;
   }
-  return writable_dir(up);
+  snprintf(up, sizeof(up), "%s", cfg->state_dir);
+  if(nearest_existing(up) < 0 || statvfs(up, &vfs) < 0) {
+    say(t, CHECK_FAIL, "state directory", "%s: %s", cfg->state_dir, strerror(errno));
+    return;
+  }
+  free_mb = (long long)(vfs.f_bavail * vfs.f_frsize >> 20);
+  if(free_mb < need_mb)
+    say(t, CHECK_WARN, "state directory", "%s is writable, but has %lld MiB free and %d sessions "
+        "at once need %lld (SANDHOOK_MAX_SESSIONS x (SANDHOOK_WORKSPACE_MB + SANDHOOK_MEMORY_MB)); "
+        "a session that finds no room fails", cfg->state_dir, free_mb, cfg->max_sessions, need_mb);
+  else
+    say(t, CHECK_OK, "state directory", "%s is writable, %lld MiB free", cfg->state_dir, free_mb);
 }
 
 /* The log file is the drainer's stderr, opened by the front before the
@@ -348,6 +372,9 @@ check_run(const struct config *cfg)
 {
   struct tally t = { 0 };
 
+  snprintf(state_dir, sizeof(state_dir), "%s", cfg->state_dir);
+  for(size_t n = strlen(state_dir); n > 1 && state_dir[n - 1] == '/'; n--)
+    state_dir[n - 1] = '\0';
   check_settings(&t, cfg);
   check_api(&t, cfg);
   check_state(&t, cfg);

@@ -119,6 +119,20 @@ def main():
         t.ok(not any(os.path.exists(os.path.join(sc.tmp, n)) for n in ("audit.jsonl", "capture", "sandhook.prom")),
              "  ...and the check made none of them: a file it made as root would be root's")
 
+        # A host where no webhook came yet: the service makes its state
+        # directory at first use, as its own user; a check run as root must
+        # make none of it, or the service could not use it.
+        fresh = os.path.join(sc.tmp, "fresh", "state")
+        cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_STATE_DIR=fresh,
+                                  SANDHOOK_AUDIT_FILE=os.path.join(fresh, "audit.jsonl"))
+        os.rmdir(fresh)
+        os.rmdir(os.path.dirname(fresh))
+        rc, lines, out = check(cfg)
+        t.ok(lines.get("state directory", ("",))[0] == "ok" and lines.get("log", ("",))[0] == "ok" and
+             lines.get("audit trail", ("",))[0] == "ok",
+             "a state directory not made yet: ok, with its log and audit trail to come in it", out)
+        t.ok(not os.path.exists(os.path.dirname(fresh)), "  ...and the check made none of it")
+
         ro = os.path.join(sc.tmp, "ro-state")
         os.makedirs(ro)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", ro], check=True)
