@@ -210,19 +210,35 @@ can_make_in_parent(const char *path)
   return strcmp(dir, state_dir) ? writable_dir(dir) : can_make_dir(dir);
 }
 
-/* Whether this user can append to path, or create it: 0, or -1 with
- * errno.  Nothing is made: a file the check made as root would be root's,
- * and a service running as another user could not open it. */
+/* Whether this user can open path with flags, its opener's own, or create
+ * it: 0, or -1 with errno.  Nothing is made: a file the check made as root
+ * would be root's, and a service running as another user could not open
+ * it. */
 static int
-can_append(const char *path)
+can_open_or_make(const char *path, int flags)
 {
-  int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+  int fd = open(path, flags | O_CLOEXEC);
 
   if(fd >= 0) {
     close(fd);
     return 0;
   }
   return errno == ENOENT ? can_make_in_parent(path) : -1;
+}
+
+/* As log_to_file opens the log: a symlink to it is followed. */
+static int
+can_open_log(const char *path)
+{
+  return can_open_or_make(path, O_WRONLY | O_APPEND);
+}
+
+/* As audit_open opens the trail: read too (its last line), never through
+ * a symlink. */
+static int
+can_open_audit(const char *path)
+{
+  return can_open_or_make(path, O_RDWR | O_APPEND | O_NOFOLLOW);
 }
 
 /* Whether this user can make files in STATE/run, or make it: 0, or -1
@@ -274,7 +290,7 @@ check_log(struct tally *t, const struct config *cfg)
   const char *sock = cfg->syslog_socket ? cfg->syslog_socket : "/dev/log";
   int syslog = cfg->log_dest && !strcmp(cfg->log_dest, "syslog");
 
-  if(can_append(cfg->log_file) < 0)
+  if(can_open_log(cfg->log_file) < 0)
     say(t, CHECK_FAIL, "log", "%s cannot be opened: %s (SANDHOOK_LOG_FILE); it is the drainer's "
         "stderr, so no drainer could start and every session's webhook would be answered 503",
         cfg->log_file, strerror(errno));
@@ -293,7 +309,7 @@ static const struct output {
   int (*usable)(const char *path);
   const char *lost;
 } outputs[] = {
-  { "audit trail", "SANDHOOK_AUDIT_FILE", offsetof(struct config, audit_file), can_append,
+  { "audit trail", "SANDHOOK_AUDIT_FILE", offsetof(struct config, audit_file), can_open_audit,
     "the drainer serves nothing without its audit trail" },
   { "capture", "SANDHOOK_CAPTURE_DIR", offsetof(struct config, capture_dir), can_make_dir,
     "no delivery would be captured (capture_failed)" },

@@ -83,6 +83,13 @@ def main():
         sid = sc.fake.session([{"tool": "bash", "input": {"command": "true"}}])["session_id"]
         body, h = run_started(sid)
         t.eq(cgi(cfg, body, h)[0], 503, "  ...and, as it says, a session's webhook is answered 503")
+        real = os.path.join(sc.tmp, "logs", "sandhook.log")
+        os.makedirs(os.path.dirname(real))
+        open(real, "w").close()
+        os.symlink(real, os.path.join(sc.tmp, "linked.log"))
+        cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_LOG_FILE=os.path.join(sc.tmp, "linked.log"))
+        rc, lines, out = check(cfg)
+        t.eq(lines.get("log", ("",))[0], "ok", "a log file reached through a symlink, as the front opens it: ok")
         cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_LOG="syslog",
                                   SANDHOOK_SYSLOG_SOCKET=os.path.join(sc.tmp, "no-syslog.sock"))
         rc, lines, out = check(cfg)
