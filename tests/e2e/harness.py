@@ -138,6 +138,15 @@ class Fake:
     def log(self):
         return self.call("GET", "/_fake/log")
 
+    def wait_stopped(self, sids, timeout):
+        """Whether the work item of every session in sids stopped within
+        timeout seconds; the fake answers when they have (no polling)."""
+        data = json.dumps({"ids": list(sids), "timeout_s": timeout}).encode()
+        req = urllib.request.Request(self.url + "/_fake/work/wait", data=data, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=timeout + 10) as r:
+            return json.loads(r.read())["left"] == 0
+
     def faults(self, **kw):
         return self.call("POST", "/_fake/faults", kw)
 

@@ -26,6 +26,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 LOCK = threading.RLock()
+# Told whenever a work item stops: /_fake/work/wait answers on it, so a
+# benchmark that waits for a drain's end costs the fake no polling.
+STOPPED = threading.Condition(LOCK)
 
 
 def now_iso():
@@ -509,6 +512,7 @@ class Handler(BaseHTTPRequestHandler):
                     return self.error(409, "invalid_request_error", "work already stopped")
                 w["state"] = "stopped"
                 w["stopped_at"] = now_iso()
+                STOPPED.notify_all()
                 return self.send_json(200, work_public(w))
         return self.error(404, "not_found_error", "no such work action")
 
@@ -840,6 +844,22 @@ class Handler(BaseHTTPRequestHandler):
                     dict(work_public(w), claims=w["claims"], heartbeats=w["heartbeats"],
                          beat_saw_fetch=w.get("beat_saw_fetch"))
                     for w in ST.work.values()]})
+        if parts == ["work", "wait"] and method == "POST":
+            # {"ids": [session ids], "timeout_s": N}: answers once every
+            # work item of each of them is stopped, or when N runs out.
+            spec = self.body_json() or {}
+            want, deadline = set(spec.get("ids") or []), time.monotonic() + float(spec.get("timeout_s", 60))
+
+            def left():
+                stopped = {}
+                for w in ST.work.values():
+                    sid = w["data"]["id"]
+                    stopped[sid] = stopped.get(sid, True) and w["state"] == "stopped"
+                return sum(not stopped.get(sid) for sid in want)
+            with LOCK:
+                while left() and time.monotonic() < deadline:
+                    STOPPED.wait(deadline - time.monotonic())
+                return self.send_json(200, {"left": left()})
         if parts == ["work"] and method == "POST":
             spec = self.body_json() or {}
             with LOCK:
