@@ -2,7 +2,6 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/runstate.h"
-#include "common/statedir.h"
 #include "common/strbuf.h"
 
 #include <errno.h>
@@ -47,13 +46,14 @@ answer(struct request *rq, int status, const char *type, const struct strbuf *bo
 }
 
 static int
-health(const struct config *cfg, struct strbuf *sb)
+health(struct responder *r, struct strbuf *sb)
 {
-  const char *why = statedir_unusable(cfg->state_dir);
+  const struct config *cfg = r->cfg;
+  const char *why = responder_unusable(r, 1);
   int running, busy;
 
   runstate_count(cfg->state_dir, cfg->max_sessions, &running, &busy);
-  /* The reason is one of statedir_unusable's fixed sentences: no quoting
+  /* The reason is one of responder_unusable's fixed sentences: no quoting
    * needed. */
   sb_printf(sb, "{\"status\":\"%s\",\"version\":\"%s\",\"slots\":%d,\"slots_busy\":%d,"
             "\"drainers_running\":%d%s%s%s}\n", why ? "unavailable" : "ok", PACKAGE_VERSION,
@@ -81,7 +81,7 @@ probe_serve(struct responder *r, struct request *rq)
     answer(rq, status, "text/plain; version=0.0.4; charset=utf-8", &sb, head);
   }
   else if(!strcmp(path, cfg->health_path)) {
-    status = health(cfg, &sb);
+    status = health(r, &sb);
     answer(rq, status, "application/json", &sb, head);
   }
   else

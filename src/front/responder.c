@@ -10,6 +10,8 @@
 #include "common/statedir.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,19 +100,47 @@ read_body(struct request *rq, size_t max, size_t want, int have_len,
   return buf;
 }
 
-/* The state directory's filesystem, looked at once a second by a process
- * that serves many webhooks: a disk that fills is refused a second late,
- * where a statvfs of every webhook was a tenth of the front's system calls. */
+/* Whether the drainer could open its audit trail as audit_open does
+ * (read-write, appending, never through a symlink) or make it: NULL, or
+ * the reason, errno kept in *err. */
 static const char *
-state_unusable(struct responder *r)
+audit_unusable(const char *path, int *err)
+{
+  char dir[PATH_MAX], *slash;
+  int fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+
+  if(fd >= 0) {
+    close(fd);
+    return NULL;
+  }
+  *err = errno;
+  if(errno == ENOENT) {
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if(slash)
+      *slash = '\0';
+    if(access(slash ? (*dir ? dir : "/") : ".", W_OK | X_OK) == 0)
+      return NULL;
+    *err = errno;
+  }
+  return "the audit trail (SANDHOOK_AUDIT_FILE) cannot be opened for appending, and the drainer "
+         "serves nothing without it";
+}
+
+/* Looked at once a second by a process that serves many webhooks: a disk
+ * that fills is refused a second late, where a statvfs of every webhook
+ * was a tenth of the front's system calls. */
+const char *
+responder_unusable(struct responder *r, int drain)
 {
   long long now = now_ms();
 
   if(!r->state_seen_ms || now - r->state_seen_ms >= 1000) {
     r->state_why = statedir_unusable(r->cfg->state_dir);
+    r->audit_why = r->cfg->audit_file ? audit_unusable(r->cfg->audit_file, &r->audit_errno) : NULL;
     r->state_seen_ms = now;
   }
-  return r->state_why;
+  return r->state_why ? r->state_why : drain ? r->audit_why : NULL;
 }
 
 /* Writes the capture, once, before anything is verified. */
@@ -196,10 +226,18 @@ responder_handle(struct responder *r, struct request *rq, struct reply *rep)
     log_info("webhook_rejected", "status=400 reason=%s webhook_id=%s", why, id);
     goto out;
   }
-  if(!r->dry_run && (why = state_unusable(r))) {
+  if(!r->dry_run && (why = responder_unusable(r, 0))) {
     set_reply(rep, 503, why);
     log_err("webhook_rejected", "status=503 reason=%s state_dir=%s webhook_id=%s", why,
             cfg->state_dir, id);
+    goto out;
+  }
+  /* Before the duplicate mark: the sender's retry is then a new delivery. */
+  if(!r->dry_run && !strcmp(rep->ev.data_type, "session.status_run_started") &&
+     (why = responder_unusable(r, 1))) {
+    set_reply(rep, 503, "the drainer's audit trail cannot be opened");
+    log_err("webhook_rejected", "status=503 reason=%s audit_file=%s error=%s webhook_id=%s", why,
+            cfg->audit_file, strerror(r->audit_errno), id);
     goto out;
   }
   dup = r->dry_run ? SEEN_NEW : seen_mark(cfg->state_dir, id, cfg->dedupe_seconds, r->now());

@@ -32,6 +32,8 @@ struct responder {
   time_t (*now)(void);
   long long state_seen_ms;      /* when state_why was last looked at (monotonic) */
   const char *state_why;        /* statedir_unusable's verdict then */
+  const char *audit_why;        /* and whether the audit trail could be opened */
+  int audit_errno;
 };
 
 struct reply {
@@ -47,6 +49,13 @@ void responder_init(struct responder *r, const struct config *cfg);
 
 /* Decides the answer without side effects beyond the duplicate store. */
 void responder_handle(struct responder *r, struct request *rq, struct reply *rep);
+
+/* Why no delivery can be taken now, or NULL: the state directory's
+ * filesystem (statedir_unusable); with drain set, also a delivery that
+ * would start a drainer: its audit trail (SANDHOOK_AUDIT_FILE), without
+ * which it serves nothing, cannot be opened.  Looked at once a second;
+ * the reason is a fixed sentence. */
+const char *responder_unusable(struct responder *r, int drain);
 
 /* The whole request; rep (may be NULL) receives the answer given. */
 void responder_serve(struct responder *r, struct request *rq, struct reply *rep);

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (SANDHOOK, Checks, Scenario, cgi, drainer_log, need_root, run_started, until,  # noqa: E402
+from harness import (SANDHOOK, Checks, Scenario, cgi, need_root, run_started,  # noqa: E402
                      write_config)
 
 need_root()
@@ -113,10 +113,11 @@ def main():
              % mf[1], out)
         sid = sc.fake.session([{"tool": "bash", "input": {"command": "true"}}])["session_id"]
         body, h = run_started(sid)
-        cgi(cfg, body, h)
-        t.ok(until(lambda: "event=audit_unavailable" in drainer_log(state), 60) and
+        status, _, payload, _, err = cgi(cfg, body, h)
+        t.ok(status == 503 and "audit_file=" + os.path.join(blocker, "audit.jsonl") in err and
              sc.fake.work()[-1]["state"] == "queued",
-             "  ...and, as it says, the drainer serves nothing without the trail", sc.fake.work()[-1])
+             "  ...and, as it says, nothing is served without the trail: the delivery is refused (503)",
+             (status, payload, err, sc.fake.work()[-1]))
         cfg, state = write_config(sc.tmp, sc.fake.url, SANDHOOK_AUDIT_FILE=os.path.join(sc.tmp, "audit.jsonl"),
                                   SANDHOOK_CAPTURE_DIR=os.path.join(sc.tmp, "capture"),
                                   SANDHOOK_METRICS_FILE=os.path.join(sc.tmp, "sandhook.prom"))

@@ -6,6 +6,7 @@ the setting; a misspelled variable is warned about by name, never by
 value; and API errors (401, 404, nothing listening) are logged with the
 host, the API's own message and the setting to check.
 """
+import json
 import os
 import re
 import socket
@@ -14,7 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (BUILD, ENV_KEY, SANDHOOK, Checks, Scenario, cgi, drainer_log, run_started,  # noqa: E402
-                     free_port, sanitizer_clean, stop_proc, until, write_config)
+                     free_port, sanitizer_clean, sign, stop_proc, until, write_config)
 
 
 def fcgi_start(config):
@@ -139,6 +140,34 @@ def main():
              (p.returncode, drainer_log(state)))
         t.eq([w["claims"] for w in sc.fake.work() if w["data"]["id"] == sid], [0], "  ...and nothing was claimed")
         sanitizer_clean(t, log)
+
+        # The front knows it too: a run_started is refused with a 503 (the
+        # sender retries it) rather than taken and lost; other events are
+        # still taken, and the health probe says why.
+        status, _, payload, _, err = cgi(cfg, *run_started(sid))
+        t.ok(status == 503 and "audit trail" in payload,
+             "run_started while the audit trail cannot be opened: 503, not 202", (status, payload))
+        t.ok("reason=\"the audit trail (SANDHOOK_AUDIT_FILE)" in err and "audit_file=%s " % sc.tmp in err and
+             "error=\"Is a directory\"" in err,
+             "  ...and the log line names the setting, the path and the error", err)
+        msg = "whe_" + os.urandom(8).hex()
+        idled = json.dumps({"type": "event", "id": msg, "created_at": "2026-11-28T00:00:00Z",
+                            "data": {"type": "session.status_idled", "id": sid}}).encode()
+        status, _, payload, _, err = cgi(cfg, idled, sign(idled, msg))
+        t.ok(status == 200, "  ...an event that starts no drainer is still taken", (status, payload, err))
+        status, _, payload, _, err = cgi(cfg, b"", {}, method="GET",
+                                         extra_env={"REQUEST_URI": "/sandhook/health"})
+        t.ok(status == 503 and "the audit trail (SANDHOOK_AUDIT_FILE)" in json.loads(payload)["reason"],
+             "  ...and the health probe is 503, with the reason", (status, payload))
+        t.eq([w["claims"] for w in sc.fake.work() if w["data"]["id"] == sid], [0],
+             "  ...and the refused run_started claimed nothing")
+        cfg, state = write_config(sc.tmp, sc.fake.url,
+                                  SANDHOOK_AUDIT_FILE=os.path.join(sc.tmp, "audit-new.jsonl"))
+        status, _, payload, _, err = cgi(cfg, b"", {}, method="GET",
+                                         extra_env={"REQUEST_URI": "/sandhook/health"})
+        t.ok(status == 200 and json.loads(payload)["status"] == "ok",
+             "a trail not made yet, in a directory it can write, is no reason (the drainer makes it)",
+             (status, payload, err))
     t.done()
 
 
