@@ -41,14 +41,23 @@ static void __attribute__((noreturn, format(printf, 1, 2)))
 die(const char *fmt, ...)
 {
   char msg[512];
+  int e = errno;                /* before vsnprintf, which may set it */
   va_list ap;
 
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
-  log_err("jail_setup_failed", "step=%s errno=%d error=%s", msg, errno, strerror(errno));
+  /* A step that failed without a system call (a path too long, not PID
+   * 1) has no errno: "error=Success" would mislead whoever reads it. */
+  if(e)
+    log_err("jail_setup_failed", "step=%s errno=%d error=%s", msg, e, strerror(e));
+  else
+    log_err("jail_setup_failed", "step=%s", msg);
   _exit(1);
 }
+
+/* A failure that is no system call's: no stale errno in its line. */
+#define die_plain(...) (errno = 0, die(__VA_ARGS__))
 
 /* dir + "/" + leaf into buf (PATH_MAX); a path that does not fit ends the
  * setup rather than being silently cut. */
@@ -58,7 +67,7 @@ join(char *buf, const char *dir, const char *leaf)
   int n = snprintf(buf, PATH_MAX, "%s/%s", dir, leaf);
 
   if(n < 0 || n >= PATH_MAX)
-    die("path too long: %s", leaf);
+    die_plain("path too long: %s", leaf);
 }
 
 static void
@@ -253,7 +262,7 @@ own_dirs(int top, const char *rel, unsigned uid, unsigned gid)
   snprintf(sub, sizeof(sub), "%s", rel);
   n = path_split(sub, comp, N_ELEMENTS(comp), 0);
   if(n < 0)
-    die("bad read-only store path %s", rel);
+    die_plain("bad read-only store path %s", rel);
   for(i = 0; i < n && fd >= 0; i++) {
     int next;
 
@@ -560,7 +569,7 @@ drop_privileges(unsigned uid, unsigned gid, int rootless, int new_net)
   if(setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
     die("drop to %u:%u", uid, gid);
   if(getresuid(&r, &e, &s) < 0 || r != uid || e != uid || s != uid)
-    die("uid still privileged");
+    die_plain("uid still privileged");
   /* In a user namespace where root was never mapped the uid change does
    * not clear the namespace's capabilities: clear them by hand. */
   memset(data, 0, sizeof(data));
@@ -568,7 +577,7 @@ drop_privileges(unsigned uid, unsigned gid, int rootless, int new_net)
     die("capset");
   if(syscall(SYS_capget, &hdr, data) < 0 || data[0].effective || data[0].permitted ||
      data[1].effective || data[1].permitted)
-    die("capabilities survived the uid change");
+    die_plain("capabilities survived the uid change");
   /* The server holds the channel; a jailed process of the same uid must not
    * be able to ptrace it or read its /proc entries. */
   if(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -606,7 +615,7 @@ copy_field(char *dst, const cJSON *req, const char *name, int required)
   const char *v = json_str(req, name);
 
   if((!v && required) || (v && strlen(v) >= PATH_MAX))
-    die("setup: %s missing or too long", name);
+    die_plain("setup: %s missing or too long", name);
   snprintf(dst, PATH_MAX, "%s", v ? v : "");
 }
 
@@ -639,7 +648,7 @@ read_setup(struct setup *su)
   log_ids(json_str(req, "work_id"), json_str(req, "session_id"));
   lim = json_str(req, "limits");
   if(!lim || limits_parse(lim, &jail_lim) < 0)
-    die("setup: bad limits");
+    die_plain("setup: bad limits");
   cJSON_Delete(req);
 }
 
@@ -674,12 +683,12 @@ jail_main(int argc, char **argv)
   log_init("jail");
   (void)argv;
   if(argc != 0)
-    die("usage: sandhook-jail, started by sandhook with its setup on fd %d", JAIL_FD);
+    die_plain("usage: sandhook-jail, started by sandhook with its setup on fd %d", JAIL_FD);
   /* kill(-1) ends a tool's process tree only as PID 1 of a namespace of
    * our own (jail_start.h); anywhere else it would reach the host's. */
   log_outer_pid();
   if(getpid() != 1)
-    die("not PID 1 of its own namespace: sandhook-jail is started by sandhook");
+    die_plain("not PID 1 of its own namespace: sandhook-jail is started by sandhook");
   /* Nothing but the channel crosses into the jail, and the channel must
    * not reach anything this process executes. */
   syscall(SYS_close_range, JAIL_FD + 1, ~0U, 0);

@@ -79,6 +79,8 @@ def by_hand():
     b.close()
     t.ok(p.returncode != 0 and "not PID 1 of its own namespace" in p.stderr and not os.listdir(root),
          "the jail helper started by hand refuses, and builds nothing", p.stderr)
+    t.ok("errno=" not in p.stderr and "error=" not in p.stderr,
+         "  ...and its line gives no errno: no system call failed (it said error=Success)", p.stderr)
 
 
 threading.Thread(target=serve, daemon=True).start()
