@@ -10,6 +10,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+void
+path_trim_slashes(char *path)
+{
+  size_t n = strlen(path);
+
+  while(n > 1 && path[n - 1] == '/')
+    path[--n] = '\0';
+}
+
+void
+path_parent(char *path)
+{
+  char *slash = strrchr(path, '/');
+
+  if(!slash)
+    strcpy(path, ".");
+  else if(slash == path)
+    slash[1] = '\0';
+  else
+    *slash = '\0';
+}
+
 int
 mkdir_p(const char *path, mode_t mode)
 {
@@ -26,8 +48,8 @@ mkdir_p(const char *path, mode_t mode)
   if(errno != ENOENT)
     return -1;
   memcpy(buf, path, len + 1);
-  while(len > 1 && buf[len - 1] == '/')
-    buf[--len] = '\0';
+  path_trim_slashes(buf);
+  len = strlen(buf);
   for(i = 1; i <= len; i++) {
     if(buf[i] != '/' && buf[i] != '\0')
       continue;
@@ -212,8 +234,7 @@ remove_tree(const char *path)
     return -1;
   }
   memcpy(buf, path, strlen(path) + 1);
-  for(slash = buf + strlen(buf); slash > buf + 1 && slash[-1] == '/'; )
-    *--slash = '\0';
+  path_trim_slashes(buf);
   slash = strrchr(buf, '/');
   if(slash) {
     *slash = '\0';

@@ -7,6 +7,12 @@
 #include <sys/types.h>
 #include <time.h>
 
+/* Cuts path's trailing slashes, but never the root's. */
+void path_trim_slashes(char *path);
+/* Cuts path in place to its directory: "/a/b" to "/a", "/a" to "/", "b"
+ * to "." (path holds at least two bytes). */
+void path_parent(char *path);
+
 /* mkdir -p; existing directories are fine. */
 int mkdir_p(const char *path, mode_t mode);
 

@@ -2,6 +2,7 @@
 #include "common/cleanup.h"
 #include "common/errmsg.h"
 #include "common/json.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/spawn.h"
 #include "common/statedir.h"
@@ -140,20 +141,6 @@ check_api(struct tally *t, const struct config *cfg)
   curl_global_cleanup();
 }
 
-/* path's directory, in place ("." for a bare name). */
-static void
-to_parent(char *path)
-{
-  char *slash = strrchr(path, '/');
-
-  if(!slash)
-    strcpy(path, ".");
-  else if(slash == path)
-    slash[1] = '\0';
-  else
-    *slash = '\0';
-}
-
 /* Whether dir is a directory this user can make files in: 0, or -1 with
  * errno. */
 static int
@@ -178,7 +165,7 @@ nearest_existing(char *path)
   while(access(path, F_OK) < 0) {
     if(errno != ENOENT || !strcmp(path, ".") || !strcmp(path, "/"))
       return -1;
-    to_parent(path);
+    path_parent(path);
   }
   return 0;
 }
@@ -206,7 +193,7 @@ can_make_in_parent(const char *path)
   char dir[PATH_MAX];
 
   snprintf(dir, sizeof(dir), "%s", path);
-  to_parent(dir);
+  path_parent(dir);
   return strcmp(dir, state_dir) ? writable_dir(dir) : can_make_dir(dir);
 }
 
@@ -389,8 +376,7 @@ check_run(const struct config *cfg)
   struct tally t = { 0 };
 
   snprintf(state_dir, sizeof(state_dir), "%s", cfg->state_dir);
-  for(size_t n = strlen(state_dir); n > 1 && state_dir[n - 1] == '/'; n--)
-    state_dir[n - 1] = '\0';
+  path_trim_slashes(state_dir);
   check_settings(&t, cfg);
   check_api(&t, cfg);
   check_state(&t, cfg);

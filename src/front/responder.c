@@ -1,6 +1,7 @@
 #include "front/responder.h"
 #include "front/capture.h"
 #include "common/clock.h"
+#include "common/fsutil.h"
 #include "front/wake.h"
 #include "common/log.h"
 #include "front/seen.h"
@@ -106,7 +107,7 @@ read_body(struct request *rq, size_t max, size_t want, int have_len,
 static const char *
 audit_unusable(const char *path, int *err)
 {
-  char dir[PATH_MAX], *slash;
+  char dir[PATH_MAX];
   int fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 
   if(fd >= 0) {
@@ -116,10 +117,8 @@ audit_unusable(const char *path, int *err)
   *err = errno;
   if(errno == ENOENT) {
     snprintf(dir, sizeof(dir), "%s", path);
-    slash = strrchr(dir, '/');
-    if(slash)
-      *slash = '\0';
-    if(access(slash ? (*dir ? dir : "/") : ".", W_OK | X_OK) == 0)
+    path_parent(dir);
+    if(access(dir, W_OK | X_OK) == 0)
       return NULL;
     *err = errno;
   }

@@ -112,6 +112,25 @@ check_replace(const char *top)
   rmdir(path);
 }
 
+static void
+check_paths(void)
+{
+  static const struct { const char *in, *trimmed, *parent; } cases[] = {
+    { "/a/b/", "/a/b", "/a" }, { "/a//", "/a", "/" }, { "/", "/", "/" }, { "///", "/", "/" },
+    { "b", "b", "." }, { "b/", "b", "." }, { "a/b", "a/b", "a" },
+  };
+
+  for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char buf[16];
+
+    snprintf(buf, sizeof(buf), "%s", cases[i].in);
+    path_trim_slashes(buf);
+    is_str(buf, cases[i].trimmed, "path_trim_slashes(\"%s\")", cases[i].in);
+    path_parent(buf);
+    is_str(buf, cases[i].parent, "  ...and its parent");
+  }
+}
+
 int
 main(void)
 {
@@ -171,6 +190,7 @@ main(void)
   else
     printf("ok %d - # SKIP a mount inside: no privileges to mount (errno=%d)\n", ++tap_n, errno);
   check_replace(top);
+  check_paths();
   is_int(remove_tree(top), 0, "remove_tree by path, for trees the host alone writes");
   ok(stat(top, &st) < 0 && errno == ENOENT, "the top is gone");
   close(t);
