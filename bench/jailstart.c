@@ -10,6 +10,8 @@
 #include "common/jail_start.h"
 #include "common/spawn.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <spawn.h>
@@ -48,17 +50,22 @@ sandhook_once(const char *jail, const char *root, const char *ws)
     "{\"op\":1,\"tool\":\"bash\",\"input\":{\"command\":\"true\"},\"timeout_ms\":10000}";
   const char *const argv[] = { "sandhook-jail", NULL }, *const envp[] = { NULL };
   struct spawn sp = SPAWN_INIT(jail, argv, envp);
-  char setup[3 * PATH_MAX], *reply;
+  char *setup, *reply;
+  cJSON *obj;
   struct timespec t0;
   size_t len;
   int sv[2];
   pid_t pid;
 
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  snprintf(setup, sizeof(setup),
-           "{\"root\":\"%s\",\"workspace\":\"%s\",\"uid\":%d,\"gid\":%d,\"host_network\":false,"
-           "\"limits\":\"cpu=600,as=4096,nofile=1024,nproc=512,fsize=1024,tmp=64\"}",
-           root, ws, JAIL_ID, JAIL_ID);
+  /* Built as the drainer builds it: the paths escaped, whatever they hold. */
+  if(!(obj = cJSON_CreateObject()) || !cJSON_AddStringToObject(obj, "root", root) ||
+     !cJSON_AddStringToObject(obj, "workspace", ws) || !cJSON_AddNumberToObject(obj, "uid", JAIL_ID) ||
+     !cJSON_AddNumberToObject(obj, "gid", JAIL_ID) || !cJSON_AddFalseToObject(obj, "host_network") ||
+     !cJSON_AddStringToObject(obj, "limits", "cpu=600,as=4096,nofile=1024,nproc=512,fsize=1024,tmp=64") ||
+     !(setup = cJSON_PrintUnformatted(obj)))
+    fail("setup frame");
+  cJSON_Delete(obj);
   if(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     fail("socketpair");
   sp.in = sp.out = SPAWN_NULL;
@@ -69,6 +76,7 @@ sandhook_once(const char *jail, const char *root, const char *ws)
   close(sv[1]);
   if(send_frame(sv[0], setup, strlen(setup)) < 0 || jail_settle(pid, sv[0], JAIL_ID, JAIL_ID, 30000) < 0)
     fail("jail setup");
+  free(setup);
   if(send_frame(sv[0], request, strlen(request)) < 0 || !(reply = recv_frame(sv[0], &len)))
     fail("bash call");
   if(!strstr(reply, "\"is_error\":false")) {
