@@ -17,6 +17,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/seccomp.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -368,6 +370,29 @@ check_jail(struct tally *t, const struct config *cfg)
         "size caps of /workspace and /mnt/memory (plain directories instead)");
   else
     say(t, CHECK_OK, "loop devices", "/workspace and /mnt/memory are capped ext4 images");
+}
+
+int
+check_become(const char *name)
+{
+  struct passwd *pw;
+  struct tally t = { 0 };
+
+  errno = 0;
+  if(!(pw = getpwnam(name)))
+    say(&t, CHECK_FAIL, "user", "%s: %s", name, errno ? strerror(errno) : "no such user");
+  else if(geteuid() != 0)
+    say(&t, CHECK_FAIL, "user", "only root can check as another user (--user %s)", name);
+  else if(initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+    say(&t, CHECK_FAIL, "user", "cannot become %s: %s", name, strerror(errno));
+  else if(setuid(0) == 0 || geteuid() != pw->pw_uid)
+    say(&t, CHECK_FAIL, "user", "%s kept root's privileges; nothing checked", name);
+  else
+    say(&t, CHECK_OK, "user", "checking as %s (uid %u, gid %u), as a service running as it would",
+        name, (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+  if(t.failed)
+    printf("sandhook check: some checks failed\n");
+  return t.failed ? -1 : 0;
 }
 
 int

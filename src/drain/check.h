@@ -10,4 +10,10 @@
 
 int check_run(const struct config *cfg);
 
+/* Becomes the user name and its groups, before the settings are read, so
+ * that every check answers for a service running as that user (its key
+ * files, directories, log and jail) and not for root: 0, with a line
+ * saying who; or -1, the reason printed as a failed check. */
+int check_become(const char *name);
+
 #endif

@@ -38,7 +38,7 @@ usage(FILE *f)
 {
   fprintf(f,
           "usage: sandhook drain [--config FILE | --no-config]\n"
-          "       sandhook check [--config FILE | --no-config]\n"
+          "       sandhook check [--user NAME] [--config FILE | --no-config]\n"
           "       sandhook gc [--session SESSION_ID] [--config FILE | --no-config]\n"
           "       sandhook run [--config FILE | --no-config]\n"
           "       sandhook handle [--config FILE | --no-config]\n"
@@ -49,7 +49,8 @@ usage(FILE *f)
           "The web front starts it on session.status_run_started; run it by hand\n"
           "to drain the queue without a webhook.  'check' tests the settings, the\n"
           "control plane, the state directory and what the jail needs, one line\n"
-          "each, and exits 1 when anything failed.  'gc' removes the storage of the\n"
+          "each, and exits 1 when anything failed; with --user, as that user (run\n"
+          "as root), for a service that runs as it.  'gc' removes the storage of the\n"
           "session named and of every session idle longer than\n"
           "SANDHOOK_WORKSPACE_KEEP_HOURS.  'run' is the always-on worker (no\n"
           "webhooks): SANDHOOK_MAX_SESSIONS workers long-poll the queue until\n"
@@ -63,7 +64,7 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
-  const char *config_file = NULL, *gc_sid = NULL, *verify = NULL, *slot = NULL;
+  const char *config_file = NULL, *gc_sid = NULL, *verify = NULL, *slot = NULL, *user = NULL;
   int after_response = 0, check = 0, gc = 0, run = 0, handle = 0, bell = 0, i, rc;
   struct config cfg;
   struct errmsg err = ERRMSG_INIT;
@@ -97,6 +98,8 @@ main(int argc, char **argv)
     }
     else if(gc && !strcmp(argv[i], "--session") && i + 1 < argc)
       gc_sid = argv[++i];
+    else if(check && !strcmp(argv[i], "--user") && i + 1 < argc)
+      user = argv[++i];
     else {
       fprintf(stderr, "sandhook drain: unknown argument '%s'\n", argv[i]);
       usage(stderr);
@@ -108,6 +111,10 @@ main(int argc, char **argv)
     return audit_verify_main(verify);
   proctitle_init(argc, argv);
   log_init("drainer");
+  /* Before the settings: whether that user can read its key files is a
+   * check too. */
+  if(user && check_become(user) < 0)
+    return 1;
   if(config_load(&cfg, config_file, &err) < 0) {
     if(check) {
       printf("FAIL %-16s %s\nsandhook check: some checks failed\n", "settings", err.text);

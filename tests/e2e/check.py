@@ -152,6 +152,38 @@ def main():
         sd = lines.get("state directory", ("", ""))
         t.ok(rc == 1 and sd[0] == "FAIL" and "not writable" in sd[1],
              "a read-only state directory: FAIL: %s" % sd[1], out)
+
+        # --user answers for the service's user, not for root who runs it.
+        cfg, state = write_config(sc.tmp, sc.fake.url)
+        rc, lines, out = check(cfg)
+        t.ok(rc == 0, "as root, a configuration in root's directories passes", out)
+        rc, lines, out = check(cfg, "--user", "nobody")
+        t.ok(rc == 1 and out.startswith("ok   user             checking as nobody (uid 65534") and
+             lines.get("settings", ("", ""))[0] == "FAIL" and "Permission denied" in lines["settings"][1],
+             "check --user nobody: the same configuration fails, nobody cannot read it: %s"
+             % lines.get("settings", ("", ""))[1], out)
+        public = os.path.join(sc.tmp, "public")
+        os.makedirs(public)
+        shared = os.path.join(public, "sandhook.conf")
+        with open(cfg) as f, open(shared, "w") as g:
+            g.write(f.read())
+        os.chmod(shared, 0o600)
+        os.chown(shared, 65534, 65534)
+        os.chmod(sc.tmp, 0o711)
+        try:
+            rc, lines, out = check(shared, "--user", "nobody")
+        finally:
+            os.chmod(sc.tmp, 0o700)
+        sd = lines.get("state directory", ("", ""))
+        t.ok(rc == 1 and lines.get("settings", ("", ""))[0] == "ok" and sd[0] == "FAIL" and
+             "Permission denied" in sd[1],
+             "  ...given a file it can read, the settings pass and root's state directory fails: %s" % sd[1],
+             out)
+        rc, lines, out = check(cfg, "--user", "no-such-user-here")
+        t.ok(rc == 1 and "FAIL user" in out and "no such user" in out and "settings" not in lines,
+             "  ...a user that does not exist: FAIL, and nothing else is checked", out)
+        rc, lines, out = check(cfg, "--user")
+        t.ok(rc == 2 and "unknown argument '--user'" in out, "  ...--user without a name is refused (exit 2)", out)
     t.done()
 
 
