@@ -61,7 +61,7 @@ usage(FILE *f)
   fprintf(f,
           "usage: sandhook [--config FILE | --no-config] [--idle-exit SECONDS]\n"
           "       sandhook drain [--config FILE | --no-config]\n"
-          "       sandhook check [--config FILE | --no-config]\n"
+          "       sandhook check [--user NAME] [--config FILE | --no-config]\n"
           "       sandhook status [--json] [--config FILE | --no-config]\n"
           "       sandhook metrics [--config FILE | --no-config]\n"
           "       sandhook gc [--session SESSION_ID] [--config FILE | --no-config]\n"
