@@ -70,10 +70,15 @@ in_child(int (*fn)(void))
   return WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
 }
 
+/* As jail_start and the helper make them: without root, inside a user
+ * namespace of their own, which is what lets an unprivileged service (a
+ * mod_fcgid one) build its jail at all. */
 static int
 try_namespaces(void)
 {
-  return unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET) < 0 ?
+  int user = geteuid() != 0 ? CLONE_NEWUSER : 0;
+
+  return unshare(user | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET) < 0 ?
          errno : 0;
 }
 

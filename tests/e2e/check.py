@@ -179,6 +179,10 @@ def main():
              "Permission denied" in sd[1],
              "  ...given a file it can read, the settings pass and root's state directory fails: %s" % sd[1],
              out)
+        ns, un = lines.get("namespaces", ("", "")), lines.get("user namespace", ("", ""))
+        t.ok(ns[0] in ("ok", "FAIL") and (ns[0] == "ok") == (un[0] == "ok"),
+             "  ...and its namespaces are tried as its jail makes them, inside a user namespace: "
+             "namespaces %s, user namespace %s" % (ns[0], un[0]), out)
         rc, lines, out = check(cfg, "--user", "no-such-user-here")
         t.ok(rc == 1 and "FAIL user" in out and "no such user" in out and "settings" not in lines,
              "  ...a user that does not exist: FAIL, and nothing else is checked", out)
