@@ -103,7 +103,6 @@ main(int argc, char **argv)
   for(i = 1; i < workers; i++) {
     pid_t pid = fork();
 
-
     if(pid < 0) {
       perror("fcgi_floor: fork");
       return 1;

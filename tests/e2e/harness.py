@@ -118,11 +118,11 @@ class Fake:
             self.port = int(f.read())
         self.url = "http://127.0.0.1:%d" % self.port
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, timeout=10):
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             return json.loads(r.read() or b"null")
 
     def session(self, script, **kw):
@@ -141,11 +141,8 @@ class Fake:
     def wait_stopped(self, sids, timeout):
         """Whether the work item of every session in sids stopped within
         timeout seconds; the fake answers when they have (no polling)."""
-        data = json.dumps({"ids": list(sids), "timeout_s": timeout}).encode()
-        req = urllib.request.Request(self.url + "/_fake/work/wait", data=data, method="POST",
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=timeout + 10) as r:
-            return json.loads(r.read())["left"] == 0
+        return self.call("POST", "/_fake/work/wait", {"ids": list(sids), "timeout_s": timeout},
+                         timeout=timeout + 10)["left"] == 0
 
     def faults(self, **kw):
         return self.call("POST", "/_fake/faults", kw)
@@ -189,12 +186,18 @@ def sign(body, msg_id, ts=None, key=SIGNING_KEY):
             "webhook-signature": "v1," + base64.b64encode(mac).decode()}
 
 
-def run_started(session_id, msg_id=None):
+def delivery(data_type, resource_id, msg_id=None):
+    """A signed delivery of an event of data_type about resource_id: (body,
+    headers), its webhook-id fresh unless msg_id is given."""
     msg_id = msg_id or "whe_" + os.urandom(8).hex()
     body = json.dumps({"type": "event", "id": msg_id, "created_at": "2026-11-28T00:00:00Z",
-                       "data": {"type": "session.status_run_started", "id": session_id,
+                       "data": {"type": data_type, "id": resource_id,
                                 "organization_id": "org_x", "workspace_id": "wrkspc_x"}}).encode()
     return body, sign(body, msg_id)
+
+
+def run_started(session_id, msg_id=None):
+    return delivery("session.status_run_started", session_id, msg_id)
 
 
 # Each test process names its gated commands apart, so two suites on one

@@ -15,7 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (BUILD, ENV_KEY, SANDHOOK, Checks, Scenario, cgi, drainer_log, run_started,  # noqa: E402
-                     free_port, sanitizer_clean, sign, stop_proc, until, write_config)
+                     delivery, free_port, sanitizer_clean, stop_proc, until, write_config)
 
 
 def fcgi_start(config):
@@ -150,10 +150,7 @@ def main():
         t.ok("reason=\"the audit trail (SANDHOOK_AUDIT_FILE)" in err and "audit_file=%s " % sc.tmp in err and
              "error=\"Is a directory\"" in err,
              "  ...and the log line names the setting, the path and the error", err)
-        msg = "whe_" + os.urandom(8).hex()
-        idled = json.dumps({"type": "event", "id": msg, "created_at": "2026-11-28T00:00:00Z",
-                            "data": {"type": "session.status_idled", "id": sid}}).encode()
-        status, _, payload, _, err = cgi(cfg, idled, sign(idled, msg))
+        status, _, payload, _, err = cgi(cfg, *delivery("session.status_idled", sid))
         t.ok(status == 200, "  ...an event that starts no drainer is still taken", (status, payload, err))
         status, _, payload, _, err = cgi(cfg, b"", {}, method="GET",
                                          extra_env={"REQUEST_URI": "/sandhook/health"})
