@@ -129,6 +129,10 @@ class Fake:
         spec = dict(kw, script=script)
         return self.call("POST", "/_fake/sessions", spec)
 
+    def sessions(self, sids, script, **kw):
+        """Sessions of the given ids, all queued at once."""
+        return self.call("POST", "/_fake/sessions/batch", dict(kw, ids=sids, script=script))["work_ids"]
+
     def state(self, sid):
         return self.call("GET", "/_fake/sessions/" + sid)
 

@@ -853,6 +853,19 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- control ----
     def control(self, method, parts, q):
+        if parts == ["sessions", "batch"] and method == "POST":
+            # {"ids": [...], spec}: every session queued under one hold of
+            # the lock, so a benchmark's clock starts when all are claimable.
+            spec = self.body_json() or {}
+            with LOCK:
+                works = []
+                for sid in spec.get("ids") or []:
+                    if sid in ST.sessions:
+                        return self.error(409, "invalid_request_error", "session %s exists" % sid)
+                for sid in spec.get("ids") or []:
+                    ST.sessions[sid] = Session(sid, spec)
+                    works.append(enqueue(sid)["id"])
+            return self.send_json(200, {"work_ids": works})
         if parts == ["sessions"] and method == "POST":
             spec = self.body_json() or {}
             sid = spec.get("id") or new_id("sesn_")
