@@ -74,7 +74,7 @@ sandhook_once(const char *jail, const char *root, const char *ws)
   if((pid = jail_start(&sp, JAIL_ID, JAIL_ID, 0)) < 0)
     fail("jail_start");
   close(sv[1]);
-  if(send_frame(sv[0], setup, strlen(setup)) < 0 || jail_settle(pid, sv[0], JAIL_ID, JAIL_ID, 30000) < 0)
+  if(send_frame(sv[0], setup, strlen(setup)) < 0 || jail_settle(pid, sv[0], JAIL_ID, JAIL_ID, 30000, NULL, NULL) < 0)
     fail("jail setup");
   free(setup);
   if(send_frame(sv[0], request, strlen(request)) < 0 || !(reply = recv_frame(sv[0], &len)))

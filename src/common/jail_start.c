@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <linux/capability.h>
-#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -93,7 +92,8 @@ jail_start(struct spawn *sp, unsigned uid, unsigned gid, int host_net)
 }
 
 int
-jail_settle(pid_t pid, int fd, unsigned uid, unsigned gid, long ms)
+jail_settle(pid_t pid, int fd, unsigned uid, unsigned gid, long ms,
+            int (*abort)(void *), void *ctx)
 {
   long long end = now_ms() + ms, left;
   struct pollfd p = { fd, POLLIN, 0 };
@@ -105,7 +105,13 @@ jail_settle(pid_t pid, int fd, unsigned uid, unsigned gid, long ms)
       errno = ETIMEDOUT;
       return -1;
     }
-    n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left + 1);
+    /* The drainer's slots block SIGTERM: a helper that hangs before its
+     * byte would hold a stopping drainer for all of ms, but for abort. */
+    if(abort && abort(ctx)) {
+      errno = ECANCELED;
+      return -1;
+    }
+    n = poll(&p, 1, left > 100 ? 100 : (int)left + 1);
     if(n > 0)
       break;
     if(n < 0 && errno != EINTR)

@@ -14,14 +14,16 @@
  * read its setup frame and built its root: 'U' asks us (root outside) to
  * map the jail uid and gid, and nothing else, into the user namespace it
  * has just made, answered with one byte; 'N' says it made none.  It waits
- * at most ms: 0 once settled, -1 when the helper ended (ESRCH) or stayed
- * silent (ETIMEDOUT). */
+ * at most ms, asking abort(ctx) (when not NULL) every 100 ms: 0 once
+ * settled, -1 when the helper ended (ESRCH), stayed silent (ETIMEDOUT) or
+ * abort said so (ECANCELED). */
 #ifndef SANDHOOK_JAIL_START_H
 #define SANDHOOK_JAIL_START_H
 
 #include "common/spawn.h"
 
 pid_t jail_start(struct spawn *sp, unsigned uid, unsigned gid, int host_net);
-int jail_settle(pid_t pid, int fd, unsigned uid, unsigned gid, long ms);
+int jail_settle(pid_t pid, int fd, unsigned uid, unsigned gid, long ms,
+                int (*abort)(void *), void *ctx);
 
 #endif

@@ -39,7 +39,8 @@ enter_cgroup(void *cg)
 
 int
 jail_open(struct jail *j, const struct config *cfg, const char *session_id,
-          const char *work_id, const char *memdir, const char *ro_stores)
+          const char *work_id, const char *memdir, const char *ro_stores,
+          int (*abort)(void *), void *ctx)
 {
   char lim[160], helper[PATH_MAX], *text = NULL;
   cJSON *setup = NULL;
@@ -124,7 +125,7 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
   j->fd = sv[0];
   /* A helper that fails its setup says why in its own log line. */
   if(send_frame(j->fd, text, strlen(text)) < 0 ||
-     jail_settle(pid, j->fd, cfg->jail_uid, cfg->jail_gid, JAIL_SETTLE_MS) < 0) {
+     jail_settle(pid, j->fd, cfg->jail_uid, cfg->jail_gid, JAIL_SETTLE_MS, abort, ctx) < 0) {
     e = errno;
     jail_close(j);
     cJSON_Delete(setup);

@@ -33,9 +33,12 @@ struct jail {
 
 /* Prepares STATE/sessions/<sid>/workspace (owned by the jail uid) and starts
  * the jail process.  memdir, when not NULL, is bound at /mnt/memory, with the
- * stores named in ro_stores (comma-separated paths below it) read-only. */
+ * stores named in ro_stores (comma-separated paths below it) read-only.
+ * While the helper builds the jail, abort(ctx) is asked every 100 ms; when
+ * it says so the helper is killed and -1 returned with ECANCELED. */
 int jail_open(struct jail *j, const struct config *cfg, const char *session_id,
-              const char *work_id, const char *memdir, const char *ro_stores);
+              const char *work_id, const char *memdir, const char *ro_stores,
+              int (*abort)(void *), void *ctx);
 
 enum jail_rc { JAIL_OK = 0, JAIL_ABORTED = 1, JAIL_FAILED = -1 };
 

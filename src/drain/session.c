@@ -562,20 +562,47 @@ jail_down(struct session *s)
   s->jail_up = 0;
 }
 
+/* abortable: a jail for a call (or built ahead for one) is given up on
+ * SIGTERM or a lost lease, -1 with ECANCELED; one that only the session's
+ * end needs (memory, skills' removal) is built after them too. */
 static int
-jail_up(struct session *s)
+jail_up(struct session *s, int abortable)
 {
   if(s->jail_up && s->jail.fd >= 0)
     return 0;
   /* A request of the drainer's own (skills, memory) that failed killed it. */
   jail_down(s);
   if(jail_open(&s->jail, s->cfg, s->sid, s->item->id, memory_host_dir(s->mem),
-               memory_ro_stores(s->mem)) < 0) {
-    log_err("jail_open_failed", "errno=%d error=%s", errno, strerror(errno));
+               memory_ro_stores(s->mem), abortable ? should_abort : NULL, s) < 0) {
+    if(errno == ECANCELED)
+      log_warn("jail_open_aborted", "reason=%s", flag_raised(s->term) ? "sigterm" : "lease");
+    else
+      log_err("jail_open_failed", "errno=%d error=%s", errno, strerror(errno));
     return -1;
   }
   s->jail_up = 1;
   return 0;
+}
+
+/* A call the jail did not finish because the claim or the drainer is
+ * ending. */
+static void
+call_aborted(struct session *s, struct call *c)
+{
+  enum lease_state ls = lease_state(s->lease);
+
+  if(ls != LEASE_HELD) {
+    /* The control plane took the item back (lease lost, or stopped):
+     * as the official worker, post nothing, so whoever claims the
+     * session's next item runs the call and answers it once.  Only our
+     * own shutdown (SIGTERM) answers with a cancellation. */
+    log_warn("tool_aborted", "tool_use_id=%s tool=%s reason=%s", c->id, c->name,
+             ls == LEASE_LOST ? "lease_lost" : "stopped_by_control_plane");
+    c->state = CALL_QUEUED;
+    return;
+  }
+  c->result = error_result("%s: tool call cancelled: the worker is stopping", c->name);
+  post_result(s, c);
 }
 
 static void
@@ -587,7 +614,11 @@ run_call(struct session *s, struct call *c)
   cJSON *res = NULL;
 
   log_info("tool_call", "tool_use_id=%s tool=%s", c->id, c->name);
-  if(jail_up(s) < 0) {
+  if(jail_up(s, 1) < 0) {
+    if(errno == ECANCELED) {
+      call_aborted(s, c);
+      return;
+    }
     c->result = error_result("%s: the sandbox could not be started", c->name);
     post_result(s, c);
     return;
@@ -611,20 +642,7 @@ run_call(struct session *s, struct call *c)
   if(rc != JAIL_OK)
     jail_down(s);
   if(rc == JAIL_ABORTED) {
-    enum lease_state ls = lease_state(s->lease);
-
-    if(ls != LEASE_HELD) {
-      /* The control plane took the item back (lease lost, or stopped):
-       * as the official worker, post nothing, so whoever claims the
-       * session's next item runs the call and answers it once.  Only our
-       * own shutdown (SIGTERM) answers with a cancellation. */
-      log_warn("tool_aborted", "tool_use_id=%s tool=%s reason=%s", c->id, c->name,
-               ls == LEASE_LOST ? "lease_lost" : "stopped_by_control_plane");
-      c->state = CALL_QUEUED;
-      return;
-    }
-    c->result = error_result("%s: tool call cancelled: the worker is stopping", c->name);
-    post_result(s, c);
+    call_aborted(s, c);
     return;
   }
   if(rc == JAIL_FAILED)
@@ -737,7 +755,7 @@ session_free(struct session *s)
 
   if(s->stream_started)
     stream_stop_now(s);
-  if(s->skills && !s->terminated && jail_up(s) == 0)
+  if(s->skills && !s->terminated && jail_up(s, 0) == 0)
     skills_remove(&s->jail, s->skills);
   else
     cJSON_Delete(s->skills);
@@ -815,12 +833,12 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
    * without them. */
   if(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
        cJSON_GetObjectItemCaseSensitive(s.session, "agent"), "skills")) > 0) {
-    if(jail_up(&s) == 0)
+    if(jail_up(&s, 1) == 0)
       s.skills = skills_install(cfg, api, work_bearer(api, item), s.session, &s.jail);
     else
       log_warn("skills_skipped", "reason=%s", "the sandbox could not be started");
   }
-  if(s.mem && (jail_up(&s) < 0 || memory_download(s.mem, api, &s.jail) < 0)) {
+  if(s.mem && (jail_up(&s, 0) < 0 || memory_download(s.mem, api, &s.jail) < 0)) {
     session_free(&s);
     return SESSION_DONE;
   }
@@ -833,7 +851,7 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
   /* The jail is built while the stream opens and the model thinks, not
    * when the first call is already waiting; one that fails here is tried
    * again by that call, which reports it. */
-  jail_up(&s);
+  jail_up(&s, 1);
   while(!s.ended) {
     struct qnode *n;
     struct call *c;
@@ -871,7 +889,7 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
       else {
         run_call(&s, c);
         /* Not on a claim that is gone: its token no longer counts. */
-        if(s.mem && lease_state(lease) == LEASE_HELD && jail_up(&s) == 0)
+        if(s.mem && lease_state(lease) == LEASE_HELD && jail_up(&s, 0) == 0)
           memory_sync(s.mem, api, &s.jail);
       }
       continue;
@@ -881,7 +899,7 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
   }
   end = s.end;
   /* After a lost lease the token is revoked: nothing more is sent. */
-  if(s.mem && end != SESSION_LOST && jail_up(&s) == 0)
+  if(s.mem && end != SESSION_LOST && jail_up(&s, 0) == 0)
     memory_finish(s.mem, api, &s.jail, s.clean);
   session_free(&s);
   *ended = s.terminated && !s.jail_lingers;
