@@ -22,7 +22,9 @@ enum { BEGIN_REQUEST = 1, END_REQUEST = 3, STDIN = 5, STDOUT = 6, KEEP_CONN = 1 
 struct conn {
   int fd, keep;
   size_t len;
-  unsigned char in[65536 + 16];
+  /* Two of the largest record (header, 65535 of content, 255 of padding):
+   * a full buffer always holds a whole one to consume. */
+  unsigned char in[2 * (8 + 65535 + 255)];
 };
 
 static const char answer[] = "Status: 202 Accepted\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n";
@@ -63,7 +65,8 @@ serve(struct conn *c)
 {
   size_t at = 0;
 
-  for(;;) {
+  /* A full buffer is read on at the next wake-up (level-triggered). */
+  while(c->len < sizeof(c->in)) {
     ssize_t n = read(c->fd, c->in + c->len, sizeof(c->in) - c->len);
 
     if(n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
