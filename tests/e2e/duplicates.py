@@ -14,8 +14,8 @@ import hashlib
 import json
 import os
 
-from harness import (Checks, FcgiPool, Nginx, Scenario, cgi, children, final_checks, run_started, sign,
-                     until, write_config)
+from harness import (Checks, FcgiPool, Nginx, Scenario, cgi, children, delivery, final_checks,
+                     run_started, until, write_config)
 
 IDS = 40
 RUNS = 4                # of the IDS, run_started deliveries whose session runs
@@ -35,10 +35,7 @@ with Scenario() as sc:
             sids.append(sid)
             deliveries.append(run_started(sid, "whe_dup_run_%d" % i))
         else:
-            msg = "whe_dup_%d" % i
-            body = json.dumps({"type": "event", "id": msg, "created_at": "2026-12-03T00:00:00Z",
-                               "data": {"type": "session.status_idled", "id": "sesn_dup"}}).encode()
-            deliveries.append((body, sign(body, msg)))
+            deliveries.append(delivery("session.status_idled", "sesn_dup", "whe_dup_%d" % i))
 
     def via_cgi(i):
         st, _, payload, *_ = cgi(cfg, *deliveries[i])
@@ -78,9 +75,7 @@ with Scenario() as sc:
     full = [m for m in ("whe_full_%d" % i for i in range(4000)) if bucket(m, 16) == 5][:56]
 
     def idled(msg):
-        body = json.dumps({"type": "event", "id": msg, "created_at": "2026-12-03T00:00:00Z",
-                           "data": {"type": "session.status_idled", "id": "sesn_dup"}}).encode()
-        st, payload = web.post("/hooks/sandhook", body, sign(body, msg))[:2]
+        st, payload = web.post("/hooks/sandhook", *delivery("session.status_idled", "sesn_dup", msg))[:2]
         return st, json.loads(payload)["message"]
 
     pool_pids = {pool.proc.pid, *children(pool.proc.pid)}

@@ -2,13 +2,12 @@
 """sandhook as a FastCGI responder (spawn-fcgi, cgi-fcgi): verification
 answers, and a session driven to the end while the responder keeps
 accepting."""
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Scenario, Checks, run_every_tool, final_checks, FcgiPool, need_root, run_started, sign,
-                     gated, release, wait_for, write_config)
+from harness import (Checks, FcgiPool, Scenario, delivery, final_checks, gated, need_root, release,
+                     run_every_tool, run_started, wait_for, write_config)
 
 need_root()
 t = Checks()
@@ -30,9 +29,7 @@ with Scenario() as sc:
     t.ok(not fake.state(sid)["results"], "answered while the session ran")
     # The responder is free at once: the next request is served while the
     # session still runs.
-    idled = json.dumps({"type": "event", "id": "whe_idle_f", "created_at": "x",
-                        "data": {"type": "session.status_idled", "id": sid}}).encode()
-    st, payload, dt = pool.post(idled, sign(idled, "whe_idle_f"))
+    st, payload, dt = pool.post(*delivery("session.status_idled", sid, "whe_idle_f"))
     t.eq(st, 200, "the responder serves the next request meanwhile")
     t.ok(not fake.state(sid)["finished"], "while the session is still running")
     release("fcgi_gate")

@@ -13,22 +13,19 @@ README deploys it.
   connection is served once and closed; a body refused unread does not
   spoil the connection; at SIGTERM a request waiting on one is answered.
 """
-import json
 import os
 import signal
 import socket
 import struct
 
-from harness import (Checks, FcgiPool, Scenario, children, sanitizer_clean, sign, unix_connections, until,
-                     wait_for, write_config)
+from harness import (Checks, FcgiPool, Scenario, children, delivery, sanitizer_clean, unix_connections,
+                     until, wait_for, write_config)
 
 t = Checks()
 
 
 def idled(msg):
-    body = json.dumps({"type": "event", "id": msg, "created_at": "2026-12-03T00:00:00Z",
-                       "data": {"type": "session.status_idled", "id": "sesn_pool"}}).encode()
-    return body, sign(body, msg)
+    return delivery("session.status_idled", "sesn_pool", msg)
 
 
 def record(rtype, content):

@@ -190,14 +190,14 @@ def sign(body, msg_id, ts=None, key=SIGNING_KEY):
             "webhook-signature": "v1," + base64.b64encode(mac).decode()}
 
 
-def delivery(data_type, resource_id, msg_id=None):
+def delivery(data_type, resource_id, msg_id=None, key=SIGNING_KEY):
     """A signed delivery of an event of data_type about resource_id: (body,
     headers), its webhook-id fresh unless msg_id is given."""
     msg_id = msg_id or "whe_" + os.urandom(8).hex()
     body = json.dumps({"type": "event", "id": msg_id, "created_at": "2026-11-28T00:00:00Z",
                        "data": {"type": data_type, "id": resource_id,
                                 "organization_id": "org_x", "workspace_id": "wrkspc_x"}}).encode()
-    return body, sign(body, msg_id)
+    return body, sign(body, msg_id, key=key)
 
 
 def run_started(session_id, msg_id=None):
@@ -839,9 +839,7 @@ def posts_over_kept(web, sock, n=20):
         return {ino for path, ino, _, _ in unix_connections() if path == sock}
 
     def idled(i):
-        body = json.dumps({"type": "event", "id": "whe_kept_%d" % i, "created_at": "x",
-                           "data": {"type": "session.status_idled", "id": "s"}}).encode()
-        return web.post("/hooks/sandhook", body, sign(body, "whe_kept_%d" % i))[0]
+        return web.post("/hooks/sandhook", *delivery("session.status_idled", "s", "whe_kept_%d" % i))[0]
     before = kept()
     statuses = [idled(i) for i in range(n)]
     return statuses, before, kept()
@@ -859,10 +857,8 @@ def check_front_server(t, fake, state, web, how):
     big = b"x" * (1024 * 1024 + 10)
     st, _, _, _ = web.post("/hooks/sandhook", big, sign(big, "whe_big"))
     t.eq(st, 413, "a body over the cap is 413 " + how)
-    idled = json.dumps({"type": "event", "id": "whe_front_1", "created_at": "x",
-                        "data": {"type": "session.status_idled", "id": "s"}}).encode()
-    st, _, _, _ = web.post("/hooks/sandhook", idled,
-                           dict(sign(idled, "whe_front_1"), **{"Content-Type": "application/json"}))
+    idled, signed = delivery("session.status_idled", "s", "whe_front_1")
+    st, _, _, _ = web.post("/hooks/sandhook", idled, dict(signed, **{"Content-Type": "application/json"}))
     t.eq(st, 200, "a signed delivery passes %s and verifies (headers passed)" % how)
     st, _, _, _ = web.post("/hooks/sandhook", idled, {"webhook-id": "whe_front_2"})
     t.eq(st, 400, "missing signature headers are 400 " + how)

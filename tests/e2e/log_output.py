@@ -15,8 +15,9 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (ENV_KEY, SIGNING_KEY, Checks, FcgiPool, Scenario, cgi, gated, need_root,  # noqa: E402
-                     release, run_started, sanitizer_clean, sign, tagged, until, wait_for, write_config)
+from harness import (ENV_KEY, SIGNING_KEY, Checks, FcgiPool, Scenario, cgi, delivery,  # noqa: E402
+                     gated, need_root, release, run_started, sanitizer_clean, tagged, until, wait_for,
+                     write_config)
 
 need_root()
 
@@ -140,9 +141,7 @@ def main():
         pool = sc.add(FcgiPool(os.path.join(sc.tmp, "two"), cfg2))
 
         def idled(wid):
-            body = json.dumps({"type": "event", "id": wid, "created_at": "x",
-                               "data": {"type": "session.status_idled", "id": "s"}}).encode()
-            return pool.post(body, sign(body, wid))[0]
+            return pool.post(*delivery("session.status_idled", "s", wid))[0]
 
         def arrived(wid):
             def seen():

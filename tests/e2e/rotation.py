@@ -7,14 +7,13 @@ process.  Settings that would not work are refused by the reload, which
 keeps serving with the ones it had.  CGI reads them per request.
 """
 import base64
-import json
 import os
 import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (SIGNING_KEY, Checks, FcgiPool, Scenario, cgi, children, sanitizer_clean,  # noqa: E402
-                     sign, wait_for, write_config)
+from harness import (SIGNING_KEY, Checks, FcgiPool, Scenario, cgi, children, delivery,  # noqa: E402
+                     sanitizer_clean, sign, wait_for, write_config)
 
 WORKERS = 2             # a pool, whatever the machine: every worker must take the reload
 
@@ -25,10 +24,8 @@ OTHER_KEY = "whsec_" + base64.b64encode(os.urandom(32)).decode()
 def idled(key, *more_keys):
     """A session.status_idled delivery (nothing to drain) signed with key,
     and with more_keys too, as a sender mid-rotation may sign."""
-    msg = "whe_" + os.urandom(8).hex()
-    body = json.dumps({"type": "event", "id": msg, "created_at": "2026-12-03T00:00:00Z",
-                       "data": {"type": "session.status_idled", "id": "sesn_rot"}}).encode()
-    h = sign(body, msg, key=key)
+    body, h = delivery("session.status_idled", "sesn_rot", key=key)
+    msg = h["webhook-id"]
     for k in more_keys:
         h["webhook-signature"] += " " + sign(body, msg, key=k)["webhook-signature"]
     return body, h, msg

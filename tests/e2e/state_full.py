@@ -5,12 +5,11 @@ once there is room again, the retried delivery is taken and its session
 runs.  Through the CGI front end, with the state directory on a tmpfs of
 its own; then a FastCGI responder, which looks at the filesystem once a
 second, sees it fill and empty too."""
-import json
 import os
 import subprocess
 
-from harness import (Checks, FcgiPool, Scenario, cgi, final_checks, need_root, run_started, sign, until,
-                     write_config)
+from harness import (Checks, FcgiPool, Scenario, cgi, delivery, final_checks, need_root, run_started,
+                     until, write_config)
 
 need_root()
 t = Checks()
@@ -59,10 +58,7 @@ with Scenario() as sc:
         pool = sc.add(FcgiPool(sc.tmp, cfg))
 
         def idled():
-            msg = "whe_" + os.urandom(8).hex()
-            body = json.dumps({"type": "event", "id": msg, "created_at": "2026-12-05T00:00:00Z",
-                               "data": {"type": "session.status_idled", "id": sid}}).encode()
-            return pool.post(body, sign(body, msg))
+            return pool.post(*delivery("session.status_idled", sid))
 
         t.eq(idled()[0], 200, "a FastCGI responder on the same state directory takes a delivery")
         subprocess.run(["dd", "if=/dev/zero", "of=" + filler, "bs=1M", "count=64"], capture_output=True)
