@@ -188,20 +188,20 @@ can_make_dir(const char *dir)
   return nearest_existing(up) < 0 ? -1 : writable_dir(up);
 }
 
-/* The state directory: sandhook makes it, and what it holds, at first use;
- * any other directory a setting names must be there already. */
-static char state_dir[PATH_MAX];
-
 /* Whether this user can make a file in path's directory: 0, or -1 with
- * errno. */
+ * errno.  The state directory (state_dir) sandhook makes, and what it
+ * holds, at first use; any other directory a setting names must be there
+ * already. */
 static int
-can_make_in_parent(const char *path)
+can_make_in_parent(const char *path, const char *state_dir)
 {
-  char dir[PATH_MAX];
+  char dir[PATH_MAX], state[PATH_MAX];
 
   snprintf(dir, sizeof(dir), "%s", path);
   path_parent(dir);
-  return strcmp(dir, state_dir) ? writable_dir(dir) : can_make_dir(dir);
+  snprintf(state, sizeof(state), "%s", state_dir);
+  path_trim_slashes(state);
+  return strcmp(dir, state) ? writable_dir(dir) : can_make_dir(dir);
 }
 
 /* Whether this user can open path with flags, its opener's own, or create
@@ -209,7 +209,7 @@ can_make_in_parent(const char *path)
  * would be root's, and a service running as another user could not open
  * it. */
 static int
-can_open_or_make(const char *path, int flags)
+can_open_or_make(const char *path, int flags, const char *state_dir)
 {
   int fd = open(path, flags | O_CLOEXEC);
 
@@ -217,22 +217,30 @@ can_open_or_make(const char *path, int flags)
     close(fd);
     return 0;
   }
-  return errno == ENOENT ? can_make_in_parent(path) : -1;
+  return errno == ENOENT ? can_make_in_parent(path, state_dir) : -1;
 }
 
 /* As log_to_file opens the log: a symlink to it is followed. */
 static int
-can_open_log(const char *path)
+can_open_log(const char *path, const char *state_dir)
 {
-  return can_open_or_make(path, O_WRONLY | O_APPEND);
+  return can_open_or_make(path, O_WRONLY | O_APPEND, state_dir);
 }
 
 /* As audit_open opens the trail: read too (its last line), never through
  * a symlink. */
 static int
-can_open_audit(const char *path)
+can_open_audit(const char *path, const char *state_dir)
 {
-  return can_open_or_make(path, O_RDWR | O_APPEND | O_NOFOLLOW);
+  return can_open_or_make(path, O_RDWR | O_APPEND | O_NOFOLLOW, state_dir);
+}
+
+/* A directory sandhook makes at first use (capture). */
+static int
+can_make_output_dir(const char *path, const char *state_dir)
+{
+  (void)state_dir;
+  return can_make_dir(path);
 }
 
 /* Whether this user can make files in STATE/run, or make it: 0, or -1
@@ -284,7 +292,7 @@ check_log(struct tally *t, const struct config *cfg)
   const char *sock = cfg->syslog_socket ? cfg->syslog_socket : "/dev/log";
   int syslog = cfg->log_dest && !strcmp(cfg->log_dest, "syslog");
 
-  if(can_open_log(cfg->log_file) < 0)
+  if(can_open_log(cfg->log_file, cfg->state_dir) < 0)
     say(t, CHECK_FAIL, "log", "%s cannot be opened: %s (SANDHOOK_LOG_FILE); it is the drainer's "
         "stderr, so no drainer could start and every session's webhook would be answered 503",
         cfg->log_file, strerror(errno));
@@ -300,12 +308,12 @@ check_log(struct tally *t, const struct config *cfg)
 static const struct output {
   const char *line, *setting;
   size_t path;                          /* offset of the setting in struct config */
-  int (*usable)(const char *path);
+  int (*usable)(const char *path, const char *state_dir);
   const char *lost;
 } outputs[] = {
   { "audit trail", "SANDHOOK_AUDIT_FILE", offsetof(struct config, audit_file), can_open_audit,
     "the drainer serves nothing without its audit trail" },
-  { "capture", "SANDHOOK_CAPTURE_DIR", offsetof(struct config, capture_dir), can_make_dir,
+  { "capture", "SANDHOOK_CAPTURE_DIR", offsetof(struct config, capture_dir), can_make_output_dir,
     "no delivery would be captured (capture_failed)" },
   /* Replaced whole each time: its directory must take new files. */
   { "metrics file", "SANDHOOK_METRICS_FILE", offsetof(struct config, metrics_file), can_make_in_parent,
@@ -323,7 +331,7 @@ check_outputs(struct tally *t, const struct config *cfg)
 
     if(!path)
       continue;
-    if(o->usable(path) < 0)
+    if(o->usable(path, cfg->state_dir) < 0)
       say(t, CHECK_FAIL, o->line, "%s cannot be written: %s (%s); %s", path, strerror(errno),
           o->setting, o->lost);
     else
@@ -405,8 +413,6 @@ check_run(const struct config *cfg)
 {
   struct tally t = { 0 };
 
-  snprintf(state_dir, sizeof(state_dir), "%s", cfg->state_dir);
-  path_trim_slashes(state_dir);
   check_settings(&t, cfg);
   check_api(&t, cfg);
   check_state(&t, cfg);
