@@ -1,6 +1,7 @@
 /* ids: the one check for an id from outside (a webhook-id, a work or
  * session id) before it becomes a file name or part of a path: only
- * [A-Za-z0-9_-], 1..max bytes, so never '.', '/' or "..". */
+ * [A-Za-z0-9_-], 1..max bytes, so never '.', '/' or "..", and each one
+ * its own URL escape. */
 #ifndef SANDHOOK_IDS_H
 #define SANDHOOK_IDS_H
 

@@ -3,6 +3,7 @@
 #include "common/fsutil.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
@@ -111,7 +112,9 @@ jail_settle(pid_t pid, int fd, unsigned uid, unsigned gid, long ms,
       errno = ECANCELED;
       return -1;
     }
-    n = poll(&p, 1, left > 100 ? 100 : (int)left + 1);
+    if(abort && left > 100)
+      left = 100;
+    n = poll(&p, 1, left >= INT_MAX ? INT_MAX : (int)left + 1);
     if(n > 0)
       break;
     if(n < 0 && errno != EINTR)

@@ -52,7 +52,6 @@ struct session {
   const volatile sig_atomic_t *term;
   struct runstate *rs;
   const char *sid;
-  char *sid_esc;
 
   struct strset seen, answered;
   struct strset allowed, denied;      /* user.tool_confirmation verdicts */
@@ -167,7 +166,7 @@ stream_thread(void *p)
   pthread_mutex_lock(&s->mu);
   s->stream_api = &a;
   pthread_mutex_unlock(&s->mu);
-  snprintf(path, sizeof(path), "/v1/sessions/%s/events/stream", s->sid_esc);
+  snprintf(path, sizeof(path), "/v1/sessions/%s/events/stream", s->sid);
   while(!flag_raised(&s->stream_quit)) {
     struct api_req rq = { 0 };
     struct api_resp r;
@@ -411,7 +410,7 @@ reconcile(struct session *s)
     char *esc = cursor ? api_escape(s->api, cursor) : NULL;
     long status;
 
-    snprintf(path, sizeof(path), "/v1/sessions/%s/events?limit=1000%s%s", s->sid_esc,
+    snprintf(path, sizeof(path), "/v1/sessions/%s/events?limit=1000%s%s", s->sid,
              esc ? "&page=" : "", esc ? esc : "");
     free(esc);
     root = session_get(s->api, s->item, path, "history_list_failed", &status);
@@ -509,7 +508,7 @@ post_result(struct session *s, struct call *c)
   cJSON_Delete(body);
   if(!text)
     return;
-  snprintf(path, sizeof(path), "/v1/sessions/%s/events", s->sid_esc);
+  snprintf(path, sizeof(path), "/v1/sessions/%s/events", s->sid);
   rq.method = "POST";
   rq.path = path;
   rq.token = work_bearer(s->api, s->item);
@@ -690,13 +689,12 @@ next_call(struct session *s)
 cJSON *
 session_fetch(struct api *api, const struct work_item *item, long *status)
 {
-  char path[512], *esc;
+  char path[512];
 
   *status = -1;
-  if(!safe_id(item->data_id) || !(esc = api_escape(api, item->data_id)))
+  if(!safe_id(item->data_id))
     return NULL;
-  snprintf(path, sizeof(path), "/v1/sessions/%s", esc);
-  free(esc);
+  snprintf(path, sizeof(path), "/v1/sessions/%s", item->data_id);
   return session_get(api, item, path, "session_fetch_failed", status);
 }
 
@@ -783,7 +781,6 @@ session_free(struct session *s)
   strset_free(&s->answered);
   strset_free(&s->allowed);
   strset_free(&s->denied);
-  free(s->sid_esc);
   pthread_cond_destroy(&s->cv);
   pthread_mutex_destroy(&s->mu);
 }
@@ -812,8 +809,7 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&s.cv, &ca);
   pthread_condattr_destroy(&ca);
-  s.sid_esc = api_escape(api, s.sid);
-  if(!s.sid_esc || !safe_id(s.sid)) {
+  if(!safe_id(s.sid)) {
     log_err("session_id_invalid", "reason=unsafe_characters");
     cJSON_Delete(record);
     session_free(&s);

@@ -857,12 +857,15 @@ class Handler(BaseHTTPRequestHandler):
             # {"ids": [...], spec}: every session queued under one hold of
             # the lock, so a benchmark's clock starts when all are claimable.
             spec = self.body_json() or {}
+            ids = spec.get("ids") or []
+            if len(set(ids)) != len(ids):
+                return self.error(400, "invalid_request_error", "a session id is repeated in the batch")
             with LOCK:
                 works = []
-                for sid in spec.get("ids") or []:
+                for sid in ids:
                     if sid in ST.sessions:
                         return self.error(409, "invalid_request_error", "session %s exists" % sid)
-                for sid in spec.get("ids") or []:
+                for sid in ids:
                     ST.sessions[sid] = Session(sid, spec)
                     works.append(enqueue(sid)["id"])
             return self.send_json(200, {"work_ids": works})
