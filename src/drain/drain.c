@@ -241,6 +241,29 @@ fetch_while_beating(struct api *api, const struct work_item *item, struct lease 
   return lease_confirm(lease) == 0;
 }
 
+struct item_release {
+  struct lease *lease;
+  struct api *api;
+  const struct work_item *item;
+  int slot;
+};
+
+/* session_run's released: the heartbeats end, the claim's record goes and
+ * the item is stopped (not after a lost lease: its token no longer counts)
+ * while the session's jail is still ending. */
+static void
+item_release(void *p, enum session_end end)
+{
+  struct item_release *r = p;
+
+  lease_end(r->lease);
+  claim_record(r->slot, NULL, 0);
+  if(end != SESSION_LOST)
+    queue_stop(r->api, r->item);
+  else
+    metrics_lease_lost();
+}
+
 /* acked: the item came acknowledged (sandhook handle: the CLI's poller
  * acked it).  slot may be -1: no slot file to keep the claim in. */
 static enum item_end
@@ -285,14 +308,11 @@ handle_item(const struct config *cfg, struct api *api, struct api *beat, struct 
     outcome = st == LEASE_LOST ? WORK_LEASE_LOST : WORK_LEASE_FAILED;
   }
   else {
+    struct item_release rel = { &lease, api, item, slot };
+
     claim_record(slot, item, lease_ttl_ms(&lease));
-    end = session_run(cfg, api, &lease, item, record, http, rs, &drain_term, &ended);
-    lease_end(&lease);
-    claim_record(slot, NULL, 0);
-    if(end != SESSION_LOST)
-      queue_stop(api, item);
-    else
-      metrics_lease_lost();
+    end = session_run(cfg, api, &lease, item, record, http, rs, &drain_term, item_release, &rel,
+                      &ended);
     if(ended)
       gc_session(cfg, item->data_id);
     outcome = end == SESSION_DONE ? WORK_DONE : end == SESSION_LOST ? WORK_LEASE_LOST

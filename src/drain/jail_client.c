@@ -270,15 +270,21 @@ jail_call(struct jail *j, const char *tool, const cJSON *input, long timeout_ms,
   return rc;
 }
 
+void
+jail_hangup(struct jail *j)
+{
+  if(j->fd >= 0) {
+    close(j->fd);       /* the jail sees EOF and ends its namespace */
+    j->fd = -1;
+  }
+}
+
 int
 jail_close(struct jail *j)
 {
   int gone;
 
-  if(j->fd >= 0) {
-    close(j->fd);       /* the jail sees EOF and ends its namespace */
-    j->fd = -1;
-  }
+  jail_hangup(j);
   gone = j->pid > 0 ? reap(j->pid, 1000) : 1;
   if(gone >= 0)
     j->pid = -1;

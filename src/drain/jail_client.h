@@ -56,6 +56,9 @@ enum jail_rc jail_call(struct jail *j, const char *tool, const cJSON *input,
 enum jail_rc jail_request(struct jail *j, cJSON *req, int fd, long wall_ms,
                      int (*abort_fn)(void *), void *ctx, cJSON **result);
 
+/* Tells the jail to end (the helper sees its channel close and ends its
+ * namespace) without waiting for it. */
+void jail_hangup(struct jail *j);
 /* Ends the jail: 0 once no process of it is left (the namespace's end or
  * an emptied cgroup says so), -1 when that could not be confirmed, and the
  * host must then leave the trees the agent could write alone. */

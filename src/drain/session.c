@@ -52,6 +52,8 @@ struct session {
   const volatile sig_atomic_t *term;
   struct runstate *rs;
   const char *sid;
+  void (*released)(void *ctx, enum session_end end);
+  void *release_ctx;
 
   struct strset seen, answered;
   struct strset allowed, denied;      /* user.tool_confirmation verdicts */
@@ -757,6 +759,9 @@ session_free(struct session *s)
     skills_remove(&s->jail, s->skills);
   else
     cJSON_Delete(s->skills);
+  if(s->jail_up)
+    jail_hangup(&s->jail);
+  s->released(s->release_ctx, s->end);
   /* The host touches the trees the agent could write only once every
    * process of the jail is gone, and never when that is in doubt. */
   jail_down(s);
@@ -788,7 +793,8 @@ session_free(struct session *s)
 enum session_end
 session_run(const struct config *cfg, struct api *api, struct lease *lease,
             const struct work_item *item, cJSON *record, long status, struct runstate *rs,
-            const volatile sig_atomic_t *term, int *ended)
+            const volatile sig_atomic_t *term,
+            void (*released)(void *ctx, enum session_end end), void *ctx, int *ended)
 {
   struct session s;
   pthread_condattr_t ca;
@@ -803,6 +809,8 @@ session_run(const struct config *cfg, struct api *api, struct lease *lease,
   s.term = term;
   s.rs = rs;
   s.sid = item->data_id;
+  s.released = released;
+  s.release_ctx = ctx;
   s.calls_tail = &s.calls;
   pthread_mutex_init(&s.mu, NULL);
   pthread_condattr_init(&ca);

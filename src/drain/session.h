@@ -36,13 +36,21 @@ enum gate permission_gate(const cJSON *tool_use);
  * safe to put in a path, nothing sent).
  * session_run takes over record and status, session_fetch's answer.
  * rs: this drainer's status (runstate.h), which shows the call in flight.
+ * released(ctx, end) is called once, with what session_run returns, as
+ * soon as nothing more of the session can reach the control plane (its
+ * stream closed, its memory synced, its jail told to end), before the
+ * jail's end is waited for: the caller stops the item there, and the stop
+ * waits for nothing local (the jail's namespaces and workspace mount take
+ * milliseconds to go).
  * *ended is set when the session itself ended (terminated or deleted) and
  * no process of its jail is left: its storage is then the caller's to
- * remove, after it stopped the item, which waits for nothing local. */
+ * remove. */
 cJSON *session_fetch(struct api *api, const struct work_item *item, long *status);
 enum session_end session_run(const struct config *cfg, struct api *api,
                              struct lease *lease, const struct work_item *item, cJSON *record,
                              long status, struct runstate *rs,
-                             const volatile sig_atomic_t *term, int *ended);
+                             const volatile sig_atomic_t *term,
+                             void (*released)(void *ctx, enum session_end end), void *ctx,
+                             int *ended);
 
 #endif
