@@ -248,9 +248,9 @@ struct item_release {
   int slot;
 };
 
-/* session_run's released: the heartbeats end, the claim's record goes and
- * the item is stopped (not after a lost lease: its token no longer counts)
- * while the session's jail is still ending. */
+/* The item let go: the heartbeats end, the claim's record goes and the
+ * item is stopped (not after a lost lease: its token no longer counts).
+ * As session_run's released, while the session's jail is still ending. */
 static void
 item_release(void *p, enum session_end end)
 {
@@ -271,6 +271,7 @@ handle_item(const struct config *cfg, struct api *api, struct api *beat, struct 
             int slot, struct runstate *rs, int acked)
 {
   struct lease lease;
+  struct item_release rel = { &lease, api, item, slot };
   enum session_end end;
   enum work_outcome outcome;
   cJSON *record = NULL;
@@ -297,19 +298,13 @@ handle_item(const struct config *cfg, struct api *api, struct api *beat, struct 
   }
   else if(lease_start(&lease, beat, item) < 0 ||
           !fetch_while_beating(api, item, &lease, &record, &http)) {
-    enum lease_state st = lease_state(&lease);
+    int lost = lease_state(&lease) == LEASE_LOST;
 
     cJSON_Delete(record);
-    lease_end(&lease);
-    if(st != LEASE_LOST)
-      queue_stop(api, item);
-    else
-      metrics_lease_lost();
-    outcome = st == LEASE_LOST ? WORK_LEASE_LOST : WORK_LEASE_FAILED;
+    item_release(&rel, lost ? SESSION_LOST : SESSION_DONE);
+    outcome = lost ? WORK_LEASE_LOST : WORK_LEASE_FAILED;
   }
   else {
-    struct item_release rel = { &lease, api, item, slot };
-
     claim_record(slot, item, lease_ttl_ms(&lease));
     end = session_run(cfg, api, &lease, item, record, http, rs, &drain_term, item_release, &rel,
                       &ended);
