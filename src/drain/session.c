@@ -761,11 +761,18 @@ session_free(struct session *s)
     cJSON_Delete(s->skills);
   if(s->jail_up)
     jail_hangup(&s->jail);
-  s->released(s->release_ctx, s->end);
+  /* The stop lets the control plane hand out the session's next item, and
+   * the memory folder is the session's, not the item's: with one, the item
+   * goes once the folder is removed, never while the next item is making
+   * its own under the same name. */
+  if(!s->mem)
+    s->released(s->release_ctx, s->end);
   /* The host touches the trees the agent could write only once every
    * process of the jail is gone, and never when that is in doubt. */
   jail_down(s);
   memory_free(s->mem, !s->jail_lingers);
+  if(s->mem)
+    s->released(s->release_ctx, s->end);
   if(!s->terminated || s->jail_lingers)
     gc_touch(s->cfg, s->sid);
   cJSON_Delete(s->session);

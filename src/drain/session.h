@@ -38,10 +38,11 @@ enum gate permission_gate(const cJSON *tool_use);
  * rs: this drainer's status (runstate.h), which shows the call in flight.
  * released(ctx, end) is called once, with what session_run returns, as
  * soon as nothing more of the session can reach the control plane (its
- * stream closed, its memory synced, its jail told to end), before the
- * jail's end is waited for: the caller stops the item there, and the stop
- * waits for nothing local (the jail's namespaces and workspace mount take
- * milliseconds to go).
+ * stream closed, its jail told to end), before the jail's end is waited
+ * for: the caller stops the item there, and the stop waits for nothing
+ * local (the jail's namespaces and workspace mount take milliseconds to
+ * go).  A session with memory stores is released after its memory folder,
+ * which its next item would make again under the same name, is gone.
  * *ended is set when the session itself ended (terminated or deleted) and
  * no process of its jail is left: its storage is then the caller's to
  * remove. */
