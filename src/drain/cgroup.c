@@ -165,12 +165,14 @@ cgroup_create(struct cgroup *cg, const char *name, const struct jail_limits *l)
 }
 
 int
-cgroup_enter_self(const struct cgroup *cg)
+cgroup_enter(const struct cgroup *cg, pid_t pid)
 {
+  char v[24];
   int i;
 
+  snprintf(v, sizeof(v), "%ld", (long)pid);
   for(i = 0; i < cg->ndirs; i++)
-    if(write_str_to(cg->dirs[i], "cgroup.procs", "0") < 0)
+    if(write_str_to(cg->dirs[i], "cgroup.procs", v) < 0)
       return -1;
   return 0;
 }

@@ -11,6 +11,7 @@
 #define SANDHOOK_CGROUP_H
 
 #include <limits.h>
+#include <sys/types.h>
 
 #include "common/jail_limits.h"
 
@@ -21,9 +22,9 @@ struct cgroup {
 };
 
 int cgroup_create(struct cgroup *cg, const char *name, const struct jail_limits *l);
-/* Moves the calling process into the group (from the jail's child before
- * it execs, so every descendant is inside). */
-int cgroup_enter_self(const struct cgroup *cg);
+/* Moves process pid into the group: the jail helper, before it has
+ * started anything, so every descendant is inside. */
+int cgroup_enter(const struct cgroup *cg, pid_t pid);
 int cgroup_destroy(struct cgroup *cg);
 
 /* Removes the empty jail groups older than min_age_s below the drainer's

@@ -31,12 +31,6 @@
 
 _Static_assert(JAIL_FD == 3, "spawn_start passes pass_fd[0] as fd 3");
 
-static int
-enter_cgroup(void *cg)
-{
-  return cgroup_enter_self(cg);
-}
-
 int
 jail_open(struct jail *j, const struct config *cfg, const char *session_id,
           const char *work_id, const char *memdir, const char *ro_stores,
@@ -107,10 +101,6 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
       sp.err = log_syslog_fd();
     sp.pass_fd[0] = sv[1];
     sp.die_with_parent = 1;
-    if(j->cg.version) {
-      sp.before_exec = enter_cgroup;
-      sp.ctx = &j->cg;
-    }
     pid = jail_start(&sp, cfg->jail_uid, cfg->jail_gid, cfg->jail_network_host);
     if(pid < 0) {
       if(geteuid() != 0)
@@ -123,8 +113,13 @@ jail_open(struct jail *j, const struct config *cfg, const char *session_id,
   sv[1] = -1;
   j->pid = pid;
   j->fd = sv[0];
-  /* A helper that fails its setup says why in its own log line. */
-  if(send_frame(j->fd, text, strlen(text)) < 0 ||
+  /* Into its groups while it loads its libraries (v1's three joins wait
+   * 2-3 ms for the kernel, which its start waited for when it joined them
+   * itself before its exec): it starts nothing before it has read its
+   * setup, sent after.  A helper that fails its setup says why in its own
+   * log line. */
+  if((j->cg.version && cgroup_enter(&j->cg, pid) < 0) ||
+     send_frame(j->fd, text, strlen(text)) < 0 ||
      jail_settle(pid, j->fd, cfg->jail_uid, cfg->jail_gid, JAIL_SETTLE_MS, abort, ctx) < 0) {
     e = errno;
     jail_close(j);

@@ -694,6 +694,8 @@ jail_main(int argc, char **argv)
   syscall(SYS_close_range, JAIL_FD + 1, ~0U, 0);
   if(fcntl(JAIL_FD, F_SETFD, FD_CLOEXEC) < 0)
     die("channel fd");
+  /* Nothing is started before the setup is read: the drainer moves us into
+   * the jail's cgroups before it sends it (drain/jail_client.c). */
   read_setup(&su);
   uid = su.uid;
   gid = su.gid;
