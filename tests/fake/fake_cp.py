@@ -891,6 +891,14 @@ class Handler(BaseHTTPRequestHandler):
                     ST.sessions[sid] = sess
                 w = enqueue(sid)
             return self.send_json(200, {"session_id": sid, "work_id": w["id"]})
+        if len(parts) == 3 and parts[0] == "sessions" and parts[2] == "terminate" and method == "POST":
+            # The session ends when the test says so, not after a delay.
+            with LOCK:
+                sess = ST.sessions.get(parts[1])
+            if not sess:
+                return self.error(404, "not_found_error", "no session")
+            terminate(sess)
+            return self.send_json(200, {})
         if len(parts) == 2 and parts[0] == "sessions" and method == "GET":
             with LOCK:
                 sess = ST.sessions.get(parts[1])
